@@ -1,0 +1,58 @@
+// Differentiable matmul, softmax, log_softmax, layer_norm and dropout, each calling
+// the fused raw kernel for its forward and backward.
+#include "autograd/ops.h"
+
+namespace shears {
+
+namespace K = kernels;
+
+// y = a @ b (batch dims broadcast);  da = dy @ b^T, db = a^T @ dy (summed to each shape)
+Tensor matmul(const Tensor& a, const Tensor& b) {
+  SHEARS_CHECK(a.dim() >= 1 && b.dim() >= 1, "matmul", "0-d operands are not allowed: shapes ",
+               shape_str(a.shape()), " and ", shape_str(b.shape()));
+  if (a.dim() == 1 && b.dim() == 1) return reshape(matmul(unsqueeze(a, 0), unsqueeze(b, 1)), {});
+  if (a.dim() == 1) return squeeze(matmul(unsqueeze(a, 0), b), -2);
+  if (b.dim() == 1) return squeeze(matmul(a, unsqueeze(b, 1)), -1);
+  Tensor y = K::matmul(a, b);
+  return record("matmul", y, {a, b}, [a, b](const Tensor& dy) {
+    Tensor da, db;
+    if (input_needs_grad(0)) da = K::sum_to(K::matmul(dy, K::transpose(b, -1, -2)), a.shape());
+    if (input_needs_grad(1)) db = K::sum_to(K::matmul(K::transpose(a, -1, -2), dy), b.shape());
+    return TensorList{da, db};
+  });
+}
+
+// dx = y * (dy - sum(dy * y))
+Tensor softmax(const Tensor& x, int64_t dim) {
+  Tensor y = K::softmax(x, dim);
+  return record("softmax", y, {x}, [y, dim](const Tensor& dy) { return TensorList{K::softmax_backward(y, dy, dim)}; });
+}
+
+// dx = dy - exp(y) * sum(dy)
+Tensor log_softmax(const Tensor& x, int64_t dim) {
+  Tensor y = K::log_softmax(x, dim);
+  return record("log_softmax", y, {x},
+                [y, dim](const Tensor& dy) { return TensorList{K::log_softmax_backward(y, dy, dim)}; });
+}
+
+// y = (x - mean) * rstd * w + b over the last dim; backward by the fused kernel
+Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps) {
+  K::LayerNormResult r = K::layer_norm(x, weight, bias, eps);
+  bool has_bias = bias.defined();
+  return record("layer_norm", r.y, {x, weight, bias}, [x, weight, has_bias, r](const Tensor& dy) {
+    K::LayerNormGrads g = K::layer_norm_backward(dy, x, r.mean, r.rstd, weight, has_bias);
+    return TensorList{g.dx, g.dweight, g.dbias};
+  });
+}
+
+// y = x * mask / (1 - p), mask ~ Bernoulli(1 - p);  dx = dy * mask / (1 - p)
+Tensor dropout(const Tensor& x, double p, bool training, Generator* gen) {
+  SHEARS_CHECK(p >= 0.0 && p < 1.0, "dropout", "probability must be in [0, 1), got ", p);
+  if (!training || p == 0.0) return x;
+  Tensor mask = bernoulli(x.shape(), 1.0 - p, x.dtype(), gen);
+  mask = K::binary_scalar(K::BinaryOp::Mul, mask, 1.0 / (1.0 - p));
+  Tensor y = K::binary(K::BinaryOp::Mul, x, mask);
+  return record("dropout", y, {x}, [mask](const Tensor& dy) { return TensorList{K::binary(K::BinaryOp::Mul, dy, mask)}; });
+}
+
+}  // namespace shears

@@ -1,0 +1,256 @@
+// Kernel micro-benchmarks with plain timers, printed as Markdown: matmul GFLOP/s through
+// shears (kernels::matmul on Tensors) next to direct OpenBLAS calls on the same shapes,
+// and GB/s of softmax, layer_norm and gelu on a (12608, 384) f32 tensor.
+// Method: warm-up, then --samples samples of at least --min-time seconds each, the
+// variants of one comparison interleaved sample by sample; medians are reported.
+#include <cblas.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "tensor/gemm.h"
+#include "tensor/kernels.h"
+#include "tensor/parallel.h"
+
+using namespace shears;
+
+namespace {
+
+double g_min_time = 0.3;  // seconds per sample
+int g_samples = 5;
+
+double now_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// Seconds per call of fn, averaged over a sample of at least g_min_time.
+double sample(const std::function<void()>& fn) {
+  int64_t iters = 0;
+  const double t0 = now_s();
+  double t = t0;
+  do {
+    fn();
+    ++iters;
+    t = now_s();
+  } while (t - t0 < g_min_time);
+  return (t - t0) / double(iters);
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+// Median seconds per call of each variant, sampled in interleaved order after a warm-up.
+std::vector<double> measure(const std::vector<std::function<void()>>& variants) {
+  const double keep = g_min_time;
+  g_min_time = std::min(0.2, keep);
+  for (const auto& v : variants) sample(v);  // warm-up
+  g_min_time = keep;
+  std::vector<std::vector<double>> times(variants.size());
+  for (int s = 0; s < g_samples; ++s)
+    for (size_t i = 0; i < variants.size(); ++i) times[i].push_back(sample(variants[i]));
+  std::vector<double> med;
+  for (auto& t : times) med.push_back(median(t));
+  return med;
+}
+
+Tensor random_tensor(const Shape& shape, uint32_t seed) {
+  Tensor t = Tensor::empty(shape, DType::F32);
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  float* p = t.data<float>();
+  for (int64_t i = 0; i < t.numel(); ++i) p[i] = u(rng);
+  return t;
+}
+
+double max_rel_diff(const float* a, const float* b, int64_t n) {
+  double num = 0, den = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    num = std::max(num, double(std::fabs(a[i] - b[i])));
+    den = std::max(den, double(std::fabs(b[i])));
+  }
+  return den > 0 ? num / den : num;
+}
+
+std::string cpu_model() {
+  std::ifstream f("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
+  return "unknown";
+}
+
+// The direct baseline: OpenBLAS with its own threads (as PyTorch calls it), outside any
+// TBB region; restored to 1 thread afterwards so shears' single-threaded-BLAS rule holds.
+struct BlasThreads {
+  explicit BlasThreads(int n) { openblas_set_num_threads(n); }
+  ~BlasThreads() { gemm_init(); }
+};
+
+struct MatmulRow {
+  std::string what, shape;
+  double flops, shears_s, direct_s, direct1_s, check;
+};
+
+// One (M, K) @ (K, N) GEMM: kernels::matmul vs cblas_sgemm with BLAS threads.
+MatmulRow bench_single(int64_t M, int64_t N, int64_t K, int threads) {
+  Tensor a = random_tensor({M, K}, 1), b = random_tensor({K, N}, 2);
+  std::vector<float> c(M * N);
+  auto direct = [&] {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, a.data<float>(), K,
+                b.data<float>(), N, 0.0f, c.data(), N);
+  };
+  Tensor out;
+  std::vector<double> t = measure({
+      [&] { out = kernels::matmul(a, b); },
+      [&] { BlasThreads bt(threads); const double k = g_min_time; g_min_time = 0; direct(); g_min_time = k; },
+  });
+  // Re-time the direct call without the thread switch in the loop (the switch is outside).
+  std::vector<double> td, ts;
+  for (int s = 0; s < g_samples; ++s) {
+    ts.push_back(sample([&] { out = kernels::matmul(a, b); }));
+    BlasThreads bt(threads);
+    td.push_back(sample(direct));
+  }
+  {
+    BlasThreads bt(threads);
+    direct();
+  }
+  out = kernels::matmul(a, b);
+  MatmulRow r;
+  r.what = "matmul";
+  r.shape = std::to_string(M) + "x" + std::to_string(K) + " @ " + std::to_string(K) + "x" + std::to_string(N);
+  r.flops = 2.0 * M * N * K;
+  r.shears_s = median(ts);
+  r.direct_s = median(td);
+  r.direct1_s = 0;
+  r.check = max_rel_diff(out.data<float>(), c.data(), M * N);
+  (void)t;
+  return r;
+}
+
+// batch x (M, K) @ (K, N): kernels::matmul vs a loop of cblas_sgemm calls, BLAS-threaded
+// and single-threaded. transposed_b: b is a transposed view (q @ k^T in attention).
+MatmulRow bench_batched(int64_t batch, int64_t M, int64_t N, int64_t K, int threads, bool transposed_b) {
+  Tensor a = random_tensor({batch, M, K}, 3);
+  Tensor b = transposed_b ? kernels::transpose(random_tensor({batch, N, K}, 4), 1, 2)
+                          : random_tensor({batch, K, N}, 4);
+  const float* A = a.data<float>();
+  const float* B = b.data<float>();
+  std::vector<float> c(batch * M * N);
+  auto loop = [&] {
+    for (int64_t i = 0; i < batch; ++i)
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, transposed_b ? CblasTrans : CblasNoTrans, M, N, K,
+                  1.0f, A + i * M * K, K, B + i * K * N, transposed_b ? K : N, 0.0f,
+                  c.data() + i * M * N, N);
+  };
+  Tensor out;
+  auto shears_fn = [&] { out = kernels::matmul(a, b); };
+  std::vector<double> ts, td, t1;
+  for (int w = 0; w <= g_samples; ++w) {  // sample 0 is the warm-up
+    const double s_shears = sample(shears_fn);
+    double s_direct;
+    {
+      BlasThreads bt(threads);
+      s_direct = sample(loop);
+    }
+    const double s_one = sample(loop);  // BLAS at 1 thread, serial loop
+    if (w == 0) continue;
+    ts.push_back(s_shears);
+    td.push_back(s_direct);
+    t1.push_back(s_one);
+  }
+  loop();
+  out = kernels::matmul(a, b);
+  MatmulRow r;
+  r.what = transposed_b ? "batched matmul, b = k^T view" : "batched matmul";
+  r.shape = std::to_string(batch) + " x (" + std::to_string(M) + "x" + std::to_string(K) + " @ " +
+            std::to_string(K) + "x" + std::to_string(N) + ")";
+  r.flops = 2.0 * batch * M * N * K;
+  r.shears_s = median(ts);
+  r.direct_s = median(td);
+  r.direct1_s = median(t1);
+  r.check = max_rel_diff(out.data<float>(), c.data(), batch * M * N);
+  return r;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int threads = 0;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    auto value = [&]() -> const char* {
+      if (i + 1 >= argc) { std::fprintf(stderr, "%s needs a value\n", arg.c_str()); std::exit(2); }
+      return argv[++i];
+    };
+    if (arg == "--min-time") g_min_time = std::atof(value());
+    else if (arg == "--samples") g_samples = std::max(1, std::atoi(value()));
+    else if (arg == "--threads") threads = std::atoi(value());
+    else {
+      std::printf(
+          "usage: bench_kernels [--min-time SECONDS (0.3)] [--samples N (5)] [--threads N]\n"
+          "Prints matmul GFLOP/s (shears vs direct OpenBLAS) and softmax/layer_norm/gelu GB/s.\n"
+          "--threads sets shears' TBB threads and the direct BLAS call's threads\n"
+          "(default: SHEARS_NUM_THREADS or all cores).\n");
+      return arg == "--help" || arg == "-h" ? 0 : 2;
+    }
+  }
+  if (threads > 0) set_num_threads(threads);
+  threads = get_num_threads();
+  const int blas_default = openblas_get_num_threads();
+  gemm_init();
+  const char* coretype = std::getenv("OPENBLAS_CORETYPE");
+  std::printf("# shears kernel benchmarks\n\n");
+  std::printf("- CPU: %s; shears threads (TBB): %d\n", cpu_model().c_str(), threads);
+  std::printf("- BLAS: %s; core %s; OPENBLAS_CORETYPE=%s; default BLAS threads %d\n",
+              gemm_backend_info(), openblas_get_corename(), coretype ? coretype : "(unset)", blas_default);
+  std::printf("- shears: BLAS single-threaded inside TBB tasks; direct: cblas_sgemm with OpenBLAS at %d "
+              "threads (set for the direct samples only, back to 1 after)\n",
+              threads);
+  std::printf("- medians of %d interleaved samples of >= %.2f s after a warm-up\n\n", g_samples, g_min_time);
+
+  std::vector<MatmulRow> rows;
+  rows.push_back(bench_single(12608, 1152, 384, threads));
+  rows.push_back(bench_single(3136, 576, 192, threads));
+  rows.push_back(bench_batched(64, 197, 197, 64, threads, false));
+  rows.push_back(bench_batched(64, 197, 197, 64, threads, true));
+  std::printf("| op | shape | shears GFLOP/s | direct BLAS-threaded GFLOP/s | shears/direct | "
+              "direct 1-thread loop GFLOP/s | max rel diff |\n|---|---|---|---|---|---|---|\n");
+  for (const MatmulRow& r : rows) {
+    char one[32] = "-";
+    if (r.direct1_s > 0) std::snprintf(one, sizeof one, "%.1f", r.flops / r.direct1_s / 1e9);
+    std::printf("| %s | %s | %.1f | %.1f | %.2f | %s | %.1e |\n", r.what.c_str(), r.shape.c_str(),
+                r.flops / r.shears_s / 1e9, r.flops / r.direct_s / 1e9, r.direct_s / r.shears_s, one,
+                r.check);
+  }
+
+  // Memory-bound kernels on (12608, 384) f32: bytes = input read + output written.
+  const int64_t R = 12608, C = 384, n = R * C;
+  Tensor x = random_tensor({R, C}, 5), w = random_tensor({C}, 6), b = random_tensor({C}, 7);
+  Tensor y;
+  kernels::LayerNormResult ln;
+  std::vector<double> t = measure({
+      [&] { y = kernels::softmax(x, -1); },
+      [&] { ln = kernels::layer_norm(x, w, b, 1e-6); },
+      [&] { y = kernels::unary(kernels::UnaryOp::Gelu, x); },
+  });
+  const double bytes[] = {2.0 * n * 4, 2.0 * n * 4 + 2.0 * R * 4 + 2.0 * C * 4, 2.0 * n * 4};
+  const char* names[] = {"softmax(dim=-1)", "layer_norm (+w, b)", "gelu"};
+  std::printf("\n| kernel | shape | ms | GB/s |\n|---|---|---|---|\n");
+  for (int i = 0; i < 3; ++i)
+    std::printf("| %s | (%lld, %lld) f32 | %.3f | %.1f |\n", names[i], (long long)R, (long long)C,
+                t[i] * 1e3, bytes[i] / t[i] / 1e9);
+  return 0;
+}

@@ -1,0 +1,182 @@
+// GEMM on OpenBLAS, driven by oneTBB: BLAS is set to one thread once, and large GEMMs
+// are split into blocks of rows (or columns) that run as parallel TBB tasks, each one a
+// single-threaded cblas call. Batched GEMMs run in parallel over the batch.
+//
+// Why not let OpenBLAS thread itself: the library's rule is one owner of the cores at a
+// time, and oneTBB owns them (kernels, attention over batch x heads). An OpenBLAS call
+// with its own threads from inside a TBB region would oversubscribe; calling BLAS
+// multi-threaded only outside TBB regions would need every caller to know where it is.
+// Measured on the project machine (bench/bench_kernels, 2 threads, medians): the split
+// single-threaded calls match or beat the OpenBLAS-threaded call on the ViT Linear shapes
+// and are ~2x faster on batched attention GEMMs (PERFORMANCE.md; see the bench report).
+// Concurrent single-threaded cblas_sgemm calls from TBB threads were verified bit-exact
+// against the same calls made serially (this OpenBLAS 0.3.21 pthread build is
+// thread-safe for concurrent callers).
+//
+// Determinism: the split depends on (M, N, K) only, never on the thread count, so a
+// GEMM gives the same bits on 1 or many threads.
+#include "tensor/gemm.h"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <mutex>
+
+#include "tensor/error.h"
+#include "tensor/parallel.h"
+
+namespace shears {
+namespace {
+
+// Below this many flops (2*M*N*K) a GEMM is one call: splitting costs more than it saves.
+constexpr double kSplitMinFlops = 4e6;
+// A block carries at least this many rows (M split) or columns (N split): each block
+// repacks the other operand, so thin blocks waste bandwidth.
+constexpr int64_t kMinBlockRows = 128;
+// Upper bound on blocks: enough for load balance on a shared 2-core machine (one slow
+// core does not hold the other idle for half the GEMM) and for up to ~8 threads.
+constexpr int64_t kMaxBlocks = 16;
+// Block boundaries are multiples of this (a multiple of the BLAS micro-tile sizes).
+constexpr int64_t kBlockAlign = 32;
+
+std::once_flag g_init_flag;
+
+void ensure_init() {
+  std::call_once(g_init_flag, [] { openblas_set_num_threads(1); });
+}
+
+CBLAS_TRANSPOSE tr(bool t) { return t ? CblasTrans : CblasNoTrans; }
+
+inline void blas_call(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
+                      const float* A, int64_t lda, const float* B, int64_t ldb, float beta,
+                      float* C, int64_t ldc) {
+  cblas_sgemm(CblasRowMajor, tr(ta), tr(tb), (blasint)M, (blasint)N, (blasint)K, alpha, A,
+              (blasint)lda, B, (blasint)ldb, beta, C, (blasint)ldc);
+}
+inline void blas_call(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha,
+                      const double* A, int64_t lda, const double* B, int64_t ldb,
+                      double beta, double* C, int64_t ldc) {
+  cblas_dgemm(CblasRowMajor, tr(ta), tr(tb), (blasint)M, (blasint)N, (blasint)K, alpha, A,
+              (blasint)lda, B, (blasint)ldb, beta, C, (blasint)ldc);
+}
+
+// C = beta*C for the K == 0 case (BLAS would also do it, but its argument checks reject
+// some leading dimensions that are harmless here).
+template <typename T>
+void scale_c(int64_t M, int64_t N, T beta, T* C, int64_t ldc) {
+  for (int64_t i = 0; i < M; ++i) {
+    T* row = C + i * ldc;
+    if (beta == T(0)) std::fill(row, row + N, T(0));
+    else for (int64_t j = 0; j < N; ++j) row[j] *= beta;
+  }
+}
+
+void check_args(bool ta, bool tb, int64_t M, int64_t N, int64_t K, int64_t lda, int64_t ldb,
+                int64_t ldc) {
+  SHEARS_CHECK(M >= 0 && N >= 0 && K >= 0, "gemm", "negative size M=", M, " N=", N, " K=", K);
+  SHEARS_CHECK(lda >= std::max<int64_t>(1, ta ? M : K), "gemm", "lda ", lda, " too small");
+  SHEARS_CHECK(ldb >= std::max<int64_t>(1, tb ? K : N), "gemm", "ldb ", ldb, " too small");
+  SHEARS_CHECK(ldc >= std::max<int64_t>(1, N), "gemm", "ldc ", ldc, " too small");
+  const int64_t lim = int64_t(1) << 31;
+  SHEARS_CHECK(M < lim && N < lim && K < lim && lda < lim && ldb < lim && ldc < lim, "gemm",
+               "sizes exceed the 32-bit BLAS interface");
+}
+
+// Number of blocks along a dim of extent d for a GEMM of `flops`: a function of the shape only.
+int64_t block_count(int64_t d, double flops) {
+  if (flops < kSplitMinFlops) return 1;
+  return std::max<int64_t>(1, std::min(kMaxBlocks, d / kMinBlockRows));
+}
+
+// The GEMM without argument checks or init: split or single call.
+template <typename T>
+void gemm_impl(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A,
+               int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc) {
+  if (M == 0 || N == 0) return;
+  if (K == 0) return scale_c(M, N, beta, C, ldc);
+  const double flops = 2.0 * double(M) * double(N) * double(K);
+  const bool split_m = M >= N || M >= 2 * kMinBlockRows;  // prefer rows: B is reused per block
+  const int64_t extent = split_m ? M : N;
+  int64_t nb = block_count(extent, flops);
+  if (nb <= 1) return blas_call(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  int64_t step = (extent + nb - 1) / nb;
+  step = (step + kBlockAlign - 1) / kBlockAlign * kBlockAlign;
+  nb = (extent + step - 1) / step;
+  parallel_for(nb, 1, [&](int64_t b0, int64_t b1) {
+    for (int64_t blk = b0; blk < b1; ++blk) {
+      const int64_t s = blk * step, n = std::min(extent, s + step) - s;
+      if (split_m) {  // rows s..s+n of op(A) and C
+        const T* a = ta ? A + s : A + s * lda;
+        blas_call(ta, tb, n, N, K, alpha, a, lda, B, ldb, beta, C + s * ldc, ldc);
+      } else {  // columns s..s+n of op(B) and C
+        const T* b = tb ? B + s * ldb : B + s;
+        blas_call(ta, tb, M, n, K, alpha, A, lda, b, ldb, beta, C + s, ldc);
+      }
+    }
+  });
+}
+
+}  // namespace
+
+void gemm_init() { ensure_init(); openblas_set_num_threads(1); }
+
+const char* gemm_backend_info() { return openblas_get_config(); }
+
+template <typename T>
+void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A,
+          int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc) {
+  check_args(trans_a, trans_b, M, N, K, lda, ldb, ldc);
+  ensure_init();
+  gemm_impl(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+template <typename T>
+void gemm_batched(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha,
+                  const T* const* A, int64_t lda, const T* const* B, int64_t ldb, T beta,
+                  T* const* C, int64_t ldc, int64_t batch) {
+  check_args(trans_a, trans_b, M, N, K, lda, ldb, ldc);
+  SHEARS_CHECK(batch >= 0, "gemm_batched", "negative batch ", batch);
+  ensure_init();
+  if (batch == 0 || M == 0 || N == 0) return;
+  // Each chunk of the batch carries ~1 MFLOP or more; a large GEMM splits itself further
+  // (nested TBB loops compose), so a batch of 2 big GEMMs still uses every core.
+  const double flops = 2.0 * double(M) * double(N) * double(K);
+  const int64_t grain = std::max<int64_t>(1, int64_t(1e6 / std::max(flops, 1.0)));
+  parallel_for(batch, grain, [&](int64_t b0, int64_t b1) {
+    for (int64_t i = b0; i < b1; ++i)
+      gemm_impl(trans_a, trans_b, M, N, K, alpha, A[i], lda, B[i], ldb, beta, C[i], ldc);
+  });
+}
+
+template <typename T>
+void gemm_batched_strided(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha,
+                          const T* A, int64_t lda, int64_t stride_a, const T* B, int64_t ldb,
+                          int64_t stride_b, T beta, T* C, int64_t ldc, int64_t stride_c,
+                          int64_t batch) {
+  check_args(trans_a, trans_b, M, N, K, lda, ldb, ldc);
+  SHEARS_CHECK(batch >= 0, "gemm_batched", "negative batch ", batch);
+  ensure_init();
+  if (batch == 0 || M == 0 || N == 0) return;
+  const double flops = 2.0 * double(M) * double(N) * double(K);
+  const int64_t grain = std::max<int64_t>(1, int64_t(1e6 / std::max(flops, 1.0)));
+  parallel_for(batch, grain, [&](int64_t b0, int64_t b1) {
+    for (int64_t i = b0; i < b1; ++i)
+      gemm_impl(trans_a, trans_b, M, N, K, alpha, A + i * stride_a, lda, B + i * stride_b, ldb,
+                beta, C + i * stride_c, ldc);
+  });
+}
+
+#define SHEARS_GEMM_INSTANTIATE(T)                                                          \
+  template void gemm<T>(bool, bool, int64_t, int64_t, int64_t, T, const T*, int64_t,        \
+                        const T*, int64_t, T, T*, int64_t);                                 \
+  template void gemm_batched<T>(bool, bool, int64_t, int64_t, int64_t, T, const T* const*,  \
+                                int64_t, const T* const*, int64_t, T, T* const*, int64_t,   \
+                                int64_t);                                                   \
+  template void gemm_batched_strided<T>(bool, bool, int64_t, int64_t, int64_t, T, const T*, \
+                                        int64_t, int64_t, const T*, int64_t, int64_t, T,    \
+                                        T*, int64_t, int64_t, int64_t);
+SHEARS_GEMM_INSTANTIATE(float)
+SHEARS_GEMM_INSTANTIATE(double)
+#undef SHEARS_GEMM_INSTANTIATE
+
+}  // namespace shears

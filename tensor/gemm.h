@@ -1,0 +1,41 @@
+// The one GEMM entry point of the library (row-major, C = alpha*op(A)*op(B) + beta*C),
+// float and double, plus batched forms. Backed by OpenBLAS today; callers never include
+// <cblas.h>. Threading: oneTBB owns the cores and BLAS always runs single-threaded inside
+// TBB tasks (see gemm.cpp for the split policy and the measurements behind it).
+#pragma once
+#include <cstdint>
+
+namespace shears {
+
+// op(A): (M, K), op(B): (K, N), C: (M, N), all row-major with leading dimensions
+// lda/ldb/ldc (elements between consecutive rows of the stored matrix). trans_a means A
+// is stored as (K, M), trans_b that B is stored as (N, K). Large GEMMs are split into
+// thread-count-independent blocks run in parallel, so the bits do not depend on the
+// number of threads. K == 0 gives C = beta*C (C = 0 when beta == 0).
+template <typename T>
+void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A,
+          int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc);
+
+// `batch` independent GEMMs of one shape, given per-batch pointers. Parallel over the
+// batch (each GEMM may itself be split when it is large).
+template <typename T>
+void gemm_batched(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha,
+                  const T* const* A, int64_t lda, const T* const* B, int64_t ldb, T beta,
+                  T* const* C, int64_t ldc, int64_t batch);
+
+// Same with base pointers and batch strides (elements between consecutive batch items;
+// a stride of 0 reuses one matrix for the whole batch).
+template <typename T>
+void gemm_batched_strided(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha,
+                          const T* A, int64_t lda, int64_t stride_a, const T* B, int64_t ldb,
+                          int64_t stride_b, T beta, T* C, int64_t ldc, int64_t stride_c,
+                          int64_t batch);
+
+// Puts BLAS into single-threaded mode (idempotent; gemm calls it on first use). Code that
+// calls BLAS directly (benchmarks) calls this after changing the BLAS thread count.
+void gemm_init();
+
+// A one-line description of the BLAS provider ("OpenBLAS 0.3.21 ... Zen MAX_THREADS=64").
+const char* gemm_backend_info();
+
+}  // namespace shears

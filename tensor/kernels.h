@@ -1,0 +1,108 @@
+// Raw CPU kernels: every computation of the library without autograd. Inputs may be
+// non-contiguous and (for elementwise ops) broadcast; outputs are fresh contiguous
+// tensors unless the name ends in an underscore (in-place). Differentiable wrappers
+// with the same names live in autograd/ops.h; optimizers and backward passes call
+// these directly.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "tensor/tensor.h"
+
+namespace shears::kernels {
+
+// ---------------- copies and views (view ops share storage) ----------------
+Tensor contiguous(const Tensor& x);  // x itself when already contiguous
+Tensor clone(const Tensor& x);       // always a fresh contiguous copy
+void copy_(const Tensor& dst, const Tensor& src);  // src broadcast to dst's shape
+Tensor to_dtype(const Tensor& x, DType dtype);
+void fill_(const Tensor& dst, double value);
+Tensor reshape(const Tensor& x, const Shape& shape);  // one dim may be -1; copies if needed
+Tensor permute(const Tensor& x, const Shape& dims);
+Tensor transpose(const Tensor& x, int64_t d0, int64_t d1);
+Tensor narrow(const Tensor& x, int64_t dim, int64_t start, int64_t length);
+// slice with a step: elements start, start+step, ... < end
+Tensor slice(const Tensor& x, int64_t dim, int64_t start, int64_t end, int64_t step = 1);
+Tensor expand(const Tensor& x, const Shape& shape);  // -1 keeps a size
+Tensor squeeze(const Tensor& x, int64_t dim);
+Tensor unsqueeze(const Tensor& x, int64_t dim);
+Tensor concat(const TensorList& xs, int64_t dim);
+Tensor stack(const TensorList& xs, int64_t dim);
+
+// ---------------- elementwise ----------------
+enum class UnaryOp { Neg, Exp, Log, Sqrt, Rsqrt, Abs, Tanh, Sigmoid, Relu, Gelu, Sign, Square };
+enum class BinaryOp {
+  Add, Sub, Mul, Div, Max, Min,
+  // gradient helpers, f(a, b) with a = forward input or output, b = incoming gradient
+  ReluBackward,     // a = x: b * (x > 0)
+  GeluBackward,     // a = x: b * (Phi(x) + x * phi(x))
+  TanhBackward,     // a = y: b * (1 - y^2)
+  SigmoidBackward,  // a = y: b * y * (1 - y)
+};
+enum class CompareOp { Eq, Ne, Lt, Le, Gt, Ge };
+
+const char* unary_name(UnaryOp op);
+const char* binary_name(BinaryOp op);
+
+Tensor unary(UnaryOp op, const Tensor& x);
+Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b);  // same dtype, broadcast
+Tensor binary_scalar(BinaryOp op, const Tensor& a, double s);  // a op s
+Tensor pow_scalar(const Tensor& x, double exponent);
+// x^(p-1) * p * dy, computed together for the pow backward
+Tensor pow_scalar_backward(const Tensor& x, double exponent, const Tensor& dy);
+Tensor compare(CompareOp op, const Tensor& a, const Tensor& b);  // -> bool, broadcast
+Tensor compare_scalar(CompareOp op, const Tensor& a, double s);
+Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);  // cond bool, broadcast
+Tensor clamp(const Tensor& x, std::optional<double> lo, std::optional<double> hi);
+// dy where lo <= x <= hi (and not NaN), else 0
+Tensor clamp_backward(const Tensor& x, std::optional<double> lo, std::optional<double> hi,
+                      const Tensor& dy);
+// In place: dst = dst * beta + alpha * src (src broadcast to dst); used by optimizers
+void axpby_(const Tensor& dst, double alpha, const Tensor& src, double beta = 1.0);
+
+// ---------------- reductions over dims (empty dims = all) ----------------
+enum class ReduceOp { Sum, Mean, Max, Min };
+Tensor reduce(ReduceOp op, const Tensor& x, const Shape& dims, bool keepdim);
+// index (i64) of the max/min along one dim; ties resolve to the lowest index
+Tensor argmax(const Tensor& x, int64_t dim, bool keepdim);
+Tensor argmin(const Tensor& x, int64_t dim, bool keepdim);
+// variance with `correction` (1 = unbiased) over dims
+Tensor var(const Tensor& x, const Shape& dims, int64_t correction, bool keepdim);
+// Sums `g` down to `shape` (the inverse of broadcasting), used by backward passes.
+Tensor sum_to(const Tensor& g, const Shape& shape);
+
+// ---------------- indexing ----------------
+Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index);  // index: 1-d i64
+Tensor gather(const Tensor& x, int64_t dim, const Tensor& index);        // out shape = index
+// A copy of `base` with src added at index along dim (index and src have the same shape)
+Tensor scatter_add(const Tensor& base, int64_t dim, const Tensor& index, const Tensor& src);
+// In place version on a contiguous dst
+void scatter_add_(const Tensor& dst, int64_t dim, const Tensor& index, const Tensor& src);
+// In place: dst.index_select(dim, index) += src
+void index_add_(const Tensor& dst, int64_t dim, const Tensor& index, const Tensor& src);
+
+// ---------------- linear algebra ----------------
+// a: (..., M, K), b: (..., K, N) -> (..., M, N); batch dims broadcast; 1-d inputs are
+// promoted as in numpy. All GEMMs go through tensor/gemm.h.
+Tensor matmul(const Tensor& a, const Tensor& b);
+
+// ---------------- neural-network kernels ----------------
+Tensor softmax(const Tensor& x, int64_t dim);
+Tensor log_softmax(const Tensor& x, int64_t dim);
+Tensor softmax_backward(const Tensor& y, const Tensor& dy, int64_t dim);      // y = softmax
+Tensor log_softmax_backward(const Tensor& y, const Tensor& dy, int64_t dim);  // y = log_softmax
+struct LayerNormResult {
+  Tensor y;     // same shape as x
+  Tensor mean;  // (rows,) f-type, rows = numel / C
+  Tensor rstd;  // (rows,)
+};
+// Normalizes over the last dim of size C; weight/bias (C,) may be undefined.
+LayerNormResult layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps);
+struct LayerNormGrads {
+  Tensor dx, dweight, dbias;  // dweight/dbias undefined when weight/bias were
+};
+LayerNormGrads layer_norm_backward(const Tensor& dy, const Tensor& x, const Tensor& mean,
+                                   const Tensor& rstd, const Tensor& weight, bool has_bias);
+
+}  // namespace shears::kernels

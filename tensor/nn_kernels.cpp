@@ -1,0 +1,317 @@
+// Neural-network kernels: softmax / log_softmax and their backwards over any dim, and
+// layer_norm forward/backward over the last dim. Rows run in parallel; every reduction
+// uses fixed-order lane accumulators (fast_math.h), so results are bit-identical for
+// any thread count. A fully -inf softmax row gives NaN, as in PyTorch.
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "tensor/fast_math.h"
+#include "tensor/kernels.h"
+#include "tensor/parallel.h"
+
+namespace shears::kernels {
+namespace {
+using fast_math::exp_t;
+using fast_math::kLanes;
+using fast_math::row_dot;
+using fast_math::row_max;
+using fast_math::row_sum;
+
+// ---------------- per-row bodies; a row holds D contiguous elements ----------------
+
+// y = exp(x - max) / sum, or for log: y = (x - max) - log(sum)
+template <typename T, bool kLog>
+void softmax_row(const T* __restrict x, T* __restrict y, int64_t D) {
+  const T m = row_max(x, D);
+  for (int64_t i = 0; i < D; ++i) y[i] = exp_t(x[i] - m);
+  const T s = row_sum(y, D);
+  if (kLog) {
+    const T lse = std::log(s);
+    for (int64_t i = 0; i < D; ++i) y[i] = (x[i] - m) - lse;
+  } else {
+    const T inv = T(1) / s;
+    for (int64_t i = 0; i < D; ++i) y[i] *= inv;
+  }
+}
+
+// softmax:     dx = y * (dy - sum(dy * y))
+// log_softmax: dx = dy - exp(y) * sum(dy)
+template <typename T, bool kLog>
+void softmax_backward_row(const T* __restrict y, const T* __restrict dy, T* __restrict dx,
+                          int64_t D) {
+  if (kLog) {
+    const T s = row_sum(dy, D);
+    for (int64_t i = 0; i < D; ++i) dx[i] = dy[i] - exp_t(y[i]) * s;
+  } else {
+    const T s = row_dot(dy, y, D);
+    for (int64_t i = 0; i < D; ++i) dx[i] = y[i] * (dy[i] - s);
+  }
+}
+
+// ---------------- dim handling ----------------
+
+// Moves `dim` last: the permutation and its inverse.
+void last_dim_perm(int64_t dim, int64_t nd, Shape& perm, Shape& inverse) {
+  perm.clear();
+  for (int64_t d = 0; d < nd; ++d)
+    if (d != dim) perm.push_back(d);
+  perm.push_back(dim);
+  inverse.assign(nd, 0);
+  for (int64_t d = 0; d < nd; ++d) inverse[perm[d]] = d;
+}
+
+// Applies row_fn(inputs..., out, D) over every row along `dim` of same-shaped inputs.
+// Fast path: dim is last (inputs are packed if strided). Otherwise the dim is moved last
+// with a permute + pack, and the result permuted back.
+template <typename RowFn>
+Tensor rowwise(const char* op, const std::vector<Tensor>& inputs, int64_t dim, RowFn&& row_fn) {
+  const Tensor& x0 = inputs[0];
+  SHEARS_CHECK(is_floating(x0.dtype()), op, "expected a floating dtype (f32 or f64), got ",
+               dtype_name(x0.dtype()));
+  for (const Tensor& t : inputs) {
+    SHEARS_CHECK(t.shape() == x0.shape(), op, "shape mismatch: ", shape_str(x0.shape()), " and ",
+                 shape_str(t.shape()));
+    SHEARS_CHECK(t.dtype() == x0.dtype(), op, "dtype mismatch: ", dtype_name(x0.dtype()), " and ",
+                 dtype_name(t.dtype()));
+  }
+  const int64_t nd = x0.dim();
+  if (nd == 0) {  // a scalar is one row of one element
+    normalize_dim(dim, 1, op);
+    std::vector<Tensor> flat;
+    for (const Tensor& t : inputs) flat.push_back(reshape(t, {1}));
+    return reshape(rowwise(op, flat, 0, row_fn), {});
+  }
+  dim = normalize_dim(dim, nd, op);
+  if (dim != nd - 1) {
+    Shape perm, inverse;
+    last_dim_perm(dim, nd, perm, inverse);
+    std::vector<Tensor> moved;
+    for (const Tensor& t : inputs) moved.push_back(permute(t, perm));
+    return contiguous(permute(rowwise(op, moved, nd - 1, row_fn), inverse));
+  }
+  std::vector<Tensor> packed;
+  for (const Tensor& t : inputs) packed.push_back(contiguous(t));
+  Tensor out = Tensor::empty(x0.shape(), x0.dtype());
+  const int64_t D = x0.size(-1);
+  if (out.numel() == 0) return out;
+  const int64_t rows = out.numel() / D;
+  SHEARS_DISPATCH_FLOAT(x0.dtype(), op, [&] {
+    std::vector<const scalar_t*> in;
+    for (const Tensor& t : packed) in.push_back(t.data<scalar_t>());
+    scalar_t* o = out.data<scalar_t>();
+    parallel_for(rows, grain_for(D, 16384), [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) row_fn(in, r * D, o + r * D, D);
+    });
+  });
+  return out;
+}
+
+// ---------------- layer norm rows ----------------
+
+// mean and 1/sqrt(var + eps) of a row (two passes; the row stays in L1)
+template <typename T>
+void row_moments(const T* __restrict x, int64_t C, double eps, T& mean, T& rstd) {
+  mean = row_sum(x, C) / T(C);
+  constexpr int64_t L = kLanes<T>;
+  T acc[L] = {};
+  int64_t i = 0;
+  for (; i + L <= C; i += L)
+    for (int64_t l = 0; l < L; ++l) {
+      const T d = x[i + l] - mean;
+      acc[l] += d * d;
+    }
+  for (int64_t l = 0; i + l < C; ++l) {
+    const T d = x[i + l] - mean;
+    acc[l] += d * d;
+  }
+  const T var = fast_math::combine_sum(acc) / T(C);
+  rstd = T(1) / std::sqrt(var + T(eps));
+}
+
+// x: (rows, C); w, b: (C,) or null; y: (rows, C); mean, rstd: (rows,)
+template <typename T>
+void layer_norm_impl(const T* x, const T* w, const T* b, double eps, int64_t rows, int64_t C,
+                     T* y, T* mean, T* rstd) {
+  parallel_for(rows, grain_for(C, 16384), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const T* __restrict xr = x + r * C;
+      T* __restrict yr = y + r * C;
+      T m, s;
+      row_moments(xr, C, eps, m, s);
+      mean[r] = m;
+      rstd[r] = s;
+      if (w && b) for (int64_t i = 0; i < C; ++i) yr[i] = (xr[i] - m) * s * w[i] + b[i];
+      else if (w) for (int64_t i = 0; i < C; ++i) yr[i] = (xr[i] - m) * s * w[i];
+      else if (b) for (int64_t i = 0; i < C; ++i) yr[i] = (xr[i] - m) * s + b[i];
+      else for (int64_t i = 0; i < C; ++i) yr[i] = (xr[i] - m) * s;
+    }
+  });
+}
+
+// xhat = (x - mean) * rstd, g = dy * w
+// dx = rstd * (g - mean(g) - xhat * mean(g * xhat)); dw = sum_rows dy * xhat; db = sum_rows dy
+// dw/db: each fixed chunk of rows sums into its own partial row, partials are then added
+// in chunk order, so the result does not depend on the thread count.
+template <typename T>
+void layer_norm_backward_impl(const T* dy, const T* x, const T* mean, const T* rstd, const T* w,
+                              int64_t rows, int64_t C, T* dx, T* dw, T* db) {
+  const int64_t grain = grain_for(C, 16384);
+  const int64_t chunks = (rows + grain - 1) / grain;
+  std::vector<T> pw(dw ? chunks * C : 0, T(0)), pb(db ? chunks * C : 0, T(0));
+  parallel_for(rows, grain, [&](int64_t r0, int64_t r1) {
+    std::vector<T> g(C);
+    T* __restrict gp = g.data();
+    T* __restrict pwr = dw ? pw.data() + (r0 / grain) * C : nullptr;
+    T* __restrict pbr = db ? pb.data() + (r0 / grain) * C : nullptr;
+    for (int64_t r = r0; r < r1; ++r) {
+      const T* __restrict xr = x + r * C;
+      const T* __restrict dyr = dy + r * C;
+      T* __restrict dxr = dx + r * C;
+      const T m = mean[r], s = rstd[r];
+      if (w) for (int64_t i = 0; i < C; ++i) gp[i] = dyr[i] * w[i];
+      else for (int64_t i = 0; i < C; ++i) gp[i] = dyr[i];
+      // sum(g) and sum(g * xhat) = rstd * sum(g * (x - mean)), in lanes
+      constexpr int64_t L = kLanes<T>;
+      T a1[L] = {}, a2[L] = {};
+      int64_t i = 0;
+      for (; i + L <= C; i += L)
+        for (int64_t l = 0; l < L; ++l) {
+          a1[l] += gp[i + l];
+          a2[l] += gp[i + l] * (xr[i + l] - m);
+        }
+      for (int64_t l = 0; i + l < C; ++l) {
+        a1[l] += gp[i + l];
+        a2[l] += gp[i + l] * (xr[i + l] - m);
+      }
+      const T mean_g = fast_math::combine_sum(a1) / T(C);
+      const T mean_gx = fast_math::combine_sum(a2) * s / T(C);
+      for (int64_t j = 0; j < C; ++j)
+        dxr[j] = s * (gp[j] - mean_g - (xr[j] - m) * s * mean_gx);
+      if (pwr) for (int64_t j = 0; j < C; ++j) pwr[j] += dyr[j] * ((xr[j] - m) * s);
+      if (pbr) for (int64_t j = 0; j < C; ++j) pbr[j] += dyr[j];
+    }
+  });
+  if (dw) {
+    std::fill(dw, dw + C, T(0));
+    for (int64_t c = 0; c < chunks; ++c)
+      for (int64_t j = 0; j < C; ++j) dw[j] += pw[c * C + j];
+  }
+  if (db) {
+    std::fill(db, db + C, T(0));
+    for (int64_t c = 0; c < chunks; ++c)
+      for (int64_t j = 0; j < C; ++j) db[j] += pb[c * C + j];
+  }
+}
+
+// Checks a (C,) parameter of layer_norm and returns it packed (or undefined).
+Tensor ln_param(const Tensor& p, const char* name, int64_t C, DType dtype, const char* op) {
+  if (!p.defined()) return p;
+  SHEARS_CHECK(p.dim() == 1 && p.size(0) == C, op, name, " must have shape (", C, "), got ",
+               shape_str(p.shape()));
+  SHEARS_CHECK(p.dtype() == dtype, op, "dtype mismatch: ", dtype_name(dtype), " input and ",
+               dtype_name(p.dtype()), " ", name);
+  return contiguous(p);
+}
+
+template <typename T>
+const T* ptr_or_null(const Tensor& t) {
+  return t.defined() ? t.data<T>() : nullptr;
+}
+
+}  // namespace
+
+// ---------------- softmax family ----------------
+
+Tensor softmax(const Tensor& x, int64_t dim) {
+  return rowwise("softmax", {x}, dim, [](const auto& in, int64_t off, auto* out, int64_t D) {
+    softmax_row<std::remove_pointer_t<decltype(out)>, false>(in[0] + off, out, D);
+  });
+}
+
+Tensor log_softmax(const Tensor& x, int64_t dim) {
+  return rowwise("log_softmax", {x}, dim, [](const auto& in, int64_t off, auto* out, int64_t D) {
+    softmax_row<std::remove_pointer_t<decltype(out)>, true>(in[0] + off, out, D);
+  });
+}
+
+// y, dy: same shape; dx = y * (dy - sum_dim(dy * y))
+Tensor softmax_backward(const Tensor& y, const Tensor& dy, int64_t dim) {
+  return rowwise("softmax_backward", {y, dy}, dim,
+                 [](const auto& in, int64_t off, auto* out, int64_t D) {
+                   softmax_backward_row<std::remove_pointer_t<decltype(out)>, false>(
+                       in[0] + off, in[1] + off, out, D);
+                 });
+}
+
+// y = log_softmax(x), dy: same shape; dx = dy - exp(y) * sum_dim(dy)
+Tensor log_softmax_backward(const Tensor& y, const Tensor& dy, int64_t dim) {
+  return rowwise("log_softmax_backward", {y, dy}, dim,
+                 [](const auto& in, int64_t off, auto* out, int64_t D) {
+                   softmax_backward_row<std::remove_pointer_t<decltype(out)>, true>(
+                       in[0] + off, in[1] + off, out, D);
+                 });
+}
+
+// ---------------- layer norm ----------------
+
+// x: (..., C); weight, bias: (C,) or undefined -> y: (..., C), mean, rstd: (rows,)
+LayerNormResult layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps) {
+  const char* op = "layer_norm";
+  SHEARS_CHECK(x.dim() >= 1, op, "input needs at least 1 dim, got shape ", shape_str(x.shape()));
+  SHEARS_CHECK(is_floating(x.dtype()), op, "expected a floating dtype (f32 or f64), got ",
+               dtype_name(x.dtype()));
+  const int64_t C = x.size(-1);
+  SHEARS_CHECK(C > 0, op, "normalized dim has size 0 in shape ", shape_str(x.shape()));
+  const Tensor xc = contiguous(x);
+  const Tensor w = ln_param(weight, "weight", C, x.dtype(), op);
+  const Tensor b = ln_param(bias, "bias", C, x.dtype(), op);
+  const int64_t rows = x.numel() / C;
+  LayerNormResult res{Tensor::empty(x.shape(), x.dtype()), Tensor::empty({rows}, x.dtype()),
+                      Tensor::empty({rows}, x.dtype())};
+  SHEARS_DISPATCH_FLOAT(x.dtype(), op, [&] {
+    layer_norm_impl<scalar_t>(xc.data<scalar_t>(), ptr_or_null<scalar_t>(w),
+                              ptr_or_null<scalar_t>(b), eps, rows, C, res.y.data<scalar_t>(),
+                              res.mean.data<scalar_t>(), res.rstd.data<scalar_t>());
+  });
+  return res;
+}
+
+// dy, x: (..., C); mean, rstd: (rows,); weight: (C,) or undefined
+LayerNormGrads layer_norm_backward(const Tensor& dy, const Tensor& x, const Tensor& mean,
+                                   const Tensor& rstd, const Tensor& weight, bool has_bias) {
+  const char* op = "layer_norm_backward";
+  SHEARS_CHECK(x.dim() >= 1 && dy.shape() == x.shape(), op, "dy ", shape_str(dy.shape()),
+               " and x ", shape_str(x.shape()), " must have the same shape");
+  SHEARS_CHECK(is_floating(x.dtype()), op, "expected a floating dtype (f32 or f64), got ",
+               dtype_name(x.dtype()));
+  const int64_t C = x.size(-1);
+  const int64_t rows = C > 0 ? x.numel() / C : 0;
+  for (const Tensor* t : {&dy, &mean, &rstd})
+    SHEARS_CHECK(t->dtype() == x.dtype(), op, "dtype mismatch: ", dtype_name(x.dtype()), " and ",
+                 dtype_name(t->dtype()));
+  SHEARS_CHECK(mean.numel() == rows && rstd.numel() == rows, op, "mean/rstd must hold ", rows,
+               " values, got shapes ", shape_str(mean.shape()), " and ", shape_str(rstd.shape()));
+  const Tensor w = ln_param(weight, "weight", C, x.dtype(), op);
+  const Tensor xc = contiguous(x), dyc = contiguous(dy);
+  const Tensor mc = contiguous(mean), rc = contiguous(rstd);
+  LayerNormGrads g;
+  g.dx = Tensor::empty(x.shape(), x.dtype());
+  if (w.defined()) g.dweight = Tensor::empty({C}, x.dtype());
+  if (has_bias) g.dbias = Tensor::empty({C}, x.dtype());
+  SHEARS_DISPATCH_FLOAT(x.dtype(), op, [&] {
+    using T = scalar_t;
+    T* dw = g.dweight.defined() ? g.dweight.data<T>() : nullptr;
+    T* db = g.dbias.defined() ? g.dbias.data<T>() : nullptr;
+    if (rows == 0) {  // nothing to normalize: zero parameter gradients
+      if (dw) std::fill(dw, dw + C, T(0));
+      if (db) std::fill(db, db + C, T(0));
+      return;
+    }
+    layer_norm_backward_impl<T>(dyc.data<T>(), xc.data<T>(), mc.data<T>(), rc.data<T>(),
+                                ptr_or_null<T>(w), rows, C, g.dx.data<T>(), dw, db);
+  });
+  return g;
+}
+
+}  // namespace shears::kernels

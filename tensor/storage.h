@@ -1,0 +1,37 @@
+// Storage: a reference-counted, 64-byte aligned buffer on a device. Tensors share a
+// Storage through views; the buffer is freed when the last Tensor lets go of it.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+namespace shears {
+
+enum class Device : uint8_t { CPU, CUDA };
+
+inline const char* device_name(Device d) { return d == Device::CPU ? "cpu" : "cuda"; }
+
+class Storage {
+ public:
+  Storage(size_t nbytes, Device device);
+  ~Storage();
+  Storage(const Storage&) = delete;
+  Storage& operator=(const Storage&) = delete;
+
+  void* data() { return data_; }
+  const void* data() const { return data_; }
+  size_t nbytes() const { return nbytes_; }
+  Device device() const { return device_; }
+
+ private:
+  void* data_ = nullptr;
+  size_t nbytes_ = 0;
+  Device device_ = Device::CPU;
+};
+
+// Bytes currently held by all CPU storages, and the high-water mark since the last reset.
+size_t cpu_bytes_in_use();
+size_t cpu_bytes_peak();
+void reset_cpu_bytes_peak();
+
+}  // namespace shears
