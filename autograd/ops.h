@@ -85,6 +85,8 @@ Tensor amin(const Tensor& x, const Shape& dims = {}, bool keepdim = false);
 // values (differentiable) and i64 indices (lowest index on ties) along one dim
 std::pair<Tensor, Tensor> max(const Tensor& x, int64_t dim, bool keepdim = false);
 Tensor argmax(const Tensor& x, int64_t dim, bool keepdim = false);
+std::pair<Tensor, Tensor> min(const Tensor& x, int64_t dim, bool keepdim = false);
+Tensor argmin(const Tensor& x, int64_t dim, bool keepdim = false);
 Tensor var(const Tensor& x, const Shape& dims = {}, int64_t correction = 1, bool keepdim = false);
 
 // ---- linear algebra and neural-network ops ----

@@ -45,8 +45,8 @@ Tensor mean(const Tensor& x, const Shape& dims, bool keepdim) {
 namespace {
 // dx = dy / (number of tied extrema) at the extrema, 0 elsewhere
 Tensor extreme(const Tensor& x, const Shape& dims, bool keepdim, K::ReduceOp op, const char* name) {
+  Shape in = x.shape(), keep = keepdim_shape(in, dims, name);  // validates dims under this op's name
   Tensor y = K::reduce(op, x, dims, keepdim);
-  Shape in = x.shape(), keep = keepdim_shape(in, dims, name);
   return record(name, y, {x}, [x, y, in, keep, dims](const Tensor& dy) {
     Tensor mask = K::compare(K::CompareOp::Eq, x, K::reshape(y, keep));
     Tensor maskf = K::to_dtype(mask, x.dtype());
@@ -60,17 +60,26 @@ Tensor extreme(const Tensor& x, const Shape& dims, bool keepdim, K::ReduceOp op,
 Tensor amax(const Tensor& x, const Shape& dims, bool keepdim) { return extreme(x, dims, keepdim, K::ReduceOp::Max, "amax"); }
 Tensor amin(const Tensor& x, const Shape& dims, bool keepdim) { return extreme(x, dims, keepdim, K::ReduceOp::Min, "amin"); }
 
-std::pair<Tensor, Tensor> max(const Tensor& x, int64_t dim, bool keepdim) {
-  Tensor idx = K::argmax(x, dim, true);
-  Tensor values = gather(x, dim, idx);  // gradient flows to the first maximum only
+namespace {
+// values gathered at the given keepdim indices: the gradient flows to that element only
+std::pair<Tensor, Tensor> values_at(const Tensor& x, int64_t dim, Tensor idx, bool keepdim) {
+  Tensor values = gather(x, dim, idx);
   if (!keepdim) {
     values = squeeze(values, dim);
     idx = K::squeeze(idx, dim);
   }
   return {values, idx};
 }
+}  // namespace
 
+std::pair<Tensor, Tensor> max(const Tensor& x, int64_t dim, bool keepdim) {
+  return values_at(x, dim, K::argmax(x, dim, true), keepdim);
+}
+std::pair<Tensor, Tensor> min(const Tensor& x, int64_t dim, bool keepdim) {
+  return values_at(x, dim, K::argmin(x, dim, true), keepdim);
+}
 Tensor argmax(const Tensor& x, int64_t dim, bool keepdim) { return K::argmax(x, dim, keepdim); }
+Tensor argmin(const Tensor& x, int64_t dim, bool keepdim) { return K::argmin(x, dim, keepdim); }
 
 // y = sum((x - mean)^2) / (n - correction);  dx = dy * 2 (x - mean) / (n - correction)
 Tensor var(const Tensor& x, const Shape& dims, int64_t correction, bool keepdim) {

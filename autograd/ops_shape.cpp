@@ -1,5 +1,7 @@
 // Differentiable views, shape ops, dtype conversion and indexing. Views share storage
 // with their input; their backward maps the gradient back to the input's geometry.
+#include <algorithm>
+
 #include "autograd/ops.h"
 
 namespace shears {
@@ -46,7 +48,8 @@ Tensor slice(const Tensor& x, int64_t dim, int64_t start, int64_t end, int64_t s
   Shape in = x.shape();
   int64_t d = normalize_dim(dim, x.dim(), "slice");
   int64_t n = in[d];
-  int64_t s = start < 0 ? start + n : start, e = end < 0 ? end + n : end;
+  int64_t s = std::clamp<int64_t>(start < 0 ? start + n : start, 0, n);  // as the kernel does
+  int64_t e = std::clamp<int64_t>(end < 0 ? end + n : end, s, n);
   return record("slice", y, {x}, [in, d, s, e, step](const Tensor& dy) {
     Tensor dx = zeros(in, dy.dtype());
     K::copy_(K::slice(dx, d, s, e, step), dy);

@@ -100,48 +100,67 @@ struct BlasThreads {
 
 struct MatmulRow {
   std::string what, shape;
-  double flops, shears_s, direct_s, direct1_s, check;
+  double flops;
+  double shears_s;   // kernels::matmul on Tensors (allocates its output)
+  double gemm_s;     // shears::gemm into a reused buffer (0: not measured)
+  double direct_s;   // direct cblas_sgemm, OpenBLAS threaded
+  double direct1_s;  // direct cblas_sgemm, OpenBLAS at 1 thread
+  double check;      // max |shears - direct| / max |direct|
 };
 
-// One (M, K) @ (K, N) GEMM: kernels::matmul vs cblas_sgemm with BLAS threads.
+// Interleaved samples of the four variants (sample 0 is the warm-up); fills the times.
+void run_matmul_bench(MatmulRow& r, int threads, const std::function<void()>& shears_fn,
+                      const std::function<void()>& gemm_fn, const std::function<void()>& direct_fn) {
+  std::vector<double> ts, tg, td, t1;
+  for (int w = 0; w <= g_samples; ++w) {
+    const double s_shears = sample(shears_fn);
+    const double s_gemm = gemm_fn ? sample(gemm_fn) : 0.0;
+    double s_direct;
+    {
+      BlasThreads bt(threads);
+      s_direct = sample(direct_fn);
+    }
+    const double s_one = sample(direct_fn);
+    if (w == 0) continue;
+    ts.push_back(s_shears);
+    tg.push_back(s_gemm);
+    td.push_back(s_direct);
+    t1.push_back(s_one);
+  }
+  r.shears_s = median(ts);
+  r.gemm_s = median(tg);
+  r.direct_s = median(td);
+  r.direct1_s = median(t1);
+}
+
+// One (M, K) @ (K, N) GEMM.
 MatmulRow bench_single(int64_t M, int64_t N, int64_t K, int threads) {
   Tensor a = random_tensor({M, K}, 1), b = random_tensor({K, N}, 2);
-  std::vector<float> c(M * N);
+  const float* A = a.data<float>();
+  const float* B = b.data<float>();
+  std::vector<float> c(M * N), c2(M * N);
   auto direct = [&] {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, a.data<float>(), K,
-                b.data<float>(), N, 0.0f, c.data(), N);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, A, K, B, N, 0.0f, c.data(), N);
   };
   Tensor out;
-  std::vector<double> t = measure({
-      [&] { out = kernels::matmul(a, b); },
-      [&] { BlasThreads bt(threads); const double k = g_min_time; g_min_time = 0; direct(); g_min_time = k; },
-  });
-  // Re-time the direct call without the thread switch in the loop (the switch is outside).
-  std::vector<double> td, ts;
-  for (int s = 0; s < g_samples; ++s) {
-    ts.push_back(sample([&] { out = kernels::matmul(a, b); }));
-    BlasThreads bt(threads);
-    td.push_back(sample(direct));
-  }
+  MatmulRow r;
+  r.what = "matmul";
+  r.shape = std::to_string(M) + "x" + std::to_string(K) + " @ " + std::to_string(K) + "x" + std::to_string(N);
+  r.flops = 2.0 * M * N * K;
+  run_matmul_bench(
+      r, threads, [&] { out = kernels::matmul(a, b); },
+      [&] { gemm<float>(false, false, M, N, K, 1.0f, A, K, B, N, 0.0f, c2.data(), N); }, direct);
   {
     BlasThreads bt(threads);
     direct();
   }
   out = kernels::matmul(a, b);
-  MatmulRow r;
-  r.what = "matmul";
-  r.shape = std::to_string(M) + "x" + std::to_string(K) + " @ " + std::to_string(K) + "x" + std::to_string(N);
-  r.flops = 2.0 * M * N * K;
-  r.shears_s = median(ts);
-  r.direct_s = median(td);
-  r.direct1_s = 0;
   r.check = max_rel_diff(out.data<float>(), c.data(), M * N);
-  (void)t;
   return r;
 }
 
-// batch x (M, K) @ (K, N): kernels::matmul vs a loop of cblas_sgemm calls, BLAS-threaded
-// and single-threaded. transposed_b: b is a transposed view (q @ k^T in attention).
+// batch x (M, K) @ (K, N): kernels::matmul vs a loop of cblas_sgemm calls.
+// transposed_b: b is a transposed view (q @ k^T in attention), passed to BLAS as Trans.
 MatmulRow bench_batched(int64_t batch, int64_t M, int64_t N, int64_t K, int threads, bool transposed_b) {
   Tensor a = random_tensor({batch, M, K}, 3);
   Tensor b = transposed_b ? kernels::transpose(random_tensor({batch, N, K}, 4), 1, 2)
@@ -156,31 +175,14 @@ MatmulRow bench_batched(int64_t batch, int64_t M, int64_t N, int64_t K, int thre
                   c.data() + i * M * N, N);
   };
   Tensor out;
-  auto shears_fn = [&] { out = kernels::matmul(a, b); };
-  std::vector<double> ts, td, t1;
-  for (int w = 0; w <= g_samples; ++w) {  // sample 0 is the warm-up
-    const double s_shears = sample(shears_fn);
-    double s_direct;
-    {
-      BlasThreads bt(threads);
-      s_direct = sample(loop);
-    }
-    const double s_one = sample(loop);  // BLAS at 1 thread, serial loop
-    if (w == 0) continue;
-    ts.push_back(s_shears);
-    td.push_back(s_direct);
-    t1.push_back(s_one);
-  }
-  loop();
-  out = kernels::matmul(a, b);
   MatmulRow r;
   r.what = transposed_b ? "batched matmul, b = k^T view" : "batched matmul";
   r.shape = std::to_string(batch) + " x (" + std::to_string(M) + "x" + std::to_string(K) + " @ " +
             std::to_string(K) + "x" + std::to_string(N) + ")";
   r.flops = 2.0 * batch * M * N * K;
-  r.shears_s = median(ts);
-  r.direct_s = median(td);
-  r.direct1_s = median(t1);
+  run_matmul_bench(r, threads, [&] { out = kernels::matmul(a, b); }, nullptr, loop);
+  loop();
+  out = kernels::matmul(a, b);
   r.check = max_rel_diff(out.data<float>(), c.data(), batch * M * N);
   return r;
 }
@@ -226,14 +228,15 @@ int main(int argc, char** argv) {
   rows.push_back(bench_single(3136, 576, 192, threads));
   rows.push_back(bench_batched(64, 197, 197, 64, threads, false));
   rows.push_back(bench_batched(64, 197, 197, 64, threads, true));
-  std::printf("| op | shape | shears GFLOP/s | direct BLAS-threaded GFLOP/s | shears/direct | "
-              "direct 1-thread loop GFLOP/s | max rel diff |\n|---|---|---|---|---|---|---|\n");
+  std::printf("| op | shape | shears matmul GFLOP/s | direct BLAS %d-thread GFLOP/s | shears/direct | "
+              "shears gemm(), no alloc | direct BLAS 1-thread | max rel diff |\n"
+              "|---|---|---|---|---|---|---|---|\n", threads);
   for (const MatmulRow& r : rows) {
-    char one[32] = "-";
-    if (r.direct1_s > 0) std::snprintf(one, sizeof one, "%.1f", r.flops / r.direct1_s / 1e9);
-    std::printf("| %s | %s | %.1f | %.1f | %.2f | %s | %.1e |\n", r.what.c_str(), r.shape.c_str(),
-                r.flops / r.shears_s / 1e9, r.flops / r.direct_s / 1e9, r.direct_s / r.shears_s, one,
-                r.check);
+    char g[32] = "-";
+    if (r.gemm_s > 0) std::snprintf(g, sizeof g, "%.1f", r.flops / r.gemm_s / 1e9);
+    std::printf("| %s | %s | %.1f | %.1f | %.2f | %s | %.1f | %.1e |\n", r.what.c_str(), r.shape.c_str(),
+                r.flops / r.shears_s / 1e9, r.flops / r.direct_s / 1e9, r.direct_s / r.shears_s, g,
+                r.flops / r.direct1_s / 1e9, r.check);
   }
 
   // Memory-bound kernels on (12608, 384) f32: bytes = input read + output written.

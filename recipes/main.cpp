@@ -99,7 +99,7 @@ Config parse_args(int argc, char** argv, bool& exit_now) {
       ("steps", "SGD steps (one batch each; the training set is reshuffled every epoch) [quick 50, default 600]",
        cxxopts::value<int64_t>())
       ("batch-size", "images per SGD step", cxxopts::value<int64_t>()->default_value("128"))
-      ("lr", "SGD learning rate", cxxopts::value<double>()->default_value("0.1"))
+      ("lr", "SGD learning rate", cxxopts::value<double>()->default_value("0.05"))
       ("momentum", "SGD momentum in [0, 1) (0 = plain SGD)", cxxopts::value<double>()->default_value("0.9"))
       ("hidden", "width of the hidden layer", cxxopts::value<int64_t>()->default_value("256"))
       ("seed", "seed of the weight initialization and of the data order (same seed and thread count "

@@ -72,10 +72,14 @@ constexpr T kInvSqrt2 = T(0.70710678118654752440);
 template <typename T>
 constexpr T kInvSqrt2Pi = T(0.39894228040143267794);
 
-template <typename T> inline T gelu_fn(T x) { return T(0.5) * x * (T(1) + verf(x * kInvSqrt2<T>)); }
+template <typename T> inline T gelu_fn(T x) {
+  T y = T(0.5) * x * (T(1) + verf(x * kInvSqrt2<T>));
+  return x == -std::numeric_limits<T>::infinity() ? T(0) : y;  // the limit, not -inf * 0
+}
 template <typename T> inline T gelu_grad(T x) {
   T cdf = T(0.5) * (T(1) + verf(x * kInvSqrt2<T>));
-  return cdf + x * kInvSqrt2Pi<T> * vexp(T(-0.5) * x * x);
+  T d = cdf + x * kInvSqrt2Pi<T> * vexp(T(-0.5) * x * x);
+  return std::isinf(x) ? (x > 0 ? T(1) : T(0)) : d;
 }
 
 void check_same_dtype(const Tensor& a, const Tensor& b, const char* op) {

@@ -57,10 +57,14 @@ Geom make_geom(const Shape& shape, int64_t dim, const Shape& a_strides, const Sh
   return g;
 }
 
-// A contiguous copy of `index` after checking it is i64 and every value is in [0, size).
-Tensor checked_index(const Tensor& index, int64_t size, int64_t dim, const char* op) {
+void check_i64(const Tensor& index, const char* op) {
   if (index.dtype() != DType::I64)
     fail(op, "index must be i64, got ", dtype_name(index.dtype()));
+}
+
+// A contiguous copy of `index` after checking it is i64 and every value is in [0, size).
+Tensor checked_index(const Tensor& index, int64_t size, int64_t dim, const char* op) {
+  check_i64(index, op);
   Tensor idx = contiguous(index);
   const int64_t n = idx.numel();
   if (n == 0) return idx;
@@ -135,6 +139,7 @@ template <typename F> void dispatch_addable(DType t, const char* op, F&& f) {
 // dst[..., index[i], ...] += src[i] over the shape of index (validated here).
 void scatter_add_into(const Tensor& dst, int64_t dim, const Tensor& index, const Tensor& src,
                       const char* op) {
+  check_i64(index, op);
   const int64_t nd = dst.dim();
   const int64_t d = normalize_dim(dim, nd, op);
   SHEARS_CHECK(src.dtype() == dst.dtype(), op, "src dtype ", dtype_name(src.dtype()),
@@ -162,6 +167,7 @@ void scatter_add_into(const Tensor& dst, int64_t dim, const Tensor& index, const
 
 // x: (..., n, ...), index: (m,) -> (..., m, ...)
 Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
+  check_i64(index, "index_select");
   const int64_t d = normalize_dim(dim, x.dim(), "index_select");
   SHEARS_CHECK(index.dim() <= 1, "index_select", "index must be 1-d, got shape ",
                shape_str(index.shape()));
@@ -180,6 +186,7 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
 
 // x: (..., n, ...), index: same ndim, index.size(i) <= x.size(i) for i != dim -> index shape
 Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
+  check_i64(index, "gather");
   const int64_t nd = x.dim();
   const int64_t d = normalize_dim(dim, nd, "gather");
   SHEARS_CHECK(index.dim() == nd, "gather", "index of shape ", shape_str(index.shape()),
@@ -212,6 +219,7 @@ void scatter_add_(const Tensor& dst, int64_t dim, const Tensor& index, const Ten
 // dst: (..., n, ...), index: (m,), src: (..., m, ...)
 void index_add_(const Tensor& dst, int64_t dim, const Tensor& index, const Tensor& src) {
   const char* op = "index_add_";
+  check_i64(index, op);
   const int64_t d = normalize_dim(dim, dst.dim(), op);
   SHEARS_CHECK(index.dim() <= 1, op, "index must be 1-d, got shape ", shape_str(index.shape()));
   SHEARS_CHECK(src.dtype() == dst.dtype(), op, "src dtype ", dtype_name(src.dtype()),

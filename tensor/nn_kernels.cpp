@@ -207,7 +207,7 @@ void layer_norm_backward_impl(const T* dy, const T* x, const T* mean, const T* r
 // Checks a (C,) parameter of layer_norm and returns it packed (or undefined).
 Tensor ln_param(const Tensor& p, const char* name, int64_t C, DType dtype, const char* op) {
   if (!p.defined()) return p;
-  SHEARS_CHECK(p.dim() == 1 && p.size(0) == C, op, name, " must have shape (", C, "), got ",
+  SHEARS_CHECK(p.dim() == 1 && p.size(0) == C, op, name, " must have shape ", shape_str({C}), ", got ",
                shape_str(p.shape()));
   SHEARS_CHECK(p.dtype() == dtype, op, "dtype mismatch: ", dtype_name(dtype), " input and ",
                dtype_name(p.dtype()), " ", name);

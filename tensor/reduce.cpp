@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <type_traits>
 #include <vector>
 
@@ -29,13 +30,11 @@ template <typename T> bool is_nan(T v) {
   else return false;
 }
 
-template <typename T> T lowest_value() {
-  if constexpr (std::is_floating_point_v<T>) return -std::numeric_limits<T>::infinity();
-  else return std::numeric_limits<T>::lowest();
-}
-template <typename T> T highest_value() {
-  if constexpr (std::is_floating_point_v<T>) return std::numeric_limits<T>::infinity();
-  else return std::numeric_limits<T>::max();
+// The identity of max (kMax) or min: -inf / +inf, or the extreme integer.
+template <typename T, bool kMax> T extremum_identity() {
+  using L = std::numeric_limits<T>;
+  if constexpr (L::has_infinity) return kMax ? -L::infinity() : L::infinity();
+  else return kMax ? L::lowest() : L::max();
 }
 
 // ---- policies: init, step(acc, value, index along red, output index), merge(earlier,
@@ -59,7 +58,7 @@ template <typename T, typename Out = T> struct SumOp {
 template <typename T, bool kMax> struct ExtremumOp {
   using acc_t = T;
   using out_t = T;
-  acc_t init() const { return kMax ? lowest_value<T>() : highest_value<T>(); }
+  acc_t init() const { return extremum_identity<T, kMax>(); }
   void step(T& a, T v, int64_t, int64_t) const {
     a = (is_nan(v) || (kMax ? v > a : v < a)) ? v : a;
   }
@@ -131,10 +130,22 @@ template <typename T, typename Op>
 void reduce_cols(const Op& op, const T* x, const Canon& c, int64_t o, int64_t r0, int64_t r1,
                  int64_t j0, int64_t w, typename Op::acc_t* acc) {
   for (int64_t j = 0; j < w; ++j) acc[j] = op.init();
-  const int64_t out0 = o * c.inner + j0;
-  for (int64_t r = r0; r < r1; ++r) {
-    const T* row = x + (o * c.red + r) * c.inner + j0;
-    for (int64_t j = 0; j < w; ++j) op.step(acc[j], row[j], r, out0 + j);
+  const int64_t out0 = o * c.inner + j0, ld = c.inner;
+  int64_t r = r0;
+  for (; r + 4 <= r1; r += 4) {  // four rows per pass keep acc[j] in a register
+    const T* p = x + (o * c.red + r) * ld + j0;
+    for (int64_t j = 0; j < w; ++j) {
+      typename Op::acc_t a = acc[j];
+      op.step(a, p[j], r, out0 + j);
+      op.step(a, p[ld + j], r + 1, out0 + j);
+      op.step(a, p[2 * ld + j], r + 2, out0 + j);
+      op.step(a, p[3 * ld + j], r + 3, out0 + j);
+      acc[j] = a;
+    }
+  }
+  for (; r < r1; ++r) {
+    const T* p = x + (o * c.red + r) * ld + j0;
+    for (int64_t j = 0; j < w; ++j) op.step(acc[j], p[j], r, out0 + j);
   }
 }
 
@@ -148,66 +159,37 @@ void run_reduce(const Op& op, const T* x, const Canon& c, typename Op::out_t* ou
     for (int64_t i = 0; i < n_out; ++i) out[i] = op.finish(op.init(), i, 0);
     return;
   }
-  if (c.inner == 1) {  // rows: each output reduces one contiguous row
-    const int64_t chunks = (c.red + kRowChunk - 1) / kRowChunk;
-    if (chunks == 1) {
-      parallel_for(c.outer, grain_for(c.red), [&](int64_t b, int64_t e) {
-        for (int64_t o = b; o < e; ++o)
-          out[o] = op.finish(reduce_span(op, x + o * c.red, c.red, 0, o), o, c.red);
-      });
-      return;
-    }
-    std::vector<A> part(c.outer * chunks);  // (outer, chunks)
-    parallel_for(c.outer * chunks, grain_for(kRowChunk), [&](int64_t b, int64_t e) {
-      for (int64_t t = b; t < e; ++t) {
-        const int64_t o = t / chunks, r0 = (t % chunks) * kRowChunk;
-        part[t] = reduce_span(op, x + o * c.red + r0, std::min(kRowChunk, c.red - r0), r0, o);
-      }
-    });
-    parallel_for(c.outer, grain_for(chunks), [&](int64_t b, int64_t e) {
-      for (int64_t o = b; o < e; ++o) {
-        A a = part[o * chunks];
-        for (int64_t k = 1; k < chunks; ++k) op.merge(a, part[o * chunks + k]);
-        out[o] = op.finish(a, o, c.red);
-      }
-    });
-    return;
-  }
-  // columns: accumulate row by row into a block of outputs (contiguous inner loop)
+  // Pass 1: task (o, chunk k, column block) reduces rows [r0, r1) of its columns into
+  // part (outer, chunks, inner). Rows (inner == 1) use a lane-split span reduction;
+  // columns accumulate row by row into a block of outputs (contiguous inner loop).
+  const bool rows = c.inner == 1;
+  const int64_t chunk = rows ? kRowChunk : kColChunk;
+  const int64_t chunks = (c.red + chunk - 1) / chunk;
   const int64_t blocks = (c.inner + kColBlock - 1) / kColBlock;
-  const int64_t chunks = (c.red + kColChunk - 1) / kColChunk;
   const int64_t width = std::min(c.inner, kColBlock);
-  if (chunks == 1) {
-    parallel_for(c.outer * blocks, grain_for(c.red * width), [&](int64_t b, int64_t e) {
-      A acc[kColBlock];
-      for (int64_t t = b; t < e; ++t) {
-        const int64_t o = t / blocks, j0 = (t % blocks) * kColBlock;
-        const int64_t w = std::min(kColBlock, c.inner - j0);
-        reduce_cols(op, x, c, o, 0, c.red, j0, w, acc);
-        for (int64_t j = 0; j < w; ++j) out[o * c.inner + j0 + j] = op.finish(acc[j], o * c.inner + j0 + j, c.red);
-      }
-    });
-    return;
-  }
-  std::vector<A> part(c.outer * chunks * c.inner);  // (outer, chunks, inner)
-  parallel_for(c.outer * chunks * blocks, grain_for(kColChunk * width), [&](int64_t b, int64_t e) {
+  std::vector<A> part(c.outer * chunks * c.inner);
+  const int64_t tasks = c.outer * chunks * blocks;
+  parallel_for(tasks, grain_for(std::min(chunk, c.red) * width), [&](int64_t b, int64_t e) {
     for (int64_t t = b; t < e; ++t) {
       const int64_t blk = t % blocks, k = (t / blocks) % chunks, o = t / (blocks * chunks);
       const int64_t j0 = blk * kColBlock, w = std::min(kColBlock, c.inner - j0);
-      const int64_t r0 = k * kColChunk, r1 = std::min(c.red, r0 + kColChunk);
-      reduce_cols(op, x, c, o, r0, r1, j0, w, part.data() + (o * chunks + k) * c.inner + j0);
+      const int64_t r0 = k * chunk, r1 = std::min(c.red, r0 + chunk);
+      A* dst = part.data() + (o * chunks + k) * c.inner + j0;
+      if (rows) *dst = reduce_span(op, x + o * c.red + r0, r1 - r0, r0, o);
+      else reduce_cols(op, x, c, o, r0, r1, j0, w, dst);
     }
   });
+  // Pass 2: merge the chunks of every output in chunk order.
   parallel_for(c.outer * blocks, grain_for(chunks * width), [&](int64_t b, int64_t e) {
-    A acc[kColBlock];
     for (int64_t t = b; t < e; ++t) {
       const int64_t o = t / blocks, j0 = (t % blocks) * kColBlock;
-      const int64_t w = std::min(kColBlock, c.inner - j0);
-      const A* p = part.data() + o * chunks * c.inner + j0;
-      for (int64_t j = 0; j < w; ++j) acc[j] = p[j];
-      for (int64_t k = 1; k < chunks; ++k)
-        for (int64_t j = 0; j < w; ++j) op.merge(acc[j], p[k * c.inner + j]);
-      for (int64_t j = 0; j < w; ++j) out[o * c.inner + j0 + j] = op.finish(acc[j], o * c.inner + j0 + j, c.red);
+      const int64_t j1 = std::min(c.inner, j0 + kColBlock);
+      const A* p = part.data() + o * chunks * c.inner;
+      for (int64_t j = j0; j < j1; ++j) {
+        A a = p[j];
+        for (int64_t k = 1; k < chunks; ++k) op.merge(a, p[k * c.inner + j]);
+        out[o * c.inner + j] = op.finish(a, o * c.inner + j, c.red);
+      }
     }
   });
 }
@@ -219,9 +201,49 @@ struct Prepared {
   Shape out_shape;
 };
 
-// Normalizes dims (empty = all), then picks the cheapest contiguous layout: the input
-// itself when its non-trivial dims group as [kept] [reduced] [kept], otherwise a copy
-// permuted to (kept..., reduced...).
+// The non-trivial dims of x from outermost to innermost in memory when x densely fills
+// its memory block under some permutation (contiguous, or e.g. a transpose).
+std::optional<Shape> dense_order(const Tensor& x) {
+  Shape order;
+  for (int64_t d = 0; d < x.dim(); ++d)
+    if (x.shape()[d] != 1) order.push_back(d);
+  const Shape& st = x.strides();
+  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return st[a] > st[b]; });
+  int64_t expect = 1;
+  for (auto it = order.rbegin(); it != order.rend(); ++it) {
+    if (st[*it] != expect) return std::nullopt;
+    expect *= x.shape()[*it];
+  }
+  return order;
+}
+
+// (outer, red, inner) when the dims of `order` (all of size > 1) group as [kept]
+// [reduced] [kept] and the kept dims stay in logical order, so the output is in place.
+std::optional<Canon> match_canon(const Tensor& x, const std::vector<bool>& red,
+                                 const Shape& order) {
+  std::vector<std::pair<bool, int64_t>> runs;
+  int64_t last_kept = -1;
+  for (int64_t d : order) {
+    if (!red[d]) {
+      if (d < last_kept) return std::nullopt;
+      last_kept = d;
+    }
+    if (!runs.empty() && runs.back().first == red[d]) runs.back().second *= x.shape()[d];
+    else runs.push_back({red[d], x.shape()[d]});
+  }
+  size_t k = 0;
+  Canon c;
+  if (k < runs.size() && !runs[k].first) c.outer = runs[k++].second;
+  if (k < runs.size() && runs[k].first) c.red = runs[k++].second;
+  if (k < runs.size() && !runs[k].first) c.inner = runs[k++].second;
+  if (k != runs.size()) return std::nullopt;
+  return c;
+}
+
+// Normalizes dims (empty = all), then picks the cheapest layout: the input itself when
+// it is dense and its dims in memory order group as [kept] [reduced] [kept], else a
+// contiguous copy when the logical order groups so, else a copy permuted to
+// (kept..., reduced...).
 Prepared prepare(const Tensor& x, const Shape& dims, bool keepdim, const char* op) {
   const int64_t nd = x.dim();
   std::vector<bool> red(nd, dims.empty());
@@ -251,22 +273,18 @@ Prepared prepare(const Tensor& x, const Shape& dims, bool keepdim, const char* o
     p.c = {kept_n, red_n, 1};
     return p;
   }
-  // group non-trivial dims into runs of kept / reduced
-  std::vector<std::pair<bool, int64_t>> runs;
-  for (int64_t i = 0; i < nd; ++i) {
-    const int64_t s = x.shape()[i];
-    if (s == 1) continue;
-    if (!runs.empty() && runs.back().first == red[i]) runs.back().second *= s;
-    else runs.push_back({red[i], s});
-  }
-  size_t k = 0;
-  Canon c;
-  if (k < runs.size() && !runs[k].first) c.outer = runs[k++].second;
-  if (k < runs.size() && runs[k].first) c.red = runs[k++].second;
-  if (k < runs.size() && !runs[k].first) c.inner = runs[k++].second;
-  if (k == runs.size()) {
+  if (auto order = dense_order(x))  // contiguous, or dense under a permutation: no copy
+    if (auto c = match_canon(x, red, *order)) {
+      p.x = x;
+      p.c = *c;
+      return p;
+    }
+  Shape logical;
+  for (int64_t i = 0; i < nd; ++i)
+    if (x.shape()[i] != 1) logical.push_back(i);
+  if (auto c = match_canon(x, red, logical)) {
     p.x = contiguous(x);
-    p.c = c;
+    p.c = *c;
     return p;
   }
   Shape perm = kept_dims;
@@ -342,7 +360,8 @@ Tensor reduce(ReduceOp op, const Tensor& x, const Shape& dims, bool keepdim) {
 }
 
 namespace {
-template <bool kMax> Tensor arg_extremum(const Tensor& x, int64_t dim, bool keepdim, const char* op) {
+template <bool kMax>
+Tensor arg_extremum(const Tensor& x, int64_t dim, bool keepdim, const char* op) {
   const Prepared p = prepare(x, Shape{dim}, keepdim, op);
   check_nonempty(p, x, op);
   return dispatch_numeric(x.dtype(), op, [&](auto tag) {

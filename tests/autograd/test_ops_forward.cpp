@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <random>
 #include <set>
 #include <string>
 #include <vector>
@@ -387,6 +388,14 @@ TEST_CASE("forward: concat and stack with mixed contiguity", "[forward]") {
     }
     TensorList z = {rnd({}, dt, 28), rnd({}, dt, 29)};  // 0-d inputs
     require_equal(stack(z, 0), ref_stack(refs(z), 0));
+    // an empty part, and large parts (slabs copied in parallel pieces)
+    TensorList e = {rnd({0, 3}, dt, 34), rnd({2, 3}, dt, 35)};
+    require_equal(concat(e, 0), ref_concat(refs(e), 0));
+    TensorList big = {rnd({300000}, dt, 36), strided({70000}, dt, 37), rnd({5}, dt, 38)};
+    require_equal(concat(big, 0), ref_concat(refs(big), 0));
+    TensorList rows = {rnd({400, 300}, dt, 39), transposed({400, 200}, dt, 40)};
+    require_equal(concat(rows, 1), ref_concat(refs(rows), 1));
+    require_equal(stack({rows[0], rows[0]}, 1), ref_stack({ref_of(rows[0]), ref_of(rows[0])}, 1));
   }
 }
 
@@ -395,6 +404,7 @@ TEST_CASE("forward: to_dtype", "[forward]") {
   Ref r64 = ref_of(x64);
   Tensor x32 = to_dtype(x64, DType::F32);
   CHECK(x32.dtype() == DType::F32);
+  CHECK(x32.requires_grad());  // recorded: a float -> float conversion is differentiable
   require_equal(x32, ref_map(r64, [](double v) { return double(float(v)); }));
   Tensor back = to_dtype(x32, DType::F64);
   CHECK(back.dtype() == DType::F64);
@@ -490,6 +500,8 @@ TEST_CASE("forward: scatter_add accumulates repeated indices", "[forward]") {
     check(rnd({4, 5}, dt, 46), 1, rand_index({4, 9}, 5, 47), transposed({4, 9}, dt, 48));
     check(rnd({4, 5}, dt, 49), -1, rand_index({3, 2}, 5, 50), rnd({4, 6}, dt, 51));  // src larger than index
     check(transposed({3, 4, 2}, dt, 52), 1, rand_index({3, 8, 2}, 4, 53), strided({3, 8, 2}, dt, 54));
+    // large: several column blocks and many repeated rows, run in parallel
+    check(rnd({3, 1500}, dt, 57), 0, rand_index({50, 1500}, 3, 58), rnd({50, 1500}, dt, 59));
     // all to one slot
     Tensor base = rnd({3}, dt, 55);
     Tensor src = rnd({5}, dt, 56);
@@ -519,7 +531,8 @@ std::vector<std::pair<Tensor, Tensor>> binary_operands(DType dt, uint64_t seed, 
   v.push_back({transposed({2, 3}, dt, seed + 10), rnd({}, dt, seed + 11, blo, bhi)});
   v.push_back({leaf(kernels::expand(random_tensor({3, 1}, dt, seed + 12), {3, 4})), rnd({4}, dt, seed + 13, blo, bhi)});
   v.push_back({rnd({2, 3, 4, 5}, dt, seed + 14), transposed({3, 1, 5}, dt, seed + 15, blo, bhi)});
-  v.push_back({rnd({100, 70}, dt, seed + 16), strided({70}, dt, seed + 17, blo, bhi)});  // >32k elems: threaded rows
+  v.push_back({rnd({300, 130}, dt, seed + 16), strided({130}, dt, seed + 17, blo, bhi)});  // >32k elems: threaded rows
+  v.push_back({transposed({300, 130}, dt, seed + 18), rnd({300, 1}, dt, seed + 19, blo, bhi)});
   return v;
 }
 }  // namespace
@@ -734,6 +747,101 @@ TEST_CASE("forward: sum, mean, amax, amin, var over dim sets", "[forward]") {
     Tensor o = rnd({1, 4, 1}, dt, 407);
     require_close(sum(o, {0, 2}), ref_reduce(ref_of(o), {0, 2}, false, Red::Sum), tol);
     require_close(mean(o, {1}, true), ref_reduce(ref_of(o), {1}, true, Red::Mean), tol);
+    // empty inputs: sums are 0
+    require_equal(sum(rnd({0, 3}, dt, 408), {0}), Ref({3}, 0.0));
+    require_equal(sum(rnd({2, 0}, dt, 409)), Ref({}, 0.0));
+    CHECK(amax(rnd({0, 3}, dt, 410), {1}).shape() == Shape{0});
+  }
+}
+
+TEST_CASE("forward: reductions on random shapes, layouts and dim sets", "[forward]") {
+  std::mt19937_64 rng(2718);
+  for (int trial = 0; trial < 300; ++trial) {
+    const DType dt = trial % 2 ? DType::F64 : DType::F32;
+    const Shape shape = random_shape(rng);
+    Tensor x = leaf(random_layout(shape, dt, rng));
+    const int64_t nd = x.dim();
+    Shape dims;
+    for (int64_t d = 0; d < nd; ++d)
+      if (rng() % 2) dims.push_back(rng() % 2 ? d : d - nd);
+    std::shuffle(dims.begin(), dims.end(), rng);
+    const bool keepdim = rng() % 2;
+    INFO("trial " << trial << " " << dtype_name(dt) << " x " << shape_str(shape) << " strides "
+                  << shape_str(x.strides()) << " dims " << shape_str(dims) << " keepdim " << keepdim);
+    Ref rx = ref_of(x);
+    require_close(sum(x, dims, keepdim), ref_reduce(rx, dims, keepdim, Red::Sum), default_tol(dt));
+    require_close(mean(x, dims, keepdim), ref_reduce(rx, dims, keepdim, Red::Mean), default_tol(dt));
+    require_equal(amax(x, dims, keepdim), ref_reduce(rx, dims, keepdim, Red::Max));
+    require_equal(amin(x, dims, keepdim), ref_reduce(rx, dims, keepdim, Red::Min));
+    require_close(var(x, dims, 0, keepdim), ref_reduce(rx, dims, keepdim, Red::Var, 0), default_tol(dt));
+    if (nd > 0) {
+      const int64_t d = int64_t(rng() % uint64_t(nd));
+      Ref want = ref_reduce(rx, {d}, keepdim, Red::Max);
+      auto [values, indices] = max(x, d, keepdim);
+      require_equal(values, want);
+      // the index points at the first maximal element
+      Ref ri = ref_of(indices);
+        Shape outer = shape;
+      outer[d] = 1;
+      std::vector<double> firsts;
+      for_each_index(outer, [&](const Shape& idx) {
+        Shape j = idx;
+        int64_t best = 0;
+        Shape b = idx;
+        for (j[d] = 0; j[d] < shape[d]; ++j[d]) {
+          b[d] = best;
+          if (rx.at(j) > rx.at(b)) best = j[d];
+        }
+        firsts.push_back(double(best));
+      });
+      require_equal(indices, Ref(want.shape, firsts));
+      // min: the first minimal element
+      auto [mvals, midx] = min(x, d, keepdim);
+      require_equal(mvals, ref_reduce(rx, {d}, keepdim, Red::Min));
+      std::vector<double> mfirsts;
+      for_each_index(outer, [&](const Shape& idx) {
+        Shape j = idx, b = idx;
+        int64_t best = 0;
+        for (j[d] = 0; j[d] < shape[d]; ++j[d]) {
+          b[d] = best;
+          if (rx.at(j) < rx.at(b)) best = j[d];
+        }
+        mfirsts.push_back(double(best));
+      });
+      require_equal(midx, Ref(want.shape, mfirsts));
+      require_equal(argmin(x, d - nd, keepdim), Ref(want.shape, mfirsts));
+    }
+  }
+}
+
+TEST_CASE("forward: binary ops on random broadcast shapes and layouts", "[forward]") {
+  std::mt19937_64 rng(31415);
+  for (int trial = 0; trial < 300; ++trial) {
+    const DType dt = trial % 2 ? DType::F64 : DType::F32;
+    const Shape out = random_shape(rng);
+    auto operand_shape = [&] {
+      Shape s(out.begin() + int64_t(rng() % (out.size() + 1)), out.end());  // drop leading dims
+      for (auto& d : s)
+        if (rng() % 3 == 0) d = 1;
+      return s;
+    };
+    Tensor a = leaf(random_layout(operand_shape(), dt, rng));
+    Tensor b = leaf(random_layout(operand_shape(), dt, rng, 0.5, 2.0));
+    INFO("trial " << trial << " " << dtype_name(dt) << " a " << shape_str(a.shape()) << " strides "
+                  << shape_str(a.strides()) << ", b " << shape_str(b.shape()) << " strides " << shape_str(b.strides()));
+    Ref ra = ref_of(a), rb = ref_of(b);
+    const double tol = default_tol(dt);
+    require_close(add(a, b), ref_map2(ra, rb, [](double u, double v) { return u + v; }), tol);
+    require_close(sub(b, a), ref_map2(rb, ra, [](double u, double v) { return u - v; }), tol);
+    require_close(mul(a, b), ref_map2(ra, rb, [](double u, double v) { return u * v; }), tol);
+    require_close(div(a, b), ref_map2(ra, rb, [](double u, double v) { return u / v; }), tol);
+    Ref rc = ref_map2(ra, rb, [](double u, double v) { return u > v - 1.0 ? 1.0 : 0.0; });
+    Tensor cond = gt(a, add_scalar(b, -1.0));
+    require_equal(where(cond, a, b), [&] {
+      Ref w(rc.shape);
+      for_each_index(w.shape, [&](const Shape& i) { w[i] = rc.at(i) != 0 ? ra.at_broadcast(i) : rb.at_broadcast(i); });
+      return w;
+    }());
   }
 }
 
@@ -755,7 +863,7 @@ TEST_CASE("forward: reductions over large rows and columns (chunked paths)", "[f
   }
 }
 
-TEST_CASE("forward: amax ties, argmax ties resolve to the lowest index, max returns values and indices", "[forward]") {
+TEST_CASE("forward: amax ties, argmax/argmin ties resolve to the lowest index, max/min return values and indices", "[forward]") {
   for (DType dt : kFloatTypes) {
     INFO(dtype_name(dt));
     Tensor x = leaf(tensor_of({1, 3, 3, 2, 5, 5, 5, 5, -1, -2, -1, -2}, {3, 4}, dt));
@@ -772,6 +880,12 @@ TEST_CASE("forward: amax ties, argmax ties resolve to the lowest index, max retu
     auto [vk, ik] = max(x, 0, true);
     require_equal(vk, Ref({1, 4}, {5, 5, 5, 5}));
     require_equal(ik, Ref({1, 4}, {1, 1, 1, 1}));
+    // min / argmin: ties also resolve to the lowest index
+    require_equal(argmin(x, 1), Ref({3}, {0, 0, 1}));
+    require_equal(argmin(x, 0, true), Ref({1, 4}, {2, 2, 2, 2}));
+    auto [mv, mi] = min(x, 1);
+    require_equal(mv, Ref({3}, {1, 5, -2}));
+    require_equal(mi, Ref({3}, {0, 0, 1}));
 
     // column ties: [[5, 1], [5, 2]] -> argmax over dim 0 = [0, 1]
     Tensor c = leaf(tensor_of({5, 1, 5, 2}, {2, 2}, dt));
@@ -798,6 +912,26 @@ TEST_CASE("forward: amax ties, argmax ties resolve to the lowest index, max retu
     auto [cv, ci] = max(cc, 0);
     require_equal(cv, Ref({3}, {0, 2, 0}));
     require_equal(ci, Ref({3}, {0, 100, 0}));
+  }
+}
+
+TEST_CASE("forward: NaN propagates through amax/amin; argmax picks the first NaN", "[forward]") {
+  for (DType dt : kFloatTypes) {
+    INFO(dtype_name(dt));
+    Tensor x = tensor_of({1, NAN, 3, NAN, 0, 2, 1, -1}, {2, 4}, dt);
+    Ref mx = ref_of(amax(x, {1}));
+    CHECK(std::isnan(mx.v[0]));
+    CHECK(mx.v[1] == 2.0);
+    CHECK(std::isnan(ref_of(amin(x, {1})).v[0]));
+    CHECK(std::isnan(ref_of(amax(x)).v[0]));
+    require_equal(argmax(x, 1), Ref({2}, {1, 1}));
+    std::vector<double> row(20000, 0.0);
+    row[20] = NAN;
+    row[9] = NAN;
+    row[5] = 1.0;
+    Tensor r = tensor_of(row, {20000}, dt);
+    require_equal(argmax(r, 0), Ref({}, 9.0));
+    CHECK(std::isnan(ref_of(amax(r)).v[0]));
   }
 }
 
@@ -835,8 +969,21 @@ TEST_CASE("forward: matmul 2-d, batched with broadcast batch dims, 1-d promotion
         {"1-d @ 1-d", rnd({7}, dt, 530), strided({7}, dt, 531)},
         {"1-d @ batched", rnd({6}, dt, 532), rnd({2, 6, 5}, dt, 533)},
         {"batched @ 1-d", rnd({2, 4, 6}, dt, 534), rnd({6}, dt, 535)},
-        {"larger (blocked gemm)", rnd({65, 130}, dt, 536), transposed({130, 33}, dt, 537)},
+        {"larger", rnd({65, 130}, dt, 536), transposed({130, 33}, dt, 537)},
         {"larger batched", strided({3, 40, 70}, dt, 538), rnd({70, 50}, dt, 539)},
+        // > 4 MFLOP: the GEMM is split into parallel row blocks / column blocks
+        {"split rows", rnd({300, 100}, dt, 540), rnd({100, 70}, dt, 541)},
+        {"split cols", transposed({60, 100}, dt, 542), rnd({100, 400}, dt, 543)},
+        // batch folded into M (contiguous batched a, one shared b), with a padded row stride
+        {"folded batch", rnd({3, 4, 6}, dt, 544), transposed({6, 5}, dt, 545)},
+        {"folded batch, padded rows",
+         leaf(kernels::narrow(random_tensor({2, 3, 5, 10}, dt, 546), -1, 2, 6)), rnd({6, 4}, dt, 547)},
+        {"folded batch, row step 2",
+         leaf(kernels::slice(random_tensor({3, 8, 6}, dt, 548), 1, 0, 8, 2)), rnd({6, 4}, dt, 549)},
+        // batch dims that do not fold (permuted batch) and a broadcast b with batch dims
+        {"permuted batch", leaf(kernels::permute(random_tensor({4, 3, 6}, dt, 550), {1, 0, 2})), rnd({6, 5}, dt, 551)},
+        {"expanded b", rnd({2, 3, 4, 6}, dt, 552), leaf(kernels::expand(random_tensor({6, 5}, dt, 553), {3, 6, 5}))},
+        {"a broadcast over b's batch", rnd({4, 6}, dt, 554), transposed({2, 3, 6, 5}, dt, 555)},
     };
     for (const C& c : cases) {
       INFO(dtype_name(dt) << " " << c.what << ": " << shape_str(c.a.shape()) << " @ " << shape_str(c.b.shape()));
@@ -846,6 +993,11 @@ TEST_CASE("forward: matmul 2-d, batched with broadcast batch dims, 1-d promotion
       const double tol = dt == DType::F32 ? 1e-6 * double(std::max<int64_t>(K, 10)) : 1e-12;
       require_close(y, ref_matmul(ref_of(c.a), ref_of(c.b)), tol);
     }
+    // empty operands: K = 0 gives zeros, M = 0 or a zero batch gives an empty result
+    require_equal(matmul(rnd({3, 0}, dt, 560), rnd({0, 4}, dt, 561)), Ref({3, 4}, 0.0));
+    require_equal(matmul(rnd({2, 3, 0}, dt, 562), rnd({0, 4}, dt, 563)), Ref({2, 3, 4}, 0.0));
+    CHECK(matmul(rnd({0, 3}, dt, 564), rnd({3, 4}, dt, 565)).shape() == Shape{0, 4});
+    CHECK(matmul(rnd({0, 2, 3}, dt, 566), rnd({3, 4}, dt, 567)).shape() == Shape{0, 2, 4});
   }
 }
 
@@ -875,6 +1027,13 @@ TEST_CASE("forward: softmax and log_softmax over each dim", "[forward]") {
     require_close(softmax(big, 1), ref_softmax(ref_of(big), 1, false), tol);
     require_close(log_softmax(big, 1), ref_softmax(ref_of(big), 1, true), tol);
     require_close(softmax(big, 0), ref_softmax(ref_of(big), 0, false), tol);
+    // -inf logits get probability 0 (log-probability -inf); a 0-d input is one row
+    Tensor ninf = leaf(tensor_of({-INFINITY, 0.0, 1.0, -INFINITY, -INFINITY, 2.0}, {2, 3}, dt));
+    require_close(softmax(ninf, 1), ref_softmax(ref_of(ninf), 1, false), tol);
+    require_close(log_softmax(ninf, 1), ref_softmax(ref_of(ninf), 1, true), tol);
+    Tensor z = rnd({}, dt, 605);
+    require_equal(softmax(z, 0), Ref({}, 1.0));
+    require_equal(log_softmax(z, -1), Ref({}, 0.0));
   }
 }
 

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <random>
 #include <vector>
 
 #include "tensor/creation.h"
@@ -83,6 +84,37 @@ TEST_CASE("reshape of a transposed tensor copies in logical order", "[tensor][vi
   CHECK(values(v) == values(t));
 }
 
+TEST_CASE("reshape of random views matches the logical order; views alias storage", "[tensor][views]") {
+  std::mt19937_64 rng(99);
+  for (int trial = 0; trial < 400; ++trial) {
+    const Shape shape = random_shape(rng, 4, 4);
+    Tensor x = random_layout(shape, DType::F64, rng);
+    const int64_t n = x.numel();
+    // a random factorization of n into up to 4 dims, with random 1s and maybe one -1
+    Shape target;
+    int64_t rest = n;
+    while (rest > 1) {
+      int64_t f = 2;
+      while (rest % f) ++f;
+      if (target.empty() || rng() % 2) target.push_back(f);
+      else target.back() *= f;
+      rest /= f;
+    }
+    for (int k = int(rng() % 3); k > 0; --k) target.insert(target.begin() + int64_t(rng() % (target.size() + 1)), 1);
+    if (!target.empty() && rng() % 3 == 0) target[size_t(rng() % target.size())] = -1;
+    INFO("trial " << trial << ": x " << shape_str(shape) << " strides " << shape_str(x.strides())
+                  << " -> " << shape_str(target));
+    Tensor y = K::reshape(x, target);
+    REQUIRE(y.numel() == n);
+    REQUIRE(values(y) == values(x));
+    if (y.storage() == x.storage() && n > 0) {
+      // a view: writing through y changes x at the same logical positions
+      K::fill_(y, 5.0);
+      REQUIRE(values(x) == std::vector<double>(size_t(n), 5.0));
+    }
+  }
+}
+
 TEST_CASE("permute and transpose geometry", "[tensor][views]") {
   Tensor x = iota({2, 3, 4});
   Tensor p = K::permute(x, {2, 0, 1});
@@ -90,9 +122,10 @@ TEST_CASE("permute and transpose geometry", "[tensor][views]") {
   CHECK(p.strides() == Shape{1, 12, 4});
   CHECK(p.storage() == x.storage());
   CHECK(values(p)[1] == 4.0);  // p[0][0][1] = x[0][1][0]
-  for_each_index(p.shape(), [&](const Shape& i) {
-    REQUIRE(ref_of(p).at(i) == double(i[1] * 12 + i[2] * 4 + i[0]));
-  });
+  Ref rp = ref_of(p);
+  bool all_match = true;
+  for_each_index(p.shape(), [&](const Shape& i) { all_match = all_match && rp.at(i) == double(i[1] * 12 + i[2] * 4 + i[0]); });
+  CHECK(all_match);
   Tensor n = K::permute(x, {-1, -2, -3});
   CHECK(n.shape() == Shape{4, 3, 2});
   CHECK(n.strides() == Shape{1, 4, 12});
@@ -365,7 +398,7 @@ TEST_CASE("randn has mean ~0 and variance ~1 on 100k samples", "[tensor][random]
     CHECK(std::fabs(var - 1.0) < 0.02);  // sd of the variance is 0.0045
     CHECK(m4 == Approx(3.0).margin(0.15));  // normal kurtosis
     CHECK(double(within1) / double(v.size()) == Approx(0.6827).margin(0.01));
-    for (double x : v) REQUIRE(std::isfinite(x));
+    CHECK(std::all_of(v.begin(), v.end(), [](double x) { return std::isfinite(x); }));
   }
 }
 
@@ -374,18 +407,16 @@ TEST_CASE("bernoulli hits its rate; randperm is a permutation", "[tensor][random
     INFO("p = " << p);
     Generator g(11);
     std::vector<double> v = values(bernoulli({100000}, p, DType::F32, &g));
-    int64_t ones_n = 0;
-    for (double x : v) {
-      REQUIRE((x == 0.0 || x == 1.0));
-      ones_n += x == 1.0;
-    }
+    CHECK(std::all_of(v.begin(), v.end(), [](double x) { return x == 0.0 || x == 1.0; }));
+    const int64_t ones_n = std::count(v.begin(), v.end(), 1.0);
     const double rate = double(ones_n) / double(v.size());
     CHECK(std::fabs(rate - p) <= 5 * std::sqrt(p * (1 - p) / 1e5) + 1e-12);
   }
   Generator gb(12);
   Tensor mb = bernoulli({1000}, 0.5, DType::Bool, &gb);
   CHECK(mb.dtype() == DType::Bool);
-  for (double x : values(mb)) REQUIRE((x == 0.0 || x == 1.0));
+  std::vector<double> bv = values(mb);
+  CHECK(std::all_of(bv.begin(), bv.end(), [](double x) { return x == 0.0 || x == 1.0; }));
 
   Generator gp(13);
   Tensor perm = randperm(1000, &gp);
@@ -492,6 +523,10 @@ TEST_CASE("elementwise and reduction kernels give the same bits on 1 and 2 threa
     out.push_back(values(K::reduce(K::ReduceOp::Mean, xt, {1}, false)));
     out.push_back(values(K::var(x, {0}, 1, false)));
     out.push_back(values(K::argmax(x, 1, false)));
+    out.push_back(values(K::matmul(x, K::transpose(x, 0, 1))));  // split GEMM
+    out.push_back(values(K::matmul(K::reshape(x, {40, 10, 700}), K::narrow(K::transpose(xt, 0, 1), 1, 0, 64))));  // folded batch
+    out.push_back(values(K::softmax(x, 0)));
+    out.push_back(values(K::layer_norm(x, Tensor(), Tensor(), 1e-5).y));
     return out;
   };
   auto one = run(1);
