@@ -95,6 +95,12 @@ Tensor softmax(const Tensor& x, int64_t dim);
 Tensor log_softmax(const Tensor& x, int64_t dim);
 // over the last dim; weight and bias (C,) may be undefined
 Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps = 1e-5);
+// y = x @ weight^T + bias (bias may be undefined);  x: (..., in), weight: (out, in)
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias);
+// Multi-head self-attention on a fused projection. qkv: (B, N, 3C) = [q | k | v] with
+// heads of width C/heads side by side; returns (B, N, C). When `probs` is given it
+// receives the attention probabilities (B, heads, N, N) (no gradient flows through them).
+Tensor attention(const Tensor& qkv, int64_t heads, double scale, Tensor* probs = nullptr);
 // inverted dropout: zeroes with probability p and scales the rest by 1/(1-p) in training
 Tensor dropout(const Tensor& x, double p, bool training, Generator* gen = nullptr);
 

@@ -45,6 +45,25 @@ Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, dou
   });
 }
 
+// y = x W^T + b;  dx = dy W, dW = dy^T x (rows flattened), db = sum over rows of dy
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+  Tensor y = K::linear(x, weight, bias);
+  return record("linear", y, {x, weight, bias}, [x, weight](const Tensor& dy) {
+    K::LinearGrads g = K::linear_backward(dy, x, weight, input_needs_grad(0), input_needs_grad(1), input_needs_grad(2));
+    return TensorList{g.dx, g.dweight, g.dbias};
+  });
+}
+
+// out_h = softmax(q_h k_h^T * scale) v_h;  backward by the fused kernel (keeps the probabilities)
+Tensor attention(const Tensor& qkv, int64_t heads, double scale, Tensor* probs) {
+  K::AttentionResult r = K::attention(qkv, heads, scale);
+  if (probs) *probs = r.probs;
+  Tensor p = r.probs;
+  return record("attention", r.out, {qkv}, [qkv, p, heads, scale](const Tensor& dy) {
+    return TensorList{K::attention_backward(dy, qkv, p, heads, scale)};
+  });
+}
+
 // y = x * mask / (1 - p), mask ~ Bernoulli(1 - p);  dx = dy * mask / (1 - p)
 Tensor dropout(const Tensor& x, double p, bool training, Generator* gen) {
   SHEARS_CHECK(p >= 0.0 && p < 1.0, "dropout", "probability must be in [0, 1), got ", p);

@@ -1,17 +1,17 @@
-// GEMM on OpenBLAS, driven by oneTBB: BLAS is set to one thread once, and large GEMMs
-// are split into blocks of rows (or columns) that run as parallel TBB tasks, each one a
-// single-threaded cblas call. Batched GEMMs run in parallel over the batch.
-//
-// Why not let OpenBLAS thread itself: the library's rule is one owner of the cores at a
-// time, and oneTBB owns them (kernels, attention over batch x heads). An OpenBLAS call
-// with its own threads from inside a TBB region would oversubscribe; calling BLAS
-// multi-threaded only outside TBB regions would need every caller to know where it is.
-// Measured on the project machine (bench/bench_kernels, 2 threads, medians): the split
-// single-threaded calls match or beat the OpenBLAS-threaded call on the ViT Linear shapes
-// and are ~2x faster on batched attention GEMMs (PERFORMANCE.md; see the bench report).
-// Concurrent single-threaded cblas_sgemm calls from TBB threads were verified bit-exact
-// against the same calls made serially (this OpenBLAS 0.3.21 pthread build is
-// thread-safe for concurrent callers).
+// GEMM on OpenBLAS, driven by oneTBB: BLAS is set to one thread once, large GEMMs are
+// split into blocks of rows, columns or K that run as parallel TBB tasks (each one a
+// single-threaded cblas call), and batched GEMMs run in parallel over the batch.
+
+// Threading decision. The library's rule is one owner of the cores at a time, and oneTBB
+// owns them (kernels, attention over batch x heads). OpenBLAS threads inside a TBB region
+// would oversubscribe; calling BLAS multi-threaded only outside TBB regions would need
+// every caller to know where it runs. So OpenBLAS never starts its own threads here.
+// Measured (bench/bench_kernels, 2 threads, medians of interleaved samples): the split
+// single-threaded calls match or beat one OpenBLAS-threaded call on the ViT Linear shapes
+// (12608x384 @ 384x1152: 103 vs 96 GFLOP/s; 3136x192 @ 192x576: 97 vs 80) and beat a
+// loop of BLAS-threaded calls on batched attention GEMMs (64 x 197x64x197: 63-73 vs
+// 49-53). Concurrent single-threaded cblas_sgemm calls from TBB threads were checked
+// bit-exact against the same calls made serially (OpenBLAS 0.3.21 pthread build).
 //
 // Determinism: the split depends on (M, N, K) only, never on the thread count, so a
 // GEMM gives the same bits on 1 or many threads.
@@ -21,6 +21,7 @@
 
 #include <algorithm>
 #include <mutex>
+#include <vector>
 
 #include "tensor/error.h"
 #include "tensor/parallel.h"
@@ -30,13 +31,16 @@ namespace {
 
 // Below this many flops (2*M*N*K) a GEMM is one call: splitting costs more than it saves.
 constexpr double kSplitMinFlops = 4e6;
-// A block carries at least this many rows (M split) or columns (N split): each block
+// A block spans at least this many rows (M split) or columns (N split): each block
 // repacks the other operand, so thin blocks waste bandwidth.
-constexpr int64_t kMinBlockRows = 128;
+constexpr int64_t kMinBlockMN = 128;
+// A K block spans at least this much of K; K splits add an (M, N) partial per block.
+constexpr int64_t kMinBlockK = 256;
 // Upper bound on blocks: enough for load balance on a shared 2-core machine (one slow
 // core does not hold the other idle for half the GEMM) and for up to ~8 threads.
 constexpr int64_t kMaxBlocks = 16;
-// Block boundaries are multiples of this (a multiple of the BLAS micro-tile sizes).
+constexpr int64_t kMaxBlocksK = 8;
+// Split points are multiples of this (a multiple of the BLAS micro-tile sizes).
 constexpr int64_t kBlockAlign = 32;
 
 std::once_flag g_init_flag;
@@ -82,10 +86,24 @@ void check_args(bool ta, bool tb, int64_t M, int64_t N, int64_t K, int64_t lda, 
                "sizes exceed the 32-bit BLAS interface");
 }
 
-// Number of blocks along a dim of extent d for a GEMM of `flops`: a function of the shape only.
-int64_t block_count(int64_t d, double flops) {
-  if (flops < kSplitMinFlops) return 1;
-  return std::max<int64_t>(1, std::min(kMaxBlocks, d / kMinBlockRows));
+enum class Split { None, M, N, K };
+
+// The split of a GEMM, a function of the shape only: rows when they give >= 4 blocks,
+// else columns, else K (small M and N with a long K: weight gradients), else the larger
+// of M and N.
+Split choose_split(int64_t M, int64_t N, int64_t K, int64_t& nb) {
+  nb = 1;
+  if (2.0 * double(M) * double(N) * double(K) < kSplitMinFlops) return Split::None;
+  const int64_t nb_m = std::min(kMaxBlocks, M / kMinBlockMN);
+  const int64_t nb_n = std::min(kMaxBlocks, N / kMinBlockMN);
+  const int64_t nb_k = std::min(kMaxBlocksK, K / kMinBlockK);
+  Split s = Split::None;
+  if (nb_m >= 4) s = Split::M, nb = nb_m;
+  else if (nb_n >= 4) s = Split::N, nb = nb_n;
+  else if (nb_k >= 2) s = Split::K, nb = nb_k;
+  else if (nb_m >= nb_n) s = Split::M, nb = nb_m;
+  else s = Split::N, nb = nb_n;
+  return nb >= 2 ? s : Split::None;
 }
 
 // The GEMM without argument checks or init: split or single call.
@@ -94,25 +112,41 @@ void gemm_impl(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const
                int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc) {
   if (M == 0 || N == 0) return;
   if (K == 0) return scale_c(M, N, beta, C, ldc);
-  const double flops = 2.0 * double(M) * double(N) * double(K);
-  const bool split_m = M >= N || M >= 2 * kMinBlockRows;  // prefer rows: B is reused per block
-  const int64_t extent = split_m ? M : N;
-  int64_t nb = block_count(extent, flops);
-  if (nb <= 1) return blas_call(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  int64_t nb;
+  const Split split = choose_split(M, N, K, nb);
+  if (split == Split::None) return blas_call(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  const int64_t extent = split == Split::M ? M : split == Split::N ? N : K;
   int64_t step = (extent + nb - 1) / nb;
   step = (step + kBlockAlign - 1) / kBlockAlign * kBlockAlign;
   nb = (extent + step - 1) / step;
+  // K split: block 0 accumulates into C, blocks 1.. into dense (M, N) partials that are
+  // added to C in block order afterwards (same bits on any thread count).
+  std::vector<T> partial(split == Split::K ? (nb - 1) * M * N : 0);
   parallel_for(nb, 1, [&](int64_t b0, int64_t b1) {
     for (int64_t blk = b0; blk < b1; ++blk) {
       const int64_t s = blk * step, n = std::min(extent, s + step) - s;
-      if (split_m) {  // rows s..s+n of op(A) and C
+      if (split == Split::M) {  // rows s..s+n of op(A) and C
         const T* a = ta ? A + s : A + s * lda;
         blas_call(ta, tb, n, N, K, alpha, a, lda, B, ldb, beta, C + s * ldc, ldc);
-      } else {  // columns s..s+n of op(B) and C
+      } else if (split == Split::N) {  // columns s..s+n of op(B) and C
         const T* b = tb ? B + s * ldb : B + s;
         blas_call(ta, tb, M, n, K, alpha, A, lda, b, ldb, beta, C + s, ldc);
+      } else {  // columns s..s+n of op(A), rows s..s+n of op(B)
+        const T* a = ta ? A + s * lda : A + s;
+        const T* b = tb ? B + s : B + s * ldb;
+        if (blk == 0) blas_call(ta, tb, M, N, n, alpha, a, lda, b, ldb, beta, C, ldc);
+        else blas_call(ta, tb, M, N, n, alpha, a, lda, b, ldb, T(0), &partial[(blk - 1) * M * N], N);
       }
     }
+  });
+  if (split != Split::K) return;
+  parallel_for(M, grain_for(N * (nb - 1)), [&](int64_t r0, int64_t r1) {
+    for (int64_t i = r0; i < r1; ++i)
+      for (int64_t p = 0; p + 1 < nb; ++p) {
+        T* __restrict c = C + i * ldc;
+        const T* __restrict q = &partial[(p * M + i) * N];
+        for (int64_t j = 0; j < N; ++j) c[j] += q[j];
+      }
   });
 }
 

@@ -105,4 +105,26 @@ struct LayerNormGrads {
 LayerNormGrads layer_norm_backward(const Tensor& dy, const Tensor& x, const Tensor& mean,
                                    const Tensor& rstd, const Tensor& weight, bool has_bias);
 
+// ---------------- fused transformer kernels (tensor/fused_kernels.cpp) ----------------
+// y = x @ weight^T + bias.  x: (..., in), weight: (out, in), bias: (out,) or undefined
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias);
+struct LinearGrads {
+  Tensor dx, dweight, dbias;  // each undefined when not requested
+};
+LinearGrads linear_backward(const Tensor& dy, const Tensor& x, const Tensor& weight, bool need_dx,
+                            bool need_dweight, bool need_dbias);
+
+// Multi-head self-attention core on a fused qkv projection, with the heads read and
+// written in place (no transposing copies).
+// qkv: (B, N, 3C) laid out [q | k | v], each C = heads * head_dim, head h at columns
+// h*head_dim. Returns out: (B, N, C) = concat_h softmax(q_h k_h^T * scale) v_h and the
+// probabilities probs: (B, heads, N, N).
+struct AttentionResult {
+  Tensor out, probs;
+};
+AttentionResult attention(const Tensor& qkv, int64_t heads, double scale);
+// dqkv: (B, N, 3C) from dout: (B, N, C)
+Tensor attention_backward(const Tensor& dout, const Tensor& qkv, const Tensor& probs, int64_t heads,
+                          double scale);
+
 }  // namespace shears::kernels

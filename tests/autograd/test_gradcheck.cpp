@@ -124,6 +124,13 @@ std::map<std::string, std::vector<Case>> gradcheck_cases() {
                       {rnd({3, 5}, 72), rnd({5}, 73), rnd({5}, 74)}},
                      {F([](const TensorList& x) { return layer_norm(x[0], Tensor(), Tensor(), 1e-5); }),
                       {transposed({4, 6}, 75)}}};
+  c["linear"] = {{F([](const TensorList& x) { return linear(x[0], x[1], x[2]); }), {rnd({2, 3, 4}, 77), rnd({5, 4}, 78), rnd({5}, 79)}},
+                 {F([](const TensorList& x) { return linear(x[0], x[1], Tensor()); }), {transposed({3, 4}, 81), transposed({2, 4}, 82)}}};
+  c["attention"] = {{F([](const TensorList& x) { return attention(x[0], 2, 0.5); }), {rnd({2, 5, 12}, 83, -2, 2)}},
+                    {F([](const TensorList& x) {
+                       return attention(concat({x[0], x[1], x[2]}, 2), 1, 0.7);  // q, k, v from separate tensors
+                     }),
+                     {rnd({1, 4, 3}, 84), rnd({1, 4, 3}, 85), rnd({1, 4, 3}, 86)}}};
   c["dropout"] = {{F([](const TensorList& x) {
                      Generator g(7);
                      return dropout(x[0], 0.3, true, &g);

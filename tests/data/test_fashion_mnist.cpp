@@ -79,7 +79,7 @@ std::vector<uint8_t> cut(std::vector<uint8_t> bytes, size_t keep) {
 
 }  // namespace
 
-TEST_CASE("read_idx_images reads raw and gzipped files into (N, 1, rows, cols) in [0, 1]",
+TEST_CASE("read_idx_images reads raw and gzipped files into (N, 1, rows, cols) scaled to 0..1",
           "[data][idx]") {
   TempDir dir;
   auto bytes = idx_images(3, 4, 5);

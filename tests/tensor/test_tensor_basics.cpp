@@ -352,7 +352,7 @@ TEST_CASE("item and to_vector", "[tensor][creation]") {
 // random numbers
 // ===================================================================================
 
-TEST_CASE("rand is in [0, 1) with the moments of a uniform", "[tensor][random]") {
+TEST_CASE("rand lies in 0 <= u < 1 with the moments of a uniform", "[tensor][random]") {
   for (DType dt : {DType::F32, DType::F64}) {
     INFO(dtype_name(dt));
     Generator g(123);

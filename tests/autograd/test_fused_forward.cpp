@@ -1,0 +1,69 @@
+// Forward tests of the fused transformer ops (linear, attention) against naive loops,
+// in f32 and f64, with strided inputs, and the attention probabilities they expose.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+
+#include "autograd/ops.h"
+#include "test_util.h"
+
+using namespace shears;
+using namespace shears::test;
+
+TEST_CASE("forward: linear matches x W^T + b on strided inputs", "[forward][fused]") {
+  for (DType dt : {DType::F32, DType::F64}) {
+    Tensor x = noncontig_tensor({2, 3, 5}, dt, 1);
+    Tensor w = transposed_tensor({4, 5}, dt, 2);
+    Tensor b = random_tensor({4}, dt, 3);
+    std::vector<double> xv = ref_values(x), wv = ref_values(w), bv = ref_values(b);
+    for (bool with_bias : {true, false}) {
+      Tensor y = linear(x, w, with_bias ? b : Tensor());
+      Ref want({2, 3, 4});
+      for (int64_t r = 0; r < 6; ++r)
+        for (int64_t o = 0; o < 4; ++o) {
+          double acc = with_bias ? bv[o] : 0.0;
+          for (int64_t i = 0; i < 5; ++i) acc += xv[r * 5 + i] * wv[o * 5 + i];
+          want.v[r * 4 + o] = acc;
+        }
+      require_close(y, want, default_tol(dt));
+    }
+  }
+  REQUIRE_THROWS_WITH(linear(zeros({2, 3}), zeros({4, 5}), Tensor()), Catch::Contains("[linear]"));
+}
+
+TEST_CASE("forward: attention matches per-head softmax(q k^T s) v and exposes the probabilities",
+          "[forward][fused]") {
+  const int64_t B = 2, N = 5, H = 3, D = 2, C = H * D;
+  const double scale = 0.7;
+  for (DType dt : {DType::F32, DType::F64}) {
+    Tensor qkv = noncontig_tensor({B, N, 3 * C}, dt, 11, -2, 2);
+    std::vector<double> v = ref_values(qkv);
+    auto at = [&](int64_t b, int64_t n, int64_t c) { return v[(b * N + n) * 3 * C + c]; };
+    Tensor probs;
+    Tensor out = attention(qkv, H, scale, &probs);
+    Ref want_out({B, N, C}), want_p({B, H, N, N});
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t h = 0; h < H; ++h)
+        for (int64_t i = 0; i < N; ++i) {
+          std::vector<double> s(N);
+          double m = -INFINITY, z = 0;
+          for (int64_t j = 0; j < N; ++j) {
+            double acc = 0;
+            for (int64_t d = 0; d < D; ++d) acc += at(b, i, h * D + d) * at(b, j, C + h * D + d);
+            s[j] = acc * scale;
+            m = std::max(m, s[j]);
+          }
+          for (int64_t j = 0; j < N; ++j) z += (s[j] = std::exp(s[j] - m));
+          for (int64_t j = 0; j < N; ++j) want_p.v[((b * H + h) * N + i) * N + j] = s[j] / z;
+          for (int64_t d = 0; d < D; ++d) {
+            double acc = 0;
+            for (int64_t j = 0; j < N; ++j) acc += s[j] / z * at(b, j, 2 * C + h * D + d);
+            want_out.v[(b * N + i) * C + h * D + d] = acc;
+          }
+        }
+    require_close(out, want_out, default_tol(dt));
+    require_close(probs, want_p, default_tol(dt));
+  }
+  REQUIRE_THROWS_WITH(attention(zeros({2, 4, 10}), 2, 1.0), Catch::Contains("(B, N, 3C)"));
+  REQUIRE_THROWS_WITH(attention(zeros({2, 4, 12}), 3, 1.0), Catch::Contains("not divisible by 3 heads"));
+}
