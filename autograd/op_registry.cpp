@@ -20,6 +20,8 @@ const std::vector<std::string>& registered_ops() {
       "sum", "mean", "amax", "amin", "var",
       // linear algebra and nn
       "matmul", "softmax", "log_softmax", "layer_norm", "dropout", "linear", "attention",
+      // losses
+      "cross_entropy",
   };
   return ops;
 }

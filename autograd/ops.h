@@ -101,6 +101,13 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias);
 // heads of width C/heads side by side; returns (B, N, C). When `probs` is given it
 // receives the attention probabilities (B, heads, N, N) (no gradient flows through them).
 Tensor attention(const Tensor& qkv, int64_t heads, double scale, Tensor* probs = nullptr);
+// Mean cross-entropy of logits (B, C) against hard labels (B,) i64, with label smoothing
+// eps folded into the targets (off = eps/C, on = 1 - eps + eps/C), or against soft
+// targets (B, C) (rows summing to 1, e.g. Mixup/CutMix).
+Tensor cross_entropy(const Tensor& logits, const Tensor& labels, double label_smoothing = 0.0);
+Tensor soft_cross_entropy(const Tensor& logits, const Tensor& targets);
+// The smoothed one-hot targets cross_entropy uses: (B, num_classes) of dtype.
+Tensor smoothed_targets(const Tensor& labels, int64_t num_classes, double smoothing, DType dtype);
 // inverted dropout: zeroes with probability p and scales the rest by 1/(1-p) in training
 Tensor dropout(const Tensor& x, double p, bool training, Generator* gen = nullptr);
 

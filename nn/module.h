@@ -32,7 +32,7 @@ class Module {
   // Looks up a parameter slot by dotted name (nullptr when absent).
   Tensor* find_parameter(const std::string& name);
 
- protected:
+ public:
   // Registers a Tensor member as a parameter (marks it requires_grad).
   void register_parameter(const std::string& name, Tensor* slot);
   // Registers a child; `name` may be a number for list entries ("blocks.0").

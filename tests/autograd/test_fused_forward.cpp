@@ -67,3 +67,28 @@ TEST_CASE("forward: attention matches per-head softmax(q k^T s) v and exposes th
   REQUIRE_THROWS_WITH(attention(zeros({2, 4, 10}), 2, 1.0), Catch::Contains("(B, N, 3C)"));
   REQUIRE_THROWS_WITH(attention(zeros({2, 4, 12}), 3, 1.0), Catch::Contains("not divisible by 3 heads"));
 }
+
+TEST_CASE("forward: cross_entropy matches -mean log softmax at the label, with smoothing", "[forward][fused]") {
+  for (DType dt : {DType::F32, DType::F64}) {
+    Tensor z = noncontig_tensor({3, 4}, dt, 21, -3, 3);
+    std::vector<double> v = ref_values(z);
+    std::vector<int64_t> labels = {1, 3, 0};
+    for (double eps : {0.0, 0.1}) {
+      double want = 0;
+      for (int64_t b = 0; b < 3; ++b) {
+        double m = -INFINITY, s = 0;
+        for (int64_t c = 0; c < 4; ++c) m = std::max(m, v[b * 4 + c]);
+        for (int64_t c = 0; c < 4; ++c) s += std::exp(v[b * 4 + c] - m);
+        for (int64_t c = 0; c < 4; ++c) {
+          double t = eps / 4 + (c == labels[b] ? 1 - eps : 0.0);
+          want -= t * (v[b * 4 + c] - m - std::log(s));
+        }
+      }
+      want /= 3;
+      Tensor loss = cross_entropy(z, from_vector(labels), eps);
+      CHECK(loss.item<double>() == Approx(want).epsilon(dt == DType::F32 ? 1e-5 : 1e-12));
+    }
+  }
+  REQUIRE_THROWS_WITH(cross_entropy(zeros({2, 3}), from_vector(std::vector<int64_t>{0, 3})),
+                      Catch::Contains("label 3 of sample 1 out of range for 3 classes"));
+}

@@ -131,6 +131,10 @@ std::map<std::string, std::vector<Case>> gradcheck_cases() {
                        return attention(concat({x[0], x[1], x[2]}, 2), 1, 0.7);  // q, k, v from separate tensors
                      }),
                      {rnd({1, 4, 3}, 84), rnd({1, 4, 3}, 85), rnd({1, 4, 3}, 86)}}};
+  c["cross_entropy"] = {{F([](const TensorList& x) { return soft_cross_entropy(x[0], softmax(x[1], 1)); }),
+                         {rnd({3, 4}, 87, -2, 2), rnd({3, 4}, 88)}},
+                        {F([](const TensorList& x) { return cross_entropy(x[0], idx({2, 0, 3}), 0.1); }),
+                         {transposed({3, 4}, 89)}}};
   c["dropout"] = {{F([](const TensorList& x) {
                      Generator g(7);
                      return dropout(x[0], 0.3, true, &g);

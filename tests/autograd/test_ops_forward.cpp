@@ -226,7 +226,7 @@ TEST_CASE("forward: every registered op has a forward test in this file", "[forw
       "mul_scalar", "neg", "exp", "log", "sqrt", "rsqrt", "pow", "abs", "tanh", "sigmoid", "relu", "gelu",
       "where", "clamp", "sum", "mean", "amax", "amin", "var", "matmul", "softmax", "log_softmax",
       "layer_norm", "dropout",
-      "linear", "attention"};  // the fused ops are tested in test_fused_forward.cpp
+      "linear", "attention", "cross_entropy"};  // fused ops: tested in test_fused_forward.cpp
   for (const std::string& op : registered_ops()) {
     INFO("registered op without a forward test in test_ops_forward.cpp: " << op);
     CHECK(tested.count(op) == 1);

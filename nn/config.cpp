@@ -1,0 +1,283 @@
+// ModelConfig: validation, JSON (de)serialisation for checkpoint metadata (strict: every
+// malformed document, missing/unknown key or wrong type is an error naming the key), and
+// the timm/VideoMAE presets with their preprocessing statistics.
+#include "nn/config.h"
+
+#include <cmath>
+#include <functional>
+#include <limits>
+#include <utility>
+
+#include <nlohmann/json.hpp>
+
+#include "tensor/error.h"
+
+namespace shears::nn {
+
+namespace {
+
+constexpr const char* kOp = "model_config";
+using Json = nlohmann::ordered_json;
+
+void require_positive(const char* field, int64_t v) {
+  if (v < 1) fail(kOp, field, " must be >= 1, got ", v);
+}
+
+void validate_stats(const char* field, const std::vector<double>& v, int64_t in_chans, bool positive) {
+  if (static_cast<int64_t>(v.size()) != in_chans)
+    fail(kOp, field, " must have in_chans (", in_chans, ") entries, got ", v.size());
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (!std::isfinite(v[i])) fail(kOp, field, "[", i, "] must be finite, got ", v[i]);
+    if (positive && !(v[i] > 0)) fail(kOp, field, "[", i, "] must be > 0, got ", v[i]);
+  }
+}
+
+// ---- typed JSON accessors: each names the key (with its path) on failure ----
+
+const std::vector<std::string> kTopKeys = {"arch",  "image_size",  "in_chans", "patch_size", "frames",
+                                           "tubelet", "dim",     "blocks",   "num_classes", "qkv_bias",
+                                           "ln_eps",  "drop_path", "mean",   "std"};
+const std::vector<std::string> kBlockKeys = {"heads", "head_dim", "mlp_hidden"};
+
+// Keys of `obj` that are not in the known list for its level (top level: path "", blocks: "blocks[i].").
+std::string unknown_keys(const Json& obj, const std::string& path) {
+  const auto& known = path.empty() ? kTopKeys : kBlockKeys;
+  std::string out;
+  for (auto it = obj.begin(); it != obj.end(); ++it) {
+    bool found = false;
+    for (const auto& k : known) found = found || it.key() == k;
+    if (!found) out += (out.empty() ? "'" : ", '") + path + it.key() + "'";
+  }
+  return out;
+}
+
+const Json& get_key(const Json& obj, const std::string& path, const char* key) {
+  auto it = obj.find(key);
+  if (it == obj.end()) {
+    const std::string extra = unknown_keys(obj, path);
+    if (extra.empty()) fail(kOp, "key '", path, key, "' missing");
+    fail(kOp, "key '", path, key, "' missing (unknown keys present: ", extra, ")");
+  }
+  return *it;
+}
+
+int64_t get_int(const Json& obj, const std::string& path, const char* key) {
+  const Json& v = get_key(obj, path, key);
+  if (!v.is_number_integer())
+    fail(kOp, "key '", path, key, "' must be an integer, got ", v.type_name(), " ", v.dump());
+  if (v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
+    fail(kOp, "key '", path, key, "' is out of range: ", v.dump());
+  return v.get<int64_t>();
+}
+
+double get_double(const Json& v, const std::string& name) {
+  if (!v.is_number()) fail(kOp, "key '", name, "' must be a number, got ", v.type_name(), " ", v.dump());
+  return v.get<double>();
+}
+
+std::vector<double> get_double_array(const Json& obj, const char* key) {
+  const Json& v = get_key(obj, "", key);
+  if (!v.is_array()) fail(kOp, "key '", key, "' must be an array of numbers, got ", v.type_name());
+  std::vector<double> out;
+  for (size_t i = 0; i < v.size(); ++i) out.push_back(get_double(v[i], str_cat(key, "[", i, "]")));
+  return out;
+}
+
+// Rejects keys no reader knows (typos), after the required keys were found.
+void check_no_unknown_keys(const Json& obj, const std::string& path) {
+  const std::string extra = unknown_keys(obj, path);
+  if (!extra.empty()) fail(kOp, "unknown key(s) ", extra);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- validate
+
+void ModelConfig::validate() const {
+  if (arch != "vit" && arch != "videomae")
+    fail(kOp, "arch must be \"vit\" or \"videomae\", got \"", arch, "\"");
+  require_positive("image_size", image_size);
+  require_positive("in_chans", in_chans);
+  require_positive("patch_size", patch_size);
+  require_positive("frames", frames);
+  require_positive("tubelet", tubelet);
+  require_positive("dim", dim);
+  if (image_size % patch_size != 0)
+    fail(kOp, "image_size (", image_size, ") must be divisible by patch_size (", patch_size, ")");
+  if (frames % tubelet != 0)
+    fail(kOp, "frames (", frames, ") must be divisible by tubelet (", tubelet, ")");
+  if (arch == "vit" && (frames != 1 || tubelet != 1))
+    fail(kOp, "frames and tubelet must be 1 for arch \"vit\", got frames ", frames, ", tubelet ", tubelet);
+  if (blocks.empty()) fail(kOp, "blocks must not be empty (depth >= 1)");
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    const BlockConfig& b = blocks[i];
+    if (b.heads < 1) fail(kOp, "blocks[", i, "].heads must be >= 1, got ", b.heads);
+    if (b.head_dim < 1) fail(kOp, "blocks[", i, "].head_dim must be >= 1, got ", b.head_dim);
+    if (b.mlp_hidden < 1) fail(kOp, "blocks[", i, "].mlp_hidden must be >= 1, got ", b.mlp_hidden);
+  }
+  if (num_classes < 0) fail(kOp, "num_classes must be >= 0 (0 = no head), got ", num_classes);
+  if (!(ln_eps > 0) || !std::isfinite(ln_eps)) fail(kOp, "ln_eps must be a finite value > 0, got ", ln_eps);
+  if (!(drop_path >= 0 && drop_path < 1)) fail(kOp, "drop_path must be in [0, 1), got ", drop_path);
+  validate_stats("mean", mean, in_chans, false);
+  validate_stats("std", std, in_chans, true);
+}
+
+// ---------------------------------------------------------------- JSON
+
+std::string ModelConfig::to_json() const {
+  Json j;
+  j["arch"] = arch;
+  j["image_size"] = image_size;
+  j["in_chans"] = in_chans;
+  j["patch_size"] = patch_size;
+  j["frames"] = frames;
+  j["tubelet"] = tubelet;
+  j["dim"] = dim;
+  j["num_classes"] = num_classes;
+  j["qkv_bias"] = qkv_bias;
+  j["ln_eps"] = ln_eps;
+  j["drop_path"] = drop_path;
+  j["mean"] = mean;
+  j["std"] = std;
+  Json bl = Json::array();
+  for (const BlockConfig& b : blocks)
+    bl.push_back(Json{{"heads", b.heads}, {"head_dim", b.head_dim}, {"mlp_hidden", b.mlp_hidden}});
+  j["blocks"] = std::move(bl);
+  return j.dump();
+}
+
+ModelConfig ModelConfig::from_json(const std::string& text) {
+  Json j;
+  try {
+    j = Json::parse(text);
+  } catch (const nlohmann::json::parse_error& e) {
+    fail(kOp, "malformed JSON: ", e.what());
+  }
+  if (!j.is_object()) fail(kOp, "expected a JSON object, got ", j.type_name());
+  ModelConfig c;
+  const Json& arch = get_key(j, "", "arch");
+  if (!arch.is_string()) fail(kOp, "key 'arch' must be a string, got ", arch.type_name());
+  c.arch = arch.get<std::string>();
+  c.image_size = get_int(j, "", "image_size");
+  c.in_chans = get_int(j, "", "in_chans");
+  c.patch_size = get_int(j, "", "patch_size");
+  c.frames = get_int(j, "", "frames");
+  c.tubelet = get_int(j, "", "tubelet");
+  c.dim = get_int(j, "", "dim");
+  c.num_classes = get_int(j, "", "num_classes");
+  const Json& qkv_bias = get_key(j, "", "qkv_bias");
+  if (!qkv_bias.is_boolean()) fail(kOp, "key 'qkv_bias' must be a boolean, got ", qkv_bias.type_name());
+  c.qkv_bias = qkv_bias.get<bool>();
+  c.ln_eps = get_double(get_key(j, "", "ln_eps"), "ln_eps");
+  // drop_path is a training hyper-parameter, not part of the shape: optional, default 0.
+  c.drop_path = j.contains("drop_path") ? get_double(j["drop_path"], "drop_path") : 0.0;
+  c.mean = get_double_array(j, "mean");
+  c.std = get_double_array(j, "std");
+
+  const Json& bl = get_key(j, "", "blocks");
+  if (!bl.is_array()) fail(kOp, "key 'blocks' must be an array of objects, got ", bl.type_name());
+  c.blocks.clear();
+  for (size_t i = 0; i < bl.size(); ++i) {
+    const std::string path = str_cat("blocks[", i, "].");
+    if (!bl[i].is_object()) fail(kOp, "key 'blocks[", i, "]' must be an object, got ", bl[i].type_name());
+    BlockConfig b;
+    b.heads = get_int(bl[i], path, "heads");
+    b.head_dim = get_int(bl[i], path, "head_dim");
+    b.mlp_hidden = get_int(bl[i], path, "mlp_hidden");
+    check_no_unknown_keys(bl[i], path);
+    c.blocks.push_back(b);
+  }
+  check_no_unknown_keys(j, "");
+  c.validate();
+  return c;
+}
+
+// ---------------------------------------------------------------- presets
+
+std::vector<BlockConfig> uniform_blocks(int64_t depth, int64_t heads, int64_t head_dim, int64_t mlp_hidden) {
+  if (depth < 1) fail(kOp, "uniform_blocks: depth must be >= 1, got ", depth);
+  BlockConfig b;
+  b.heads = heads;
+  b.head_dim = head_dim;
+  b.mlp_hidden = mlp_hidden;
+  return std::vector<BlockConfig>(static_cast<size_t>(depth), b);
+}
+
+namespace {
+
+const std::vector<double> kImageNetMean = {0.485, 0.456, 0.406};
+const std::vector<double> kImageNetStd = {0.229, 0.224, 0.225};
+
+// Width `dim`, depth 12, head_dim 64 (heads = dim / 64), MLP ratio 4.
+ModelConfig make(const std::string& arch, int64_t image_size, int64_t in_chans, int64_t patch, int64_t frames,
+                 int64_t tubelet, int64_t dim, int64_t heads, int64_t num_classes, std::vector<double> mean,
+                 std::vector<double> stdev) {
+  ModelConfig c;
+  c.arch = arch;
+  c.image_size = image_size;
+  c.in_chans = in_chans;
+  c.patch_size = patch;
+  c.frames = frames;
+  c.tubelet = tubelet;
+  c.dim = dim;
+  c.blocks = uniform_blocks(12, heads, dim / heads, 4 * dim);
+  c.num_classes = num_classes;
+  c.qkv_bias = true;
+  c.ln_eps = 1e-6;
+  c.drop_path = 0.0;
+  c.mean = std::move(mean);
+  c.std = std::move(stdev);
+  c.validate();
+  return c;
+}
+
+}  // namespace
+
+ModelConfig deit_tiny_patch16_224(int64_t num_classes) {
+  return make("vit", 224, 3, 16, 1, 1, 192, 3, num_classes, kImageNetMean, kImageNetStd);
+}
+ModelConfig deit_small_patch16_224(int64_t num_classes) {
+  return make("vit", 224, 3, 16, 1, 1, 384, 6, num_classes, kImageNetMean, kImageNetStd);
+}
+ModelConfig deit_base_patch16_224(int64_t num_classes) {
+  return make("vit", 224, 3, 16, 1, 1, 768, 12, num_classes, kImageNetMean, kImageNetStd);
+}
+// Fashion-MNIST statistics.
+ModelConfig vit_tiny_patch4_28(int64_t num_classes) {
+  return make("vit", 28, 1, 4, 1, 1, 192, 3, num_classes, {0.2860}, {0.3530});
+}
+// CIFAR-10 statistics.
+ModelConfig vit_tiny_patch4_32(int64_t num_classes) {
+  return make("vit", 32, 3, 4, 1, 1, 192, 3, num_classes, {0.4914, 0.4822, 0.4465}, {0.2470, 0.2435, 0.2616});
+}
+// VideoMAE was trained with ImageNet mean/std (METHODS.md §6.4).
+ModelConfig videomae_small_patch16_224(int64_t num_classes) {
+  return make("videomae", 224, 3, 16, 16, 2, 384, 6, num_classes, kImageNetMean, kImageNetStd);
+}
+ModelConfig videomae_base_patch16_224(int64_t num_classes) {
+  return make("videomae", 224, 3, 16, 16, 2, 768, 12, num_classes, kImageNetMean, kImageNetStd);
+}
+ModelConfig videomae_small_patch4_32(int64_t num_classes) {
+  return make("videomae", 32, 3, 4, 16, 2, 192, 3, num_classes, kImageNetMean, kImageNetStd);
+}
+
+ModelConfig preset(const std::string& name, int64_t num_classes) {
+  static const std::vector<std::pair<const char*, ModelConfig (*)(int64_t)>> table = {
+      {"deit_tiny_patch16_224", deit_tiny_patch16_224},
+      {"deit_small_patch16_224", deit_small_patch16_224},
+      {"deit_base_patch16_224", deit_base_patch16_224},
+      {"vit_tiny_patch4_28", vit_tiny_patch4_28},
+      {"vit_tiny_patch4_32", vit_tiny_patch4_32},
+      {"videomae_small_patch16_224", videomae_small_patch16_224},
+      {"videomae_base_patch16_224", videomae_base_patch16_224},
+      {"videomae_small_patch4_32", videomae_small_patch4_32},
+  };
+  std::string known;
+  for (const auto& [n, fn] : table) {
+    if (name == n) return fn(num_classes);
+    known += known.empty() ? n : std::string(", ") + n;
+  }
+  fail(kOp, "unknown preset '", name, "'; known presets: ", known);
+}
+
+}  // namespace shears::nn

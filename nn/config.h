@@ -1,0 +1,67 @@
+// Model configurations: everything needed to rebuild a ViT/DeiT or VideoMAE model,
+// pruned ones included (per-block widths), plus the preprocessing it expects. The
+// config travels in a checkpoint's safetensors __metadata__ as JSON.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace shears::nn {
+
+// One transformer block's shape. Attention inner width = heads * head_dim (may differ
+// from dim after structural pruning); MLP hidden width may differ per block.
+struct BlockConfig {
+  int64_t heads = 6;
+  int64_t head_dim = 64;
+  int64_t mlp_hidden = 1536;
+  int64_t attn_width() const { return heads * head_dim; }
+};
+
+struct ModelConfig {
+  std::string arch = "vit";      // "vit" (timm ViT/DeiT) or "videomae" (encoder + classifier)
+  int64_t image_size = 224;      // square input, H = W
+  int64_t in_chans = 3;
+  int64_t patch_size = 16;
+  int64_t frames = 1;            // video clip length (videomae)
+  int64_t tubelet = 1;           // frames per tubelet (videomae: 2)
+  int64_t dim = 384;             // embedding width
+  std::vector<BlockConfig> blocks;
+  int64_t num_classes = 1000;    // 0: no head (features only)
+  bool qkv_bias = true;          // vit: one qkv bias; videomae: q_bias and v_bias (k bias 0)
+  double ln_eps = 1e-6;
+  double drop_path = 0.0;        // max DropPath rate (linspace over depth)
+  // preprocessing the weights were trained with
+  std::vector<double> mean = {0.485, 0.456, 0.406};
+  std::vector<double> std = {0.229, 0.224, 0.225};
+
+  bool has_cls_token() const { return arch == "vit"; }
+  int64_t grid() const { return image_size / patch_size; }
+  int64_t num_patches() const { return (frames / tubelet) * grid() * grid(); }
+  int64_t num_tokens() const { return num_patches() + (has_cls_token() ? 1 : 0); }
+  int64_t patch_pixels() const { return in_chans * tubelet * patch_size * patch_size; }
+  int64_t depth() const { return static_cast<int64_t>(blocks.size()); }
+
+  // Throws shears::Error naming the bad field (sizes not divisible, empty blocks, ...).
+  void validate() const;
+  std::string to_json() const;
+  static ModelConfig from_json(const std::string& json);  // throws naming the bad key
+};
+
+// Uniform-depth helper: `depth` blocks of the same shape.
+std::vector<BlockConfig> uniform_blocks(int64_t depth, int64_t heads, int64_t head_dim, int64_t mlp_hidden);
+
+// Presets (timm names). num_classes defaults to the preset's usual value.
+ModelConfig deit_tiny_patch16_224(int64_t num_classes = 1000);
+ModelConfig deit_small_patch16_224(int64_t num_classes = 1000);
+ModelConfig deit_base_patch16_224(int64_t num_classes = 1000);
+// Small-image ViT presets, patch 4: 28x28x1 (Fashion-MNIST) and 32x32x3.
+ModelConfig vit_tiny_patch4_28(int64_t num_classes = 10);
+ModelConfig vit_tiny_patch4_32(int64_t num_classes = 10);
+// VideoMAE encoders for 16x224x224 clips (tubelet 2x16x16) and 16-frame 32x32 clips.
+ModelConfig videomae_small_patch16_224(int64_t num_classes = 400);
+ModelConfig videomae_base_patch16_224(int64_t num_classes = 400);
+ModelConfig videomae_small_patch4_32(int64_t num_classes = 10);
+// Looks a preset up by name; throws listing the known names.
+ModelConfig preset(const std::string& name, int64_t num_classes);
+
+}  // namespace shears::nn

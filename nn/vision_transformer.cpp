@@ -1,0 +1,138 @@
+// VisionTransformer, PatchEmbed and BlockList (see vision_transformer.h).
+#include "nn/vision_transformer.h"
+
+#include <cmath>
+
+#include "autograd/ops.h"
+#include "nn/init.h"
+
+namespace shears::nn {
+
+PatchEmbed::Proj::Proj(Tensor w, Tensor b) : weight(std::move(w)), bias(std::move(b)) {
+  register_parameter("weight", &weight);
+  register_parameter("bias", &bias);
+}
+
+PatchEmbed::PatchEmbed(const ModelConfig& cfg, Generator& gen)
+    : in_chans(cfg.in_chans), patch(cfg.patch_size), tubelet(cfg.tubelet), frames(cfg.frames),
+      image_size(cfg.image_size), dim(cfg.dim) {
+  Shape wshape = cfg.arch == "videomae" ? Shape{dim, in_chans, tubelet, patch, patch} : Shape{dim, in_chans, patch, patch};
+  proj = std::make_shared<Proj>(trunc_normal(wshape, 0.02, gen), zeros({dim}));
+  register_module("proj", proj);
+}
+
+Tensor PatchEmbed::forward(const Tensor& x) const {
+  const int64_t g = image_size / patch;
+  Tensor cols;
+  if (proj->weight.dim() == 4) {  // images (B, C, H, W) -> (B, g*g, C*p*p), order (c, ph, pw)
+    SHEARS_CHECK(x.dim() == 4 && x.size(1) == in_chans && x.size(2) == image_size && x.size(3) == image_size,
+                 "patch_embed", "expected images (B, ", in_chans, ", ", image_size, ", ", image_size, "), got ",
+                 shape_str(x.shape()));
+    const int64_t B = x.size(0);
+    cols = reshape(permute(reshape(x, {B, in_chans, g, patch, g, patch}), {0, 2, 4, 1, 3, 5}),
+                   {B, g * g, in_chans * patch * patch});
+  } else {  // clips (B, C, T, H, W) -> (B, T/t*g*g, C*t*p*p), order (c, dt, ph, pw)
+    SHEARS_CHECK(x.dim() == 5 && x.size(1) == in_chans && x.size(2) == frames && x.size(3) == image_size &&
+                     x.size(4) == image_size,
+                 "patch_embed", "expected clips (B, ", in_chans, ", ", frames, ", ", image_size, ", ", image_size,
+                 "), got ", shape_str(x.shape()));
+    const int64_t B = x.size(0), nt = frames / tubelet;
+    cols = reshape(permute(reshape(x, {B, in_chans, nt, tubelet, g, patch, g, patch}), {0, 2, 4, 6, 1, 3, 5, 7}),
+                   {B, nt * g * g, in_chans * tubelet * patch * patch});
+  }
+  return linear(cols, reshape(proj->weight, {dim, -1}), proj->bias);
+}
+
+void BlockList::push_back(std::shared_ptr<Block> b) {
+  register_module(std::to_string(items.size()), b);
+  items.push_back(std::move(b));
+}
+
+void BlockList::assign(std::vector<std::shared_ptr<Block>> blocks) {
+  clear_modules();
+  items.clear();
+  for (auto& b : blocks) push_back(b);
+}
+
+Tensor sinusoid_table(int64_t n, int64_t dim) {
+  Tensor t = Tensor::empty({1, n, dim}, DType::F32);
+  float* p = t.data<float>();
+  for (int64_t pos = 0; pos < n; ++pos)
+    for (int64_t j = 0; j < dim; ++j) {
+      double angle = double(pos) / std::pow(10000.0, 2.0 * double(j / 2) / double(dim));
+      p[pos * dim + j] = static_cast<float>(j % 2 == 0 ? std::sin(angle) : std::cos(angle));
+    }
+  return t;
+}
+
+VisionTransformer::VisionTransformer(const ModelConfig& cfg, uint64_t seed) : base_(cfg) {
+  cfg.validate();
+  Generator gen(seed);
+  const bool video = cfg.arch == "videomae";
+  patch_embed = std::make_shared<PatchEmbed>(cfg, gen);
+  register_module("patch_embed", patch_embed);
+  if (cfg.has_cls_token()) {
+    cls_token = trunc_normal({1, 1, cfg.dim}, 0.02, gen);
+    pos_embed = trunc_normal({1, cfg.num_tokens(), cfg.dim}, 0.02, gen);
+    register_parameter("cls_token", &cls_token);
+    register_parameter("pos_embed", &pos_embed);
+  } else {
+    pos_table = sinusoid_table(cfg.num_tokens(), cfg.dim);
+  }
+  blocks = std::make_shared<BlockList>();
+  const QkvBias bias = !cfg.qkv_bias ? QkvBias::None : (video ? QkvBias::QV : QkvBias::Full);
+  const int64_t depth = cfg.depth();
+  for (int64_t i = 0; i < depth; ++i) {
+    double dp = depth > 1 ? cfg.drop_path * double(i) / double(depth - 1) : cfg.drop_path;  // linspace
+    blocks->push_back(std::make_shared<Block>(cfg.dim, cfg.blocks[i], bias, cfg.ln_eps, dp, gen));
+  }
+  register_module("blocks", blocks);
+  if (video) {
+    fc_norm = std::make_shared<LayerNorm>(cfg.dim, cfg.ln_eps);
+    register_module("fc_norm", fc_norm);
+  } else {
+    norm = std::make_shared<LayerNorm>(cfg.dim, cfg.ln_eps);
+    register_module("norm", norm);
+  }
+  if (cfg.num_classes > 0) {
+    head = std::make_shared<Linear>(cfg.dim, cfg.num_classes, true, gen);
+    register_module("head", head);
+  }
+}
+
+Tensor VisionTransformer::embed(const Tensor& x) {
+  Tensor tokens = patch_embed->forward(x);  // (B, P, dim)
+  const int64_t B = tokens.size(0);
+  if (cls_token.defined()) {
+    tokens = concat({expand(cls_token, {B, 1, base_.dim}), tokens}, 1);
+    return tokens + pos_embed;
+  }
+  return tokens + pos_table;
+}
+
+Tensor VisionTransformer::pool(const Tensor& tokens) {
+  // timm norms every token and keeps the cls one; norming only the cls row is identical
+  if (cls_token.defined()) return norm->forward(squeeze(narrow(tokens, 1, 0, 1), 1));
+  return fc_norm->forward(mean(tokens, {1}));
+}
+
+Tensor VisionTransformer::forward_features(const Tensor& x) {
+  Tensor t = embed(x);
+  for (auto& b : blocks->items) t = b->forward(t);
+  return pool(t);
+}
+
+Tensor VisionTransformer::forward(const Tensor& x) {
+  Tensor f = forward_features(x);
+  return head ? head->forward(f) : f;
+}
+
+ModelConfig VisionTransformer::config() const {
+  ModelConfig c = base_;
+  c.blocks.clear();
+  for (auto& b : blocks->items) c.blocks.push_back(b->config());
+  c.num_classes = head ? head->out_features() : 0;
+  return c;
+}
+
+}  // namespace shears::nn

@@ -1,0 +1,70 @@
+// VisionTransformer: timm ViT/DeiT (cls token, learned position embedding, final norm,
+// head on the cls token) and the VideoMAE encoder classifier (tubelet embedding, fixed
+// sinusoidal positions, no cls token, mean pooling + fc_norm + head) in one class, built
+// from a ModelConfig. Parameter names follow timm: patch_embed.proj.weight,
+// blocks.3.attn.qkv.weight, norm.weight, head.weight ...
+#pragma once
+#include <memory>
+#include <vector>
+
+#include "nn/block.h"
+#include "nn/config.h"
+
+namespace shears::nn {
+
+// Patch (2-D) or tubelet (3-D) embedding as one GEMM over flattened patches. The weight
+// keeps the convolution layout (dim, C, [t,] p, p) so checkpoints load one to one.
+class PatchEmbed : public Module {
+ public:
+  PatchEmbed(const ModelConfig& cfg, Generator& gen);
+  // images (B, C, H, W) or clips (B, C, T, H, W) -> tokens (B, num_patches, dim)
+  Tensor forward(const Tensor& x) const;
+
+  struct Proj : Module {
+    Tensor weight, bias;
+    Proj(Tensor w, Tensor b);
+  };
+  std::shared_ptr<Proj> proj;
+  int64_t in_chans, patch, tubelet, frames, image_size, dim;
+};
+
+// Children registered under numeric names ("blocks.0", "blocks.1", ...).
+class BlockList : public Module {
+ public:
+  void push_back(std::shared_ptr<Block> b);
+  void assign(std::vector<std::shared_ptr<Block>> blocks);  // renumbers 0..k-1
+  size_t size() const { return items.size(); }
+  std::shared_ptr<Block>& operator[](size_t i) { return items[i]; }
+  std::vector<std::shared_ptr<Block>> items;
+};
+
+class VisionTransformer : public Module {
+ public:
+  explicit VisionTransformer(const ModelConfig& cfg, uint64_t seed = 0);
+
+  Tensor forward(const Tensor& x);           // logits (B, num_classes)
+  Tensor forward_features(const Tensor& x);  // pooled features (B, dim) before the head
+  Tensor embed(const Tensor& x);             // tokens (B, N, dim) with positions added
+  Tensor pool(const Tensor& tokens);         // (B, N, dim) -> (B, dim): cls + norm, or mean + fc_norm
+
+  // The configuration of the model as it is now (per-block widths read off the blocks).
+  ModelConfig config() const;
+
+  std::shared_ptr<PatchEmbed> patch_embed;
+  Tensor cls_token;   // (1, 1, dim)          vit only
+  Tensor pos_embed;   // (1, N, dim) learned  vit only
+  Tensor pos_table;   // (1, N, dim) fixed sinusoid, not a parameter (videomae)
+  std::shared_ptr<BlockList> blocks;
+  std::shared_ptr<LayerNorm> norm;     // vit
+  std::shared_ptr<LayerNorm> fc_norm;  // videomae
+  std::shared_ptr<Linear> head;        // undefined when num_classes == 0
+
+ private:
+  ModelConfig base_;
+};
+
+// The fixed 1-D sinusoidal table of VideoMAE: (1, n, dim), angle(pos, j) =
+// pos / 10000^(2*floor(j/2)/dim), sin on even j, cos on odd j.
+Tensor sinusoid_table(int64_t n, int64_t dim);
+
+}  // namespace shears::nn
