@@ -52,8 +52,59 @@ bool split_layer(const std::string& s, const std::string& prefix, int64_t& index
 // One layer's pending q/k/v pieces (weight or bias) and where the fused tensor goes.
 struct QkvParts {
   std::array<Tensor, 3> parts;
-  size_t slot = 0;  // index of the placeholder in the output
+  size_t slot = 0;    // index of the placeholder in the output
+  std::string label;  // "layer 3" / "decoder layer 1", for errors
 };
+
+// Maps the HF suffix `rest` of one layer into `out` under the shears block prefix `blk`;
+// q/k/v pieces are parked in `pending` until the whole layer has been seen.
+void layer_to_shears(const std::string& hf, const std::string& rest, const std::string& blk,
+                     const std::string& label, const Tensor& t, std::vector<std::pair<std::string, Tensor>>& out,
+                     std::map<std::pair<std::string, std::string>, QkvParts>& pending) {
+  for (int q = 0; q < 3; ++q) {
+    const std::string p = std::string("attention.attention.") + kQkv[q] + ".";
+    if (!starts_with(rest, p)) continue;
+    const std::string kind = rest.substr(p.size());  // "weight" or "bias"
+    if (kind != "weight" && kind != "bias") break;
+    auto it = pending.find({blk, kind});
+    if (it == pending.end()) {
+      it = pending.emplace(std::make_pair(blk, kind), QkvParts{}).first;
+      it->second.slot = out.size();
+      it->second.label = label;
+      out.emplace_back(blk + "attn.qkv." + kind, Tensor());
+    }
+    SHEARS_CHECK(!it->second.parts[q].defined(), "hf_videomae", label, ": ", hf, " appears twice");
+    it->second.parts[q] = t;
+    return;
+  }
+  for (const auto& [from, to] : kLayerTable)
+    if (starts_with(rest, from)) {
+      out.emplace_back(blk + to + rest.substr(std::string(from).size()), t);
+      return;
+    }
+  out.emplace_back(hf, t);  // unknown: unchanged, so a strict load reports it
+}
+
+// Splits a shears block suffix `rest` into HF names under the layer prefix `layer`.
+void layer_to_hf(const std::string& name, const std::string& rest, const std::string& layer, const Tensor& t,
+                 std::vector<std::pair<std::string, Tensor>>& out) {
+  if (rest == "attn.qkv.weight" || rest == "attn.qkv.bias") {
+    const std::string kind = rest.substr(9);
+    SHEARS_CHECK(t.dim() >= 1 && t.size(0) % 3 == 0, "hf_videomae", name, ": expected 3*W rows, got shape ",
+                 shape_str(t.shape()));
+    const int64_t w = t.size(0) / 3;
+    for (int q = 0; q < 3; ++q)
+      out.emplace_back(layer + "attention.attention." + kQkv[q] + "." + kind,
+                       kernels::clone(kernels::narrow(t, 0, q * w, w)));
+    return;
+  }
+  for (const auto& [hf, ours] : kLayerTable)
+    if (starts_with(rest, ours)) {
+      out.emplace_back(layer + hf + rest.substr(std::string(ours).size()), t);
+      return;
+    }
+  out.emplace_back(name, t);
+}
 
 }  // namespace
 
@@ -66,68 +117,43 @@ bool looks_like_hf_videomae(const std::vector<std::string>& names) {
 }
 
 std::vector<std::pair<std::string, Tensor>> hf_videomae_to_shears(
-    const std::vector<std::pair<std::string, Tensor>>& tensors) {
+    const std::vector<std::pair<std::string, Tensor>>& tensors, const std::string& encoder_prefix) {
   std::vector<std::pair<std::string, Tensor>> out;
-  std::map<std::pair<int64_t, std::string>, QkvParts> pending;  // (layer, "weight"/"bias")
+  std::map<std::pair<std::string, std::string>, QkvParts> pending;  // (block prefix, "weight"/"bias")
   for (const auto& [hf, t] : tensors) {
     const std::string s = starts_with(hf, "videomae.") ? hf.substr(9) : hf;
-    std::string name = hf;  // unknown keys pass through unchanged
     int64_t i = 0;
     std::string rest;
-    bool fused = false;
     if (split_layer(s, "encoder.layer.", i, rest)) {
-      const std::string blk = "blocks." + std::to_string(i) + ".";
-      for (int q = 0; q < 3 && !fused; ++q) {
-        const std::string p = std::string("attention.attention.") + kQkv[q] + ".";
-        if (!starts_with(rest, p)) continue;
-        const std::string kind = rest.substr(p.size());  // "weight" or "bias"
-        if (kind != "weight" && kind != "bias") break;
-        auto it = pending.find({i, kind});
-        if (it == pending.end()) {
-          it = pending.emplace(std::make_pair(i, kind), QkvParts{}).first;
-          it->second.slot = out.size();
-          out.emplace_back(blk + "attn.qkv." + kind, Tensor());
-        }
-        SHEARS_CHECK(!it->second.parts[q].defined(), "hf_videomae", "layer ", i, ": ", hf, " appears twice");
-        it->second.parts[q] = t;
-        fused = true;
-      }
-      if (fused) continue;
-      for (const auto& [from, to] : kLayerTable)
-        if (starts_with(rest, from)) {
-          name = blk + to + rest.substr(std::string(from).size());
-          break;
-        }
-    } else {
-      bool done = false;
-      for (const auto& [from, to] : kTopTable)
-        if (starts_with(s, from)) {
-          name = to + s.substr(std::string(from).size());
-          done = true;
-          break;
-        }
-      if (!done)
-        for (const auto& [from, to] : kHeadTable)
-          if (starts_with(hf, from)) {
-            name = to + hf.substr(std::string(from).size());
-            break;
-          }
+      layer_to_shears(hf, rest, encoder_prefix + "blocks." + std::to_string(i) + ".", "layer " + std::to_string(i),
+                      t, out, pending);
+      continue;
     }
+    if (split_layer(hf, "decoder.decoder_layers.", i, rest)) {
+      layer_to_shears(hf, rest, "decoder.blocks." + std::to_string(i) + ".", "decoder layer " + std::to_string(i),
+                      t, out, pending);
+      continue;
+    }
+    std::string name = hf;  // decoder.norm/head, encoder_to_decoder, mask_token, unknown: unchanged
+    for (const auto& [from, to] : kTopTable)
+      if (starts_with(s, from)) name = encoder_prefix + to + s.substr(std::string(from).size());
+    for (const auto& [from, to] : kHeadTable)
+      if (starts_with(hf, from)) name = to + hf.substr(std::string(from).size());
     out.emplace_back(name, t);
   }
   for (auto& [key, qkv] : pending) {
-    const auto& [layer, kind] = key;
+    const std::string& kind = key.second;
     for (int q = 0; q < 3; ++q)
       if (!qkv.parts[q].defined()) {
         std::string have;
         for (int r = 0; r < 3; ++r)
           if (qkv.parts[r].defined()) have += std::string(have.empty() ? "" : ", ") + kQkv[r];
-        fail("hf_videomae", "layer ", layer, ": attention.attention.", kQkv[q], ".", kind, " is missing (found ",
-             have, "); cannot build blocks.", layer, ".attn.qkv.", kind);
+        fail("hf_videomae", qkv.label, ": attention.attention.", kQkv[q], ".", kind, " is missing (found ", have,
+             "); cannot build ", out[qkv.slot].first);
       }
     for (int q = 1; q < 3; ++q)
-      SHEARS_CHECK(qkv.parts[q].shape() == qkv.parts[0].shape(), "hf_videomae", "layer ", layer,
-                   ": query/key/value ", kind, " shapes differ: ", shape_str(qkv.parts[0].shape()), " vs ",
+      SHEARS_CHECK(qkv.parts[q].shape() == qkv.parts[0].shape(), "hf_videomae", qkv.label, ": query/key/value ",
+                   kind, " shapes differ: ", shape_str(qkv.parts[0].shape()), " vs ",
                    shape_str(qkv.parts[q].shape()));
     out[qkv.slot].second = kernels::concat({qkv.parts[0], qkv.parts[1], qkv.parts[2]}, 0);
   }
@@ -135,36 +161,25 @@ std::vector<std::pair<std::string, Tensor>> hf_videomae_to_shears(
 }
 
 std::vector<std::pair<std::string, Tensor>> shears_to_hf_videomae(
-    const std::vector<std::pair<std::string, Tensor>>& tensors) {
+    const std::vector<std::pair<std::string, Tensor>>& tensors, const std::string& encoder_prefix) {
   std::vector<std::pair<std::string, Tensor>> out;
   for (const auto& [name, t] : tensors) {
+    const bool in_encoder = starts_with(name, encoder_prefix);
+    const std::string s = in_encoder ? name.substr(encoder_prefix.size()) : name;
     int64_t i = 0;
     std::string rest;
-    if (split_layer(name, "blocks.", i, rest)) {
-      const std::string layer = "videomae.encoder.layer." + std::to_string(i) + ".";
-      if (rest == "attn.qkv.weight" || rest == "attn.qkv.bias") {
-        const std::string kind = rest.substr(9);
-        SHEARS_CHECK(t.dim() >= 1 && t.size(0) % 3 == 0, "hf_videomae", name, ": expected 3*W rows, got shape ",
-                     shape_str(t.shape()));
-        const int64_t w = t.size(0) / 3;
-        for (int q = 0; q < 3; ++q)
-          out.emplace_back(layer + "attention.attention." + kQkv[q] + "." + kind,
-                           kernels::clone(kernels::narrow(t, 0, q * w, w)));
-        continue;
-      }
-      bool done = false;
-      for (const auto& [hf, ours] : kLayerTable)
-        if (starts_with(rest, ours)) {
-          out.emplace_back(layer + hf + rest.substr(std::string(ours).size()), t);
-          done = true;
-          break;
-        }
-      if (!done) out.emplace_back(name, t);
+    if (in_encoder && split_layer(s, "blocks.", i, rest)) {
+      layer_to_hf(name, rest, "videomae.encoder.layer." + std::to_string(i) + ".", t, out);
+      continue;
+    }
+    if (split_layer(name, "decoder.blocks.", i, rest)) {
+      layer_to_hf(name, rest, "decoder.decoder_layers." + std::to_string(i) + ".", t, out);
       continue;
     }
     std::string hf_name = name;
-    for (const auto& [hf, ours] : kTopTable)
-      if (starts_with(name, ours)) hf_name = std::string("videomae.") + hf + name.substr(std::string(ours).size());
+    if (in_encoder)
+      for (const auto& [hf, ours] : kTopTable)
+        if (starts_with(s, ours)) hf_name = std::string("videomae.") + hf + s.substr(std::string(ours).size());
     for (const auto& [hf, ours] : kHeadTable)
       if (starts_with(name, ours)) hf_name = hf + name.substr(std::string(ours).size());
     out.emplace_back(hf_name, t);

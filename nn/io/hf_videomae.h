@@ -25,10 +25,16 @@ namespace shears::nn {
 // fc_norm.{w,b}                                            fc_norm.{w,b}
 // classifier.{w,b}                                         head.{w,b}
 // The "videomae." prefix is optional on the HF side (a bare VideoMAEModel has none); the
-// reverse direction always writes it. Pretraining keys decoder.*, encoder_to_decoder.* and
-// mask_token pass through unchanged in both directions (they already are the original
-// VideoMAE pretraining names), as does any key not in the table, so a strict load reports
-// it as unexpected instead of it being dropped silently.
+// reverse direction always writes it.
+//
+// VideoMAEForPreTraining keys map to the original VideoMAE pretraining names (the ones
+// nn/videomae_pretrain.h uses): decoder.decoder_layers.{i}.<layer suffix> ->
+// decoder.blocks.{i}.<shears suffix> through the same per-layer table (q/k/v fused);
+// decoder.norm.*, decoder.head.*, encoder_to_decoder.* and mask_token are already
+// original names and pass through unchanged. `encoder_prefix` is put in front of every
+// encoder name (patch_embed, blocks, norm): "" for the classification model, "encoder." for
+// VideoMAEPretrain. Any key not in the table passes through unchanged, so a strict load
+// reports it as unexpected instead of it being dropped silently.
 
 // True when the names contain HF VideoMAE encoder keys (embeddings.patch_embeddings or
 // encoder.layer, with or without the "videomae." prefix).
@@ -37,10 +43,11 @@ bool looks_like_hf_videomae(const std::vector<std::string>& names);
 // HF -> shears. Fuses query/key/value into qkv with kernels::concat along dim 0; throws
 // shears::Error naming the layer when one of the three is missing or their shapes differ.
 std::vector<std::pair<std::string, Tensor>> hf_videomae_to_shears(
-    const std::vector<std::pair<std::string, Tensor>>& tensors);
+    const std::vector<std::pair<std::string, Tensor>>& tensors, const std::string& encoder_prefix = "");
 
-// shears -> HF. Splits qkv (rows divisible by 3) into contiguous query/key/value copies.
+// shears -> HF. Splits qkv (rows divisible by 3) into contiguous query/key/value copies;
+// names outside `encoder_prefix` (and not decoder.blocks / fc_norm / head) pass through.
 std::vector<std::pair<std::string, Tensor>> shears_to_hf_videomae(
-    const std::vector<std::pair<std::string, Tensor>>& tensors);
+    const std::vector<std::pair<std::string, Tensor>>& tensors, const std::string& encoder_prefix = "");
 
 }  // namespace shears::nn

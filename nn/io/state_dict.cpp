@@ -114,7 +114,9 @@ LoadReport load_safetensors(Module& model, const std::string& path, bool strict)
   SafetensorsFile file = read_safetensors(path);
   std::vector<std::string> names;
   for (const auto& p : file.tensors) names.push_back(p.first);
-  auto tensors = looks_like_hf_videomae(names) ? hf_videomae_to_shears(file.tensors) : std::move(file.tensors);
+  // HF VideoMAE names: converted, with encoder names under "encoder." for VideoMAEPretrain.
+  const std::string prefix = model.find_parameter("encoder.patch_embed.proj.weight") ? "encoder." : "";
+  auto tensors = looks_like_hf_videomae(names) ? hf_videomae_to_shears(file.tensors, prefix) : std::move(file.tensors);
   try {
     return load_state_dict(model, tensors, strict);
   } catch (const Error& e) {

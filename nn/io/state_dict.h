@@ -35,7 +35,8 @@ LoadReport load_state_dict(Module& model, const std::vector<std::pair<std::strin
                            bool strict = true);
 
 // Reads a safetensors file and loads it; Hugging Face VideoMAE names are converted first
-// (see nn/io/hf_videomae.h). Errors name the file.
+// (see nn/io/hf_videomae.h; encoder names go under "encoder." when the model has
+// encoder.patch_embed, i.e. VideoMAEPretrain). Errors name the file.
 LoadReport load_safetensors(Module& model, const std::string& path, bool strict = true);
 
 }  // namespace shears::nn

@@ -107,7 +107,8 @@ TEST_CASE("config: validate names the bad field", "[nn][config]") {
     return c;
   };
   CHECK_THROWS_WITH(bad([](ModelConfig& c) { c.image_size = 225; }).validate(),
-                    Catch::Contains("[model_config]") && Catch::Contains("image_size") && Catch::Contains("patch_size"));
+                    Catch::Contains("[model_config]") && Catch::Contains("image_size") &&
+                        Catch::Contains("patch_size"));
   CHECK_THROWS_WITH(bad([](ModelConfig& c) { c.blocks.clear(); }).validate(), Catch::Contains("blocks"));
   CHECK_THROWS_WITH(bad([](ModelConfig& c) { c.blocks[4].heads = 0; }).validate(), Catch::Contains("blocks[4].heads"));
   CHECK_THROWS_WITH(bad([](ModelConfig& c) { c.blocks[1].head_dim = 0; }).validate(),
@@ -170,6 +171,8 @@ TEST_CASE("config: from_json rejects bad documents naming the key", "[nn][config
                     Contains("'blocks[0].mlp_hidden' missing"));
   // unknown keys (typos) are errors too
   CHECK_THROWS_WITH(ModelConfig::from_json(replaced(good, "{", "{\"num_clases\":3,")), Contains("num_clases"));
+  CHECK_THROWS_WITH(ModelConfig::from_json(replaced(good, "\"heads\":6", "\"heads\":6,\"bias\":1")),
+                    Contains("unknown key(s) 'blocks[0].bias'"));
   // wrong types
   CHECK_THROWS_WITH(ModelConfig::from_json(replaced(good, "\"image_size\":224", "\"image_size\":\"224\"")),
                     Contains("'image_size'") && Contains("integer"));
@@ -182,7 +185,8 @@ TEST_CASE("config: from_json rejects bad documents naming the key", "[nn][config
                     Contains("'ln_eps'"));
   CHECK_THROWS_WITH(ModelConfig::from_json(replaced(good, "\"mean\":[0.485", "\"mean\":[\"x\"")),
                     Contains("'mean[0]'"));
-  CHECK_THROWS_WITH(ModelConfig::from_json(replaced(good, "\"std\":[0.229,0.224,0.225]", "\"std\":{\"a\":1}")), Contains("'std'"));
+  CHECK_THROWS_WITH(ModelConfig::from_json(replaced(good, "\"std\":[0.229,0.224,0.225]", "\"std\":{\"a\":1}")),
+                    Contains("'std'"));
   CHECK_THROWS_WITH(ModelConfig::from_json(replaced(good, "\"blocks\":[", "\"blocks\":[7,")),
                     Contains("'blocks[0]'") && Contains("object"));
   CHECK_THROWS_WITH(ModelConfig::from_json(replaced(good, "\"heads\":6", "\"heads\":6.0")),

@@ -164,7 +164,8 @@ TEST_CASE("structural pruning changes counts by the closed form", "[nn][flops][p
       CHECK(count_flops(c).total == dense.total);
       CHECK(count_parameters(c) == params);
       c.blocks[1].head_dim -= 8;  // attention width shrinks by 8 * heads
-      const double aw = static_cast<double>(base.blocks[1].attn_width()), aw2 = static_cast<double>(c.blocks[1].attn_width());
+      const double aw = static_cast<double>(base.blocks[1].attn_width());
+      const double aw2 = static_cast<double>(c.blocks[1].attn_width());
       CHECK(dense.total - count_flops(c).total == (aw - aw2) * (4.0 * n * d + 2.0 * n * n));
     }
   }

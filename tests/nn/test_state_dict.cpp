@@ -227,18 +227,32 @@ TEST_CASE("HF VideoMAE names map to shears names and back", "[nn][io]") {
 }
 
 TEST_CASE("HF VideoMAE mapping: pretraining keys, fused biases and missing pieces", "[nn][io]") {
-  SECTION("pretraining norm, decoder and unknown keys") {
-    NamedTensors hf{{"videomae.layernorm.weight", iota({4})},
-                    {"decoder.decoder_layers.0.attention.attention.query.weight", iota({2, 2})},
+  SECTION("pretraining keys map to the original VideoMAE pretraining names") {
+    NamedTensors hf{{"videomae.embeddings.patch_embeddings.projection.weight", iota({4, 3, 2, 2, 2})},
+                    {"videomae.encoder.layer.0.layernorm_before.weight", iota({4})},
+                    {"videomae.layernorm.weight", iota({4})},
                     {"encoder_to_decoder.weight", iota({2, 4})},
                     {"mask_token", iota({1, 1, 2})},
+                    {"decoder.decoder_layers.0.attention.attention.query.weight", iota({2, 2}, 0)},
+                    {"decoder.decoder_layers.0.attention.attention.key.weight", iota({2, 2}, 4)},
+                    {"decoder.decoder_layers.0.attention.attention.value.weight", iota({2, 2}, 8)},
+                    {"decoder.decoder_layers.0.intermediate.dense.weight", iota({8, 2})},
+                    {"decoder.norm.weight", iota({2})},
+                    {"decoder.head.weight", iota({24, 2})},
                     {"videomae.encoder.layer.0.something_new.weight", iota({1})}};
-    NamedTensors ours = nn::hf_videomae_to_shears(hf);
-    CHECK(names_of(ours) == std::set<std::string>{"norm.weight", "decoder.decoder_layers.0.attention.attention.query.weight",
-                                                  "encoder_to_decoder.weight", "mask_token",
+    NamedTensors ours = nn::hf_videomae_to_shears(hf, "encoder.");
+    CHECK(names_of(ours) == std::set<std::string>{"encoder.patch_embed.proj.weight", "encoder.blocks.0.norm1.weight",
+                                                  "encoder.norm.weight", "encoder_to_decoder.weight", "mask_token",
+                                                  "decoder.blocks.0.attn.qkv.weight", "decoder.blocks.0.mlp.fc1.weight",
+                                                  "decoder.norm.weight", "decoder.head.weight",
                                                   "videomae.encoder.layer.0.something_new.weight"});
-    NamedTensors back = nn::shears_to_hf_videomae(ours);
+    CHECK(get(ours, "decoder.blocks.0.attn.qkv.weight").to_vector<float>() ==
+          iota({12}).to_vector<float>());
+    NamedTensors back = nn::shears_to_hf_videomae(ours, "encoder.");
     CHECK(names_of(back) == names_of(hf));
+    for (auto& [name, t] : hf) CHECK(get(back, name).to_vector<float>() == t.to_vector<float>());
+    // Without the prefix the encoder names are the classification model's.
+    CHECK(names_of(nn::hf_videomae_to_shears(hf)).count("blocks.0.norm1.weight") == 1);
   }
   SECTION("query/key/value biases fuse into qkv.bias") {
     NamedTensors hf;
