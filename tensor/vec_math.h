@@ -13,10 +13,10 @@
 
 namespace shears {
 
-inline float vexp(float x) { return fast_math::exp_f32(x); }
+__attribute__((always_inline)) inline float vexp(float x) { return fast_math::exp_f32(x); }
 inline double vexp(double x) { return std::exp(x); }
 
-inline float verf(float x) {
+__attribute__((always_inline)) inline float verf(float x) {
   // Abramowitz & Stegun 7.1.26 (|error| <= 1.5e-7), odd extension
   const float ax = std::fabs(x);
   const float t = 1.0f / (1.0f + 0.3275911f * ax);
@@ -30,7 +30,7 @@ inline float verf(float x) {
 }
 inline double verf(double x) { return std::erf(x); }
 
-inline float vtanh(float x) {
+__attribute__((always_inline)) inline float vtanh(float x) {
   // tanh via e^{-2|x|}; small |x| by its odd series to keep relative accuracy
   const float ax = std::fabs(x);
   const float e = vexp(-2.0f * ax);

@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 # Writes the PyTorch parity fixtures in tests/fixtures/parity/: tiny random DeiT, VideoMAE
-# classifier and VideoMAE pretraining models (plain-torch re-implementations of timm /
-# MCG-NJU VideoMAE), their inputs, outputs, loss and the gradient of every parameter, as
-# hand-written safetensors files read by tests/nn/test_parity.cpp.
+# classifier and VideoMAE pretraining (plain-torch re-implementations of timm / MCG-NJU
+# VideoMAE) with inputs, outputs, loss and every parameter's gradient, as hand-written
+# safetensors files that tests/nn/test_parity.cpp reads. Run: /usr/bin/python3 <this file>
 """Generate the model-parity fixtures for tests/nn/test_parity.cpp.
 
 Usage:  /usr/bin/python3 tools/make_parity_fixtures.py [--out tests/fixtures/parity]

@@ -199,7 +199,10 @@ TEST_CASE("parity: VideoMAE pretraining with a fixed tube mask matches PyTorch",
   std::vector<bool> m = mask.to_vector<bool>();
   for (int64_t b = 0; b < 2; ++b) {
     int64_t masked = 0;
-    for (int64_t n = 0; n < 8; ++n) masked += m[b * 8 + n], CHECK(m[b * 8 + n] == m[b * 8 + n % 4]);
+    for (int64_t n = 0; n < 8; ++n) {
+      masked += m[b * 8 + n];
+      CHECK(m[b * 8 + n] == m[b * 8 + n % 4]);
+    }
     CHECK(masked == 4);
   }
 

@@ -311,5 +311,15 @@ TEST_CASE("load_safetensors converts an HF VideoMAE file and names the file on f
 
   // Raw HF names into a strict load: the error hints at the converter.
   REQUIRE_THROWS_WITH(nn::load_state_dict(m, hf), Contains("look like Hugging Face VideoMAE"));
+
+  // A pretraining-style model (encoder.patch_embed...) gets the encoder names under "encoder.".
+  nn::write_safetensors(path, {{"videomae.embeddings.patch_embeddings.projection.weight", iota({2, 3}, 7)},
+                               {"mask_token", iota({1, 1, 2})}});
+  TestModule pre;
+  pre.child("encoder")->child("patch_embed")->child("proj")->param("weight", {2, 3});
+  pre.param("mask_token", {1, 1, 2});
+  CHECK(nn::load_safetensors(pre, path).ok());
+  CHECK(pre.find_parameter("encoder.patch_embed.proj.weight")->to_vector<float>() ==
+        std::vector<float>{7, 8, 9, 10, 11, 12});
   std::filesystem::remove(path);
 }
