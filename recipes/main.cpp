@@ -65,12 +65,6 @@ struct Mlp {
   }
 };
 
-// logits: (B, C), labels: (B) i64 -> mean negative log-likelihood, a 0-d tensor.
-Tensor cross_entropy(const Tensor& logits, const Tensor& labels) {
-  Tensor logp = log_softmax(logits, 1);
-  return -mean(gather(logp, 1, unsqueeze(labels, 1)));
-}
-
 // Number of rows whose argmax equals the label. logits: (B, C), labels: (B)
 int64_t count_correct(const Tensor& logits, const Tensor& labels) {
   std::vector<int64_t> pred = kernels::argmax(logits, 1, false).to_vector<int64_t>();
