@@ -25,19 +25,42 @@ const char* binary_name(BinaryOp op) {
 
 namespace {
 
+// One row of a unary map. `flatten` inlines f into the loops so that they vectorize
+// (GCC will not inline a large lambda such as gelu's on its own).
+template <typename O, typename T, typename F>
+__attribute__((flatten)) void row1(O* __restrict o, const T* __restrict a, int64_t so, int64_t sa, int64_t n,
+                                   const F& f) {
+  if (so == 1 && sa == 1) {
+    for (int64_t i = 0; i < n; ++i) o[i] = f(a[i]);
+  } else {
+    for (int64_t i = 0; i < n; ++i) o[i * so] = f(a[i * sa]);
+  }
+}
+
+// One row of a binary map, with contiguous and scalar-broadcast fast paths.
+template <typename O, typename T, typename F>
+__attribute__((flatten)) void row2(O* __restrict o, const T* x, const T* y, const int64_t* st, int64_t n,
+                                   const F& f) {
+  if (st[0] == 1 && st[1] == 1 && st[2] == 1) {
+    for (int64_t i = 0; i < n; ++i) o[i] = f(x[i], y[i]);
+  } else if (st[0] == 1 && st[1] == 1 && st[2] == 0) {
+    const T yv = y[0];
+    for (int64_t i = 0; i < n; ++i) o[i] = f(x[i], yv);
+  } else if (st[0] == 1 && st[1] == 0 && st[2] == 1) {
+    const T xv = x[0];
+    for (int64_t i = 0; i < n; ++i) o[i] = f(xv, y[i]);
+  } else {
+    for (int64_t i = 0; i < n; ++i) o[i * st[0]] = f(x[i * st[1]], y[i * st[2]]);
+  }
+}
+
 // out[i] = f(x[i]) over the broadcast-free shape of x (out is fresh and contiguous).
 template <typename O, typename T, typename F>
 void map1(const Tensor& out, const Tensor& x, F f) {
   O* op = static_cast<O*>(out.raw_data());
   const T* xp = static_cast<const T*>(x.raw_data());
   for_each_row<2>(out.shape(), {out.strides(), x.strides()}, [&](const int64_t* off, const int64_t* st, int64_t n) {
-    O* o = op + off[0];
-    const T* a = xp + off[1];
-    if (st[0] == 1 && st[1] == 1) {
-      for (int64_t i = 0; i < n; ++i) o[i] = f(a[i]);
-    } else {
-      for (int64_t i = 0; i < n; ++i) o[i * st[0]] = f(a[i * st[1]]);
-    }
+    row1(op + off[0], xp + off[1], st[0], st[1], n, f);
   });
 }
 
@@ -50,20 +73,7 @@ void map2(const Tensor& out, const Tensor& a, const Tensor& b, F f) {
   Shape as = broadcast_strides(a.shape(), a.strides(), out.shape());
   Shape bs = broadcast_strides(b.shape(), b.strides(), out.shape());
   for_each_row<3>(out.shape(), {out.strides(), as, bs}, [&](const int64_t* off, const int64_t* st, int64_t n) {
-    O* o = op + off[0];
-    const T* x = ap + off[1];
-    const T* y = bp + off[2];
-    if (st[0] == 1 && st[1] == 1 && st[2] == 1) {
-      for (int64_t i = 0; i < n; ++i) o[i] = f(x[i], y[i]);
-    } else if (st[0] == 1 && st[1] == 1 && st[2] == 0) {
-      const T yv = y[0];
-      for (int64_t i = 0; i < n; ++i) o[i] = f(x[i], yv);
-    } else if (st[0] == 1 && st[1] == 0 && st[2] == 1) {
-      const T xv = x[0];
-      for (int64_t i = 0; i < n; ++i) o[i] = f(xv, y[i]);
-    } else {
-      for (int64_t i = 0; i < n; ++i) o[i * st[0]] = f(x[i * st[1]], y[i * st[2]]);
-    }
+    row2(op + off[0], ap + off[1], bp + off[2], st, n, f);
   });
 }
 
@@ -72,14 +82,15 @@ constexpr T kInvSqrt2 = T(0.70710678118654752440);
 template <typename T>
 constexpr T kInvSqrt2Pi = T(0.39894228040143267794);
 
-template <typename T> inline T gelu_fn(T x) {
+template <typename T> __attribute__((always_inline)) inline T gelu_fn(T x) {
   T y = T(0.5) * x * (T(1) + verf(x * kInvSqrt2<T>));
-  return x == -std::numeric_limits<T>::infinity() ? T(0) : y;  // the limit, not -inf * 0
+  return x < std::numeric_limits<T>::lowest() ? T(0) : y;  // -inf: the limit, not -inf * 0 (a form GCC vectorizes)
 }
-template <typename T> inline T gelu_grad(T x) {
+template <typename T> __attribute__((always_inline)) inline T gelu_grad(T x) {
   T cdf = T(0.5) * (T(1) + verf(x * kInvSqrt2<T>));
   T d = cdf + x * kInvSqrt2Pi<T> * vexp(T(-0.5) * x * x);
-  return std::isinf(x) ? (x > 0 ? T(1) : T(0)) : d;
+  const T hi = x > std::numeric_limits<T>::max() ? T(1) : d;  // +-inf: the limits
+  return x < std::numeric_limits<T>::lowest() ? T(0) : hi;
 }
 
 void check_same_dtype(const Tensor& a, const Tensor& b, const char* op) {

@@ -1,10 +1,17 @@
 // CPU storage allocation with a live/peak byte counter (used by benchmarks to report
-// peak memory). Asking for a CUDA storage without the CUDA module throws.
+// peak memory) and a cache of large blocks: a freed block of 1 MiB or more is kept and
+// handed to the next request of the same rounded size, because first-touch page faults
+// on fresh large blocks cost as much as the GEMM that fills them (measured on this VM).
+// The cache holds at most kCacheLimit bytes; `release_cached_blocks` empties it. Asking
+// for a CUDA storage without the CUDA module throws.
 #include "tensor/storage.h"
+
+#include <sys/mman.h>
 
 #include <atomic>
 #include <cstdlib>
-#include <new>
+#include <map>
+#include <mutex>
 
 #include "tensor/error.h"
 
@@ -12,14 +19,54 @@ namespace shears {
 namespace {
 std::atomic<size_t> g_in_use{0};
 std::atomic<size_t> g_peak{0};
+
+constexpr size_t kLargeBlock = size_t(1) << 20;   // blocks >= 1 MiB are cached
+constexpr size_t kHugePage = size_t(2) << 20;     // large blocks are rounded to 2 MiB
+constexpr size_t kCacheLimit = size_t(4) << 30;   // bytes kept in the cache at most
+
+std::mutex g_cache_mutex;
+std::multimap<size_t, void*> g_cache;  // rounded size -> free block
+size_t g_cached_bytes = 0;
+
+size_t rounded_size(size_t nbytes) {
+  if (nbytes >= kLargeBlock) return ((nbytes + kHugePage - 1) / kHugePage) * kHugePage;
+  size_t r = ((nbytes + 63) / 64) * 64;
+  return r == 0 ? 64 : r;
+}
+
+void* allocate(size_t rounded) {
+  if (rounded >= kLargeBlock) {
+    std::lock_guard<std::mutex> lock(g_cache_mutex);
+    auto it = g_cache.find(rounded);
+    if (it != g_cache.end()) {
+      void* p = it->second;
+      g_cache.erase(it);
+      g_cached_bytes -= rounded;
+      return p;
+    }
+  }
+  void* p = std::aligned_alloc(rounded >= kLargeBlock ? kHugePage : 64, rounded);
+  if (p && rounded >= kLargeBlock) madvise(p, rounded, MADV_HUGEPAGE);  // fewer, cheaper faults
+  return p;
+}
+
+void deallocate(void* p, size_t rounded) {
+  if (rounded >= kLargeBlock) {
+    std::lock_guard<std::mutex> lock(g_cache_mutex);
+    if (g_cached_bytes + rounded <= kCacheLimit) {
+      g_cache.emplace(rounded, p);
+      g_cached_bytes += rounded;
+      return;
+    }
+  }
+  std::free(p);
+}
 }  // namespace
 
 Storage::Storage(size_t nbytes, Device device) : nbytes_(nbytes), device_(device) {
   if (device != Device::CPU)
     fail("storage", "built without CUDA; configure with -DSHEARS_WITH_CUDA=ON");
-  size_t rounded = ((nbytes + 63) / 64) * 64;
-  if (rounded == 0) rounded = 64;
-  data_ = std::aligned_alloc(64, rounded);
+  data_ = allocate(rounded_size(nbytes));
   if (!data_) fail("storage", "out of memory allocating ", nbytes, " bytes");
   size_t now = g_in_use.fetch_add(nbytes) + nbytes;
   size_t peak = g_peak.load();
@@ -28,12 +75,24 @@ Storage::Storage(size_t nbytes, Device device) : nbytes_(nbytes), device_(device
 }
 
 Storage::~Storage() {
-  std::free(data_);
+  deallocate(data_, rounded_size(nbytes_));
   g_in_use.fetch_sub(nbytes_);
 }
 
 size_t cpu_bytes_in_use() { return g_in_use.load(); }
 size_t cpu_bytes_peak() { return g_peak.load(); }
 void reset_cpu_bytes_peak() { g_peak.store(g_in_use.load()); }
+
+void release_cached_blocks() {
+  std::lock_guard<std::mutex> lock(g_cache_mutex);
+  for (auto& kv : g_cache) std::free(kv.second);
+  g_cache.clear();
+  g_cached_bytes = 0;
+}
+
+size_t cpu_bytes_cached() {
+  std::lock_guard<std::mutex> lock(g_cache_mutex);
+  return g_cached_bytes;
+}
 
 }  // namespace shears

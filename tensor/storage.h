@@ -33,5 +33,8 @@ class Storage {
 size_t cpu_bytes_in_use();
 size_t cpu_bytes_peak();
 void reset_cpu_bytes_peak();
+// Large freed blocks kept for reuse (see storage.cpp), and a way to give them back.
+size_t cpu_bytes_cached();
+void release_cached_blocks();
 
 }  // namespace shears
