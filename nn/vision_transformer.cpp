@@ -127,6 +127,16 @@ Tensor VisionTransformer::forward(const Tensor& x) {
   return head ? head->forward(f) : f;
 }
 
+Tensor VisionTransformer::normalize(const Tensor& x) const {
+  SHEARS_CHECK((x.dim() == 4 || x.dim() == 5) && x.size(1) == base_.in_chans, "normalize", "expected (B, ",
+               base_.in_chans, ", ...) images or clips, got ", shape_str(x.shape()));
+  Shape s(x.dim(), 1);
+  s[1] = base_.in_chans;
+  Tensor m = reshape(to_dtype(from_vector(base_.mean), x.dtype()), s);
+  Tensor inv = reshape(to_dtype(pow(from_vector(base_.std), -1.0), x.dtype()), s);
+  return (x - m) * inv;
+}
+
 ModelConfig VisionTransformer::config() const {
   ModelConfig c = base_;
   c.blocks.clear();

@@ -47,6 +47,10 @@ class VisionTransformer : public Module {
   Tensor embed(const Tensor& x);             // tokens (B, N, dim) with positions added
   Tensor pool(const Tensor& tokens);         // (B, N, dim) -> (B, dim): cls + norm, or mean + fc_norm
 
+  // Applies the preprocessing the weights expect: (x - mean) / std per channel, for
+  // images (B, C, H, W) or clips (B, C, T, H, W) with values in [0, 1].
+  Tensor normalize(const Tensor& x) const;
+
   // The configuration of the model as it is now (per-block widths read off the blocks).
   ModelConfig config() const;
 
