@@ -8,9 +8,9 @@
 // every caller to know where it runs. So OpenBLAS never starts its own threads here.
 // Measured (bench/bench_kernels, 2 threads, medians of interleaved samples): the split
 // single-threaded calls match or beat one OpenBLAS-threaded call on the ViT Linear shapes
-// (12608x384 @ 384x1152: 103 vs 96 GFLOP/s; 3136x192 @ 192x576: 97 vs 80) and beat a
-// loop of BLAS-threaded calls on batched attention GEMMs (64 x 197x64x197: 63-73 vs
-// 49-53). Concurrent single-threaded cblas_sgemm calls from TBB threads were checked
+// (12608x384 @ 384x1152: 134-139 vs 126-133 GFLOP/s; 3136x192 @ 192x576: 122-129 vs
+// 118-132) and beat a loop of BLAS-threaded calls on batched attention GEMMs
+// (64 x 197x64x197: 98-105 vs 70-89). Concurrent single-threaded cblas_sgemm calls from TBB threads were checked
 // bit-exact against the same calls made serially (OpenBLAS 0.3.21 pthread build).
 //
 // Determinism: the split depends on (M, N, K) only, never on the thread count, so a
@@ -32,13 +32,17 @@ namespace {
 // Below this many flops (2*M*N*K) a GEMM is one call: splitting costs more than it saves.
 constexpr double kSplitMinFlops = 4e6;
 // A block spans at least this many rows (M split) or columns (N split): each block
-// repacks the other operand, so thin blocks waste bandwidth.
-constexpr int64_t kMinBlockMN = 128;
+// repacks the other operand, so thin blocks waste bandwidth (measured: 128-row blocks ran
+// 3136x192 @ 192x576 at 0.85 of one threaded OpenBLAS call, 512-row blocks at 0.99).
+constexpr int64_t kMinBlockMN = 1024;
+// Smaller GEMMs that none of the splits below fit still get this many rows/columns per
+// block, so that they use more than one core.
+constexpr int64_t kMinBlockSmall = 128;
 // A K block spans at least this much of K; K splits add an (M, N) partial per block.
 constexpr int64_t kMinBlockK = 256;
 // Upper bound on blocks: enough for load balance on a shared 2-core machine (one slow
 // core does not hold the other idle for half the GEMM) and for up to ~8 threads.
-constexpr int64_t kMaxBlocks = 16;
+constexpr int64_t kMaxBlocks = 8;
 constexpr int64_t kMaxBlocksK = 8;
 // Split points are multiples of this (a multiple of the BLAS micro-tile sizes).
 constexpr int64_t kBlockAlign = 32;
@@ -89,8 +93,8 @@ void check_args(bool ta, bool tb, int64_t M, int64_t N, int64_t K, int64_t lda, 
 enum class Split { None, M, N, K };
 
 // The split of a GEMM, a function of the shape only: rows when they give >= 4 blocks,
-// else columns, else K (small M and N with a long K: weight gradients), else the larger
-// of M and N.
+// else columns, else K (small M and N with a long K: weight gradients), else up to 4
+// blocks of the larger of M and N.
 Split choose_split(int64_t M, int64_t N, int64_t K, int64_t& nb) {
   nb = 1;
   if (2.0 * double(M) * double(N) * double(K) < kSplitMinFlops) return Split::None;
@@ -101,8 +105,8 @@ Split choose_split(int64_t M, int64_t N, int64_t K, int64_t& nb) {
   if (nb_m >= 4) s = Split::M, nb = nb_m;
   else if (nb_n >= 4) s = Split::N, nb = nb_n;
   else if (nb_k >= 2) s = Split::K, nb = nb_k;
-  else if (nb_m >= nb_n) s = Split::M, nb = nb_m;
-  else s = Split::N, nb = nb_n;
+  else if (M >= N) s = Split::M, nb = std::min<int64_t>(4, M / kMinBlockSmall);
+  else s = Split::N, nb = std::min<int64_t>(4, N / kMinBlockSmall);
   return nb >= 2 ? s : Split::None;
 }
 
