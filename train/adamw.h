@@ -30,8 +30,11 @@ class AdamW {
   void set_lr(double lr) { opts_.lr = lr; }
   double lr() const { return opts_.lr; }
   int64_t steps() const { return t_; }
+  // Restores the step count (bias corrections) when resuming from a checkpoint.
+  void set_steps(int64_t t) { t_ = t; }
   const std::vector<ParamGroup>& groups() const { return groups_; }
-  // Moment buffers in group order (for checkpoints): m then v per parameter.
+  // Moment buffers in group order (for checkpoints): m then v per parameter. The handles
+  // share storage with the live moments, so copying into them (kernels::copy_) restores them.
   TensorList state() const;
 
  private:

@@ -1,0 +1,265 @@
+// Training checkpoints: a round trip restores weights, optimizer moments and counters
+// bit for bit; truncated and mismatched files give errors naming the file; a failed write
+// leaves the previous checkpoint intact; k steps + save + load into a fresh model and
+// optimizer + N-k steps equals N steps in one go, bitwise.
+#include <catch2/catch.hpp>
+
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include "autograd/ops.h"
+#include "nn/checkpoint.h"
+#include "nn/vision_transformer.h"
+#include "train/schedule.h"
+#include "train/train_state.h"
+
+using namespace shears;
+namespace fs = std::filesystem;
+
+namespace {
+
+fs::path temp_dir() {
+  fs::path d = fs::temp_directory_path() / ("shears_train_state_" + std::to_string(::getpid()));
+  fs::create_directories(d);
+  return d;
+}
+
+nn::ModelConfig tiny_config(int64_t depth = 1) {
+  nn::ModelConfig c;
+  c.arch = "vit";
+  c.image_size = 8;
+  c.in_chans = 1;
+  c.patch_size = 4;
+  c.dim = 16;
+  c.blocks = nn::uniform_blocks(depth, 2, 8, 32);
+  c.num_classes = 3;
+  c.mean = {0.5};
+  c.std = {0.25};
+  return c;
+}
+
+// Fixed synthetic batch for step s.
+std::pair<Tensor, Tensor> batch(int64_t s) {
+  Generator g(1000 + uint64_t(s));
+  Tensor x = randn({4, 1, 8, 8}, DType::F32, &g);
+  std::vector<int64_t> y = {s % 3, (s + 1) % 3, (s * 7) % 3, 1};
+  return {x, from_vector(y)};
+}
+
+struct Run {
+  std::shared_ptr<nn::VisionTransformer> model;
+  std::unique_ptr<train::AdamW> opt;
+  Generator drop_gen{7, 1};
+  train::CosineSchedule sched{1e-2, 1e-4, 1e-5, 2, 8};
+
+  explicit Run(uint64_t seed) {
+    model = std::make_shared<nn::VisionTransformer>(tiny_config(2), seed);
+    train::apply_drop_path(*model, 0.2, &drop_gen);
+    opt = std::make_unique<train::AdamW>(train::layer_decay_groups(*model, 0.05, 0.8), train::AdamWOptions{});
+  }
+  // one step; returns the loss
+  float step(int64_t s) {
+    opt->set_lr(sched.at(s));
+    opt->zero_grad();
+    auto [x, y] = batch(s);
+    Tensor loss = cross_entropy(model->forward(x), y, 0.1);
+    backward(loss);
+    train::clip_grad_norm(model->parameters(), 1.0);
+    opt->step();
+    return loss.item<float>();
+  }
+};
+
+void require_same_bits(const Tensor& a, const Tensor& b) {
+  REQUIRE(a.shape() == b.shape());
+  auto va = a.to_vector<float>(), vb = b.to_vector<float>();
+  REQUIRE(std::memcmp(va.data(), vb.data(), va.size() * sizeof(float)) == 0);
+}
+
+void require_same_model(const nn::Module& a, const nn::Module& b) {
+  auto pa = a.named_parameters(), pb = b.named_parameters();
+  REQUIRE(pa.size() == pb.size());
+  for (size_t i = 0; i < pa.size(); ++i) {
+    INFO(pa[i].first);
+    REQUIRE(pa[i].first == pb[i].first);
+    require_same_bits(pa[i].second, pb[i].second);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("train state round trip restores weights, moments and counters exactly", "[train][train_state]") {
+  const fs::path dir = temp_dir();
+  const std::string path = (dir / "round_trip.safetensors").string();
+  Run a(1);
+  for (int64_t s = 0; s < 3; ++s) a.step(s);
+  train::TrainState st;
+  st.epoch = 4;
+  st.step = 3;
+  st.next_batch = 17;
+  st.rng["data"] = 12345678901234567ull;
+  train::save_generator(st, "drop_path", a.drop_gen);
+  st.extra_json = R"({"best_acc": 0.875, "keep_rate": [0.7, 0.7]})";
+  train::save_train_state(path, *a.model, *a.opt, st);
+
+  Run b(99);  // fresh: different weights, zero moments
+  train::TrainState got = train::load_train_state(path, *b.model, *b.opt);
+  train::restore_generator(got, "drop_path", b.drop_gen);
+  require_same_model(*a.model, *b.model);
+  auto ma = a.opt->state(), mb = b.opt->state();
+  REQUIRE(ma.size() == mb.size());
+  for (size_t i = 0; i < ma.size(); ++i) require_same_bits(ma[i], mb[i]);
+  CHECK(b.opt->steps() == 3);
+  CHECK(b.opt->lr() == a.opt->lr());
+  CHECK(got.epoch == 4);
+  CHECK(got.step == 3);
+  CHECK(got.next_batch == 17);
+  CHECK(got.rng.at("data") == 12345678901234567ull);
+  CHECK(b.drop_gen.offset() == a.drop_gen.offset());
+  CHECK(a.drop_gen.offset() > 0);  // drop path really drew numbers
+  CHECK(got.extra_json == st.extra_json);
+
+  auto counters = train::read_train_state(path);
+  CHECK(counters.next_batch == 17);
+  // the model config travels with the file
+  CHECK(nn::read_model_config(path).to_json() == a.model->config().to_json());
+
+  // a different seed on resume is refused
+  Generator other(8, 1);
+  CHECK_THROWS_WITH(train::restore_generator(got, "drop_path", other), Catch::Contains("seed"));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("SGD state round trips and the optimizer kind is checked", "[train][train_state]") {
+  const fs::path dir = temp_dir();
+  const std::string path = (dir / "sgd.safetensors").string();
+  nn::VisionTransformer m(tiny_config(), 1);
+  train::SGD sgd(train::decay_groups(m, 1e-4), train::SGDOptions{});
+  for (int64_t s = 0; s < 2; ++s) {
+    sgd.zero_grad();
+    auto [x, y] = batch(s);
+    backward(cross_entropy(m.forward(x), y));
+    sgd.step();
+  }
+  train::save_train_state(path, m, sgd, {});
+  nn::VisionTransformer m2(tiny_config(), 2);
+  train::SGD sgd2(train::decay_groups(m2, 1e-4), train::SGDOptions{});
+  train::load_train_state(path, m2, sgd2);
+  require_same_model(m, m2);
+  for (size_t i = 0; i < sgd.state().size(); ++i) require_same_bits(sgd.state()[i], sgd2.state()[i]);
+  CHECK(sgd2.steps() == 2);
+
+  train::AdamW adam(train::decay_groups(m2, 0.05), {});
+  CHECK_THROWS_WITH(train::load_train_state(path, m2, adam), Catch::Contains(path) && Catch::Contains("sgd"));
+
+  // plain SGD has no state tensors, so a model of another depth reaches the strict model
+  // load, whose error lists the unexpected keys; nothing is copied
+  train::SGDOptions plain;
+  plain.momentum = 0.0;
+  train::SGD psgd(train::decay_groups(m, 0.0), plain);
+  train::save_train_state(path, m, psgd, {});
+  nn::VisionTransformer deep(tiny_config(2), 3);
+  train::SGD dsgd(train::decay_groups(deep, 0.0), plain);
+  const auto before = deep.parameters()[0].to_vector<float>();
+  CHECK_THROWS_WITH(train::load_train_state(path, deep, dsgd),
+                    Catch::Contains(path) && Catch::Contains("blocks.1.attn.qkv.weight"));
+  CHECK(deep.parameters()[0].to_vector<float>() == before);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("a truncated or mismatched checkpoint gives an error naming the file", "[train][train_state]") {
+  const fs::path dir = temp_dir();
+  const std::string path = (dir / "good.safetensors").string();
+  const std::string cut = (dir / "truncated.safetensors").string();
+  Run a(1);
+  a.step(0);
+  train::save_train_state(path, *a.model, *a.opt, {});
+  {
+    std::ifstream in(path, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::ofstream out(cut, std::ios::binary);
+    out.write(bytes.data(), std::streamsize(bytes.size() / 2));
+  }
+  Run b(2);
+  const auto before = b.model->parameters()[0].to_vector<float>();
+  CHECK_THROWS_WITH(train::load_train_state(cut, *b.model, *b.opt), Catch::Contains(cut));
+  CHECK_THROWS_WITH(train::load_train_state((dir / "missing.safetensors").string(), *b.model, *b.opt),
+                    Catch::Contains("missing.safetensors"));
+  // a model of another shape: strict load error naming the file; nothing copied
+  nn::ModelConfig c3 = tiny_config(3);
+  nn::VisionTransformer deep(c3, 3);
+  train::AdamW deep_opt(train::layer_decay_groups(deep, 0.05, 0.8), {});
+  CHECK_THROWS_WITH(train::load_train_state(path, deep, deep_opt), Catch::Contains(path));
+  // a model-only checkpoint is not a training checkpoint
+  const std::string model_only = (dir / "model.safetensors").string();
+  nn::save_model(model_only, *a.model);
+  CHECK_THROWS_WITH(train::load_train_state(model_only, *b.model, *b.opt),
+                    Catch::Contains(model_only) && Catch::Contains("not a training checkpoint"));
+  CHECK(b.model->parameters()[0].to_vector<float>() == before);
+  CHECK(b.opt->steps() == 0);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("an interrupted checkpoint write leaves the previous checkpoint intact", "[train][train_state]") {
+  const fs::path dir = temp_dir();
+  const std::string path = (dir / "ckpt.safetensors").string();
+  Run a(1);
+  a.step(0);
+  train::TrainState st;
+  st.step = 1;
+  train::save_train_state(path, *a.model, *a.opt, st);
+  const std::vector<float> saved = a.model->parameters()[0].to_vector<float>();
+  a.step(1);
+  st.step = 2;
+  // the writer's temp file cannot be created: the path is taken by a directory
+  const fs::path blocker = path + ".tmp." + std::to_string(::getpid());
+  fs::create_directories(blocker / "x");
+  CHECK_THROWS_WITH(train::save_train_state(path, *a.model, *a.opt, st), Catch::Contains(path));
+  fs::remove_all(blocker);
+  Run b(5);
+  auto got = train::load_train_state(path, *b.model, *b.opt);
+  CHECK(got.step == 1);
+  CHECK(b.opt->steps() == 1);
+  CHECK(b.model->parameters()[0].to_vector<float>() == saved);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("k steps + save + load into a fresh model + N-k steps equals N steps", "[train][train_state]") {
+  const int64_t N = 8, k = 3;
+  const fs::path dir = temp_dir();
+  const std::string path = (dir / "resume.safetensors").string();
+
+  Run full(1);
+  std::vector<float> losses_full;
+  for (int64_t s = 0; s < N; ++s) losses_full.push_back(full.step(s));
+
+  std::vector<float> losses_resumed;
+  {
+    Run first(1);
+    for (int64_t s = 0; s < k; ++s) losses_resumed.push_back(first.step(s));
+    train::TrainState st;
+    st.step = k;
+    train::save_generator(st, "drop_path", first.drop_gen);
+    train::save_train_state(path, *first.model, *first.opt, st);
+  }
+  Run second(42);  // fresh model (other init), fresh optimizer, fresh generator
+  train::TrainState st = train::load_train_state(path, *second.model, *second.opt);
+  train::restore_generator(st, "drop_path", second.drop_gen);
+  REQUIRE(st.step == k);
+  for (int64_t s = st.step; s < N; ++s) losses_resumed.push_back(second.step(s));
+
+  REQUIRE(losses_resumed.size() == losses_full.size());
+  for (size_t i = 0; i < losses_full.size(); ++i) {
+    INFO("step " << i);
+    CHECK(losses_resumed[i] == Approx(losses_full[i]).margin(1e-6));
+    CHECK(std::memcmp(&losses_resumed[i], &losses_full[i], sizeof(float)) == 0);  // bitwise
+  }
+  require_same_model(*full.model, *second.model);
+  auto ma = full.opt->state(), mb = second.opt->state();
+  for (size_t i = 0; i < ma.size(); ++i) require_same_bits(ma[i], mb[i]);
+  CHECK(full.drop_gen.offset() == second.drop_gen.offset());
+  fs::remove_all(dir);
+}

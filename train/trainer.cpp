@@ -1,0 +1,138 @@
+// Trainer (see trainer.h).
+#include "train/trainer.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+
+#include "autograd/ops.h"
+
+namespace shears::train {
+
+namespace {
+double now_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+std::string eta_str(double s) {
+  char buf[32];
+  if (s >= 3600) std::snprintf(buf, sizeof buf, "%dh%02dm", int(s / 3600), int(std::fmod(s, 3600) / 60));
+  else if (s >= 60) std::snprintf(buf, sizeof buf, "%dm%02ds", int(s / 60), int(std::fmod(s, 60)));
+  else std::snprintf(buf, sizeof buf, "%.0fs", s);
+  return buf;
+}
+}  // namespace
+
+Trainer::Trainer(nn::VisionTransformer& model, TrainerOptions options, int64_t steps_per_epoch)
+    : model_(model), opts_(options), steps_per_epoch_(steps_per_epoch) {
+  SHEARS_CHECK(steps_per_epoch > 0, "trainer", "an epoch needs at least one batch, got ", steps_per_epoch,
+               " (data set smaller than one batch with drop_last?)");
+  AdamWOptions o;
+  o.lr = opts_.lr;
+  o.beta1 = opts_.beta1;
+  o.beta2 = opts_.beta2;
+  optimizer_ = std::make_unique<AdamW>(decay_groups(model_, opts_.weight_decay), o);
+  schedule_ = CosineSchedule::from_epochs(opts_.lr, opts_.warmup_lr, opts_.min_lr, opts_.warmup_epochs,
+                                          double(opts_.epochs), steps_per_epoch_);
+}
+
+void Trainer::log_json(const std::string& line) const {
+  if (opts_.log_path.empty()) return;
+  std::ofstream f(opts_.log_path, std::ios::app);
+  f << line << "\n";
+}
+
+double Trainer::train_epoch(data::DataLoader& loader, int64_t epoch) {
+  model_.train();
+  data::Batch batch;
+  double loss_sum = 0, window_loss = 0;
+  int64_t n_steps = 0, window_steps = 0, window_images = 0;
+  const double t_epoch = now_s();
+  double t_window = t_epoch;
+  loader.take_wait_seconds();
+  double wait_total = 0;
+  const int64_t total_steps = steps_per_epoch_ * opts_.epochs;
+  while (loader.next(batch)) {
+    const double lr = schedule_.at(step_);
+    optimizer_->set_lr(lr);
+    optimizer_->zero_grad();
+    Tensor logits = model_.forward(batch.inputs);
+    Tensor loss = batch.targets.defined() ? soft_cross_entropy(logits, batch.targets)
+                                          : cross_entropy(logits, batch.labels, opts_.label_smoothing);
+    const double lv = loss.item<double>();
+    if (!std::isfinite(lv))
+      fail("trainer", "non-finite loss ", lv, " at epoch ", epoch, " step ", step_,
+           "; lower the learning rate (now ", lr, ") or enable --clip-grad, and resume from the last checkpoint");
+    backward(loss);
+    if (opts_.clip_grad > 0) clip_grad_norm(model_.parameters(), opts_.clip_grad);
+    optimizer_->step();
+    ++step_;
+    if (on_step) on_step(step_);
+    loss_sum += lv;
+    window_loss += lv;
+    ++n_steps;
+    ++window_steps;
+    window_images += batch.size();
+    if (opts_.log_every > 0 && (n_steps % opts_.log_every == 0 || n_steps == steps_per_epoch_)) {
+      const double t = now_s();
+      const double wait = loader.take_wait_seconds();
+      wait_total += wait;
+      last_ips_ = window_images / std::max(1e-9, t - t_window);
+      last_wait_ = wait / std::max(1e-9, t - t_window);
+      const double eta = double(total_steps - step_) * (t - t_epoch) / double(n_steps);
+      if (!opts_.quiet)
+        std::printf("epoch %ld/%ld  step %ld/%ld  loss %.4f  lr %.2e  %.0f img/s  data wait %.0f%%  eta %s\n",
+                    long(epoch + 1), long(opts_.epochs), long(n_steps), long(steps_per_epoch_),
+                    window_loss / double(window_steps), lr, last_ips_, 100 * last_wait_, eta_str(eta).c_str());
+      std::fflush(stdout);
+      char buf[256];
+      std::snprintf(buf, sizeof buf,
+                    "{\"kind\":\"train\",\"epoch\":%ld,\"step\":%ld,\"loss\":%.6f,\"lr\":%.6e,\"img_per_s\":%.1f,"
+                    "\"data_wait\":%.4f}",
+                    long(epoch), long(step_), window_loss / double(window_steps), lr, last_ips_, last_wait_);
+      log_json(buf);
+      window_loss = 0;
+      window_steps = 0;
+      window_images = 0;
+      t_window = t;
+    }
+  }
+  SHEARS_CHECK(n_steps > 0, "trainer", "the loader produced no batch in epoch ", epoch);
+  return loss_sum / double(n_steps);
+}
+
+EvalResult Trainer::evaluate(data::DataLoader& loader) {
+  model_.eval();
+  NoGradGuard no_grad;
+  EvalResult r;
+  const double t0 = now_s();
+  data::Batch batch;
+  double loss_sum = 0;
+  int64_t correct1 = 0, correct5 = 0;
+  while (loader.next(batch)) {
+    Tensor logits = model_.forward(batch.inputs);
+    loss_sum += cross_entropy(logits, batch.labels, 0.0).item<double>() * double(batch.size());
+    const int64_t B = batch.size(), C = logits.size(1);
+    std::vector<float> z = logits.to_vector<float>();
+    std::vector<int64_t> y = batch.labels.to_vector<int64_t>();
+    for (int64_t b = 0; b < B; ++b) {
+      const float target = z[b * C + y[b]];
+      int64_t rank = 0;  // classes scoring above the label (ties: lower index first)
+      for (int64_t c = 0; c < C; ++c) {
+        const float v = z[b * C + c];
+        if (v > target || (v == target && c < y[b])) ++rank;
+      }
+      correct1 += rank < 1;
+      correct5 += rank < 5;
+    }
+    r.samples += B;
+  }
+  SHEARS_CHECK(r.samples > 0, "trainer", "the evaluation loader produced no batch");
+  r.top1 = double(correct1) / double(r.samples);
+  r.top5 = double(correct5) / double(r.samples);
+  r.loss = loss_sum / double(r.samples);
+  r.seconds = now_s() - t0;
+  return r;
+}
+
+}  // namespace shears::train

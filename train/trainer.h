@@ -1,0 +1,68 @@
+// Trainer: the fine-tuning loop every recipe uses. One optimizer step per batch (AdamW,
+// cosine schedule with warm-up stepped per iteration, optional gradient clipping), soft-
+// target cross-entropy whenever the batch carries soft targets (Mixup/CutMix) and label-
+// smoothed cross-entropy otherwise, a progress line with images/s, data-wait share and
+// ETA, JSONL logs, evaluation (top-1/top-5), and step hooks for training-time controllers.
+#pragma once
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "data/data_loader.h"
+#include "nn/vision_transformer.h"
+#include "train/adamw.h"
+#include "train/schedule.h"
+
+namespace shears::train {
+
+struct TrainerOptions {
+  int64_t epochs = 10;
+  double lr = 5e-4;            // peak lr actually used (after any batch-size scaling)
+  double warmup_lr = 1e-6;
+  double min_lr = 1e-5;
+  double warmup_epochs = 1.0;
+  double weight_decay = 0.05;
+  double beta1 = 0.9, beta2 = 0.999;
+  double label_smoothing = 0.1;  // used when a batch has no soft targets
+  double clip_grad = 0.0;        // 0 = no clipping
+  int64_t log_every = 50;        // steps between progress lines (0 = none)
+  std::string log_path;          // JSONL, one object per progress line and per epoch ("" = none)
+  bool quiet = false;
+};
+
+struct EvalResult {
+  double top1 = 0, top5 = 0, loss = 0;
+  int64_t samples = 0;
+  double seconds = 0;
+};
+
+class Trainer {
+ public:
+  Trainer(nn::VisionTransformer& model, TrainerOptions options, int64_t steps_per_epoch);
+
+  // One epoch over `loader` (which must have been started at the right epoch/batch).
+  // Returns the mean training loss of the epoch.
+  double train_epoch(data::DataLoader& loader, int64_t epoch);
+  EvalResult evaluate(data::DataLoader& loader);
+
+  AdamW& optimizer() { return *optimizer_; }
+  const CosineSchedule& schedule() const { return schedule_; }
+  int64_t step() const { return step_; }
+  void set_step(int64_t step) { step_ = step; }
+  // Called after every optimizer step with the global step number.
+  std::function<void(int64_t step)> on_step;
+  double last_images_per_second() const { return last_ips_; }
+  double last_data_wait_fraction() const { return last_wait_; }
+
+ private:
+  void log_json(const std::string& line) const;
+  nn::VisionTransformer& model_;
+  TrainerOptions opts_;
+  std::unique_ptr<AdamW> optimizer_;
+  CosineSchedule schedule_;
+  int64_t steps_per_epoch_;
+  int64_t step_ = 0;
+  double last_ips_ = 0, last_wait_ = 0;
+};
+
+}  // namespace shears::train
