@@ -33,7 +33,9 @@ TEST_CASE("forward: linear matches x W^T + b on strided inputs", "[forward][fuse
 
 TEST_CASE("forward: attention matches per-head softmax(q k^T s) v and exposes the probabilities",
           "[forward][fused]") {
-  const int64_t B = 2, N = 5, H = 3, D = 2, C = H * D;
+  // N = 5 runs the direct small-sequence path, N = 70 the BLAS path
+  for (int64_t N : {5, 70}) {
+  const int64_t B = 2, H = 3, D = 2, C = H * D;
   const double scale = 0.7;
   for (DType dt : {DType::F32, DType::F64}) {
     Tensor qkv = noncontig_tensor({B, N, 3 * C}, dt, 11, -2, 2);
@@ -63,6 +65,7 @@ TEST_CASE("forward: attention matches per-head softmax(q k^T s) v and exposes th
         }
     require_close(out, want_out, default_tol(dt));
     require_close(probs, want_p, default_tol(dt));
+  }
   }
   REQUIRE_THROWS_WITH(attention(zeros({2, 4, 10}), 2, 1.0), Catch::Contains("(B, N, 3C)"));
   REQUIRE_THROWS_WITH(attention(zeros({2, 4, 12}), 3, 1.0), Catch::Contains("not divisible by 3 heads"));

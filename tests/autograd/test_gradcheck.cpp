@@ -130,7 +130,9 @@ std::map<std::string, std::vector<Case>> gradcheck_cases() {
                     {F([](const TensorList& x) {
                        return attention(concat({x[0], x[1], x[2]}, 2), 1, 0.7);  // q, k, v from separate tensors
                      }),
-                     {rnd({1, 4, 3}, 84), rnd({1, 4, 3}, 85), rnd({1, 4, 3}, 86)}}};
+                     {rnd({1, 4, 3}, 84), rnd({1, 4, 3}, 85), rnd({1, 4, 3}, 86)}},
+                    // a sequence longer than the direct path's limit (64): the BLAS path
+                    {F([](const TensorList& x) { return attention(x[0], 1, 0.9); }), {rnd({1, 66, 3}, 90, -2, 2)}}};
   c["cross_entropy"] = {{F([](const TensorList& x) { return soft_cross_entropy(x[0], softmax(x[1], 1)); }),
                          {rnd({3, 4}, 87, -2, 2), rnd({3, 4}, 88)}},
                         {F([](const TensorList& x) { return cross_entropy(x[0], idx({2, 0, 3}), 0.1); }),
