@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 
 #include <cxxopts.hpp>
@@ -19,6 +20,7 @@
 #include "nn/checkpoint.h"
 #include "nn/flop_count.h"
 #include "tensor/parallel.h"
+#include "train/train_state.h"
 #include "train/trainer.h"
 
 using namespace shears;
@@ -26,8 +28,9 @@ using namespace shears;
 namespace {
 
 struct Config {
-  std::string data_dir, scale, out;
-  int64_t epochs = 0, batch_size = 128, train_limit = 0, eval_limit = 0, patch = 4, dim = 128, depth = 6,
+  std::string data_dir, scale, out, resume;
+  int64_t stop_after_steps = -1;
+  int64_t epochs = 0, batch_size = 128, train_limit = 0, eval_limit = 0, patch = 7, dim = 128, depth = 6,
           heads = 4, mlp_hidden = 256, log_every = 50;
   double base_lr = 1e-3, lr = 0, warmup_epochs = 1, min_lr = 1e-5, weight_decay = 0.05, smoothing = 0.1,
          mixup = 0.8, cutmix = 1.0, mix_prob = 0.5, erase = 0.25, drop_path = 0.0, crop_padding = 2;
@@ -56,7 +59,7 @@ Config parse_args(int argc, char** argv, bool& exit_now) {
       ("epochs", "training epochs [quick 1, default 12]", cxxopts::value<int64_t>())
       ("batch-size", "images per step", cxxopts::value<int64_t>()->default_value("128"))
       ("lr", "base learning rate for a batch of 512; the lr used is lr * batch / 512 (DeiT's rule)",
-       cxxopts::value<double>()->default_value("2e-3"))
+       cxxopts::value<double>()->default_value("3e-3"))
       ("warmup-epochs", "linear warm-up length", cxxopts::value<double>()->default_value("1"))
       ("min-lr", "final lr of the cosine schedule", cxxopts::value<double>()->default_value("1e-5"))
       ("weight-decay", "AdamW decoupled weight decay (not on biases, norms, pos_embed, cls_token)",
@@ -69,7 +72,7 @@ Config parse_args(int argc, char** argv, bool& exit_now) {
       ("erase", "RandomErasing probability", cxxopts::value<double>()->default_value("0.25"))
       ("crop-padding", "random crop padding in pixels (0 = no crop)", cxxopts::value<double>()->default_value("2"))
       ("drop-path", "max DropPath rate (linspace over depth)", cxxopts::value<double>()->default_value("0.0"))
-      ("patch", "patch size (divides 28)", cxxopts::value<int64_t>()->default_value("4"))
+      ("patch", "patch size (divides 28; 7 gives 16 patches + cls)", cxxopts::value<int64_t>()->default_value("7"))
       ("dim", "embedding width", cxxopts::value<int64_t>()->default_value("128"))
       ("depth", "number of blocks", cxxopts::value<int64_t>()->default_value("6"))
       ("heads", "attention heads", cxxopts::value<int64_t>()->default_value("4"))
@@ -81,6 +84,12 @@ Config parse_args(int argc, char** argv, bool& exit_now) {
       ("threads", "worker threads (0 = SHEARS_NUM_THREADS when set, else all cores)",
        cxxopts::value<int>()->default_value("0"))
       ("log-every", "steps between progress lines", cxxopts::value<int64_t>()->default_value("50"))
+      ("resume", "continue exactly from a training state written by an earlier run (OUT/train_state.safetensors): "
+                 "weights, AdamW moments, schedule step, epoch and position in the data order",
+       cxxopts::value<std::string>()->default_value(""))
+      ("stop-after-steps", "stop after this many optimizer steps in total, saving the training state to resume "
+                           "from (-1 = run to the end)",
+       cxxopts::value<int64_t>()->default_value("-1"))
       ("h,help", "print this help and exit");
   cxxopts::ParseResult r = options.parse(argc, argv);
   if (r.count("help")) {
@@ -123,6 +132,8 @@ Config parse_args(int argc, char** argv, bool& exit_now) {
   c.mlp_hidden = r["mlp"].as<int64_t>();
   c.seed = r["seed"].as<uint64_t>();
   c.threads = r["threads"].as<int>();
+  c.resume = r["resume"].as<std::string>();
+  c.stop_after_steps = r["stop-after-steps"].as<int64_t>();
   SHEARS_CHECK(c.epochs >= 1, "shears_main", "--epochs must be >= 1, got ", c.epochs);
   SHEARS_CHECK(c.batch_size >= 2, "shears_main", "--batch-size must be >= 2, got ", c.batch_size);
   SHEARS_CHECK(c.base_lr > 0 && std::isfinite(c.base_lr), "shears_main", "--lr must be positive, got ", c.base_lr);
@@ -188,43 +199,69 @@ int run(const Config& c) {
   to.label_smoothing = c.smoothing;
   to.log_every = c.log_every;
   to.log_path = c.out + "/train_log.jsonl";
-  std::filesystem::remove(to.log_path);
+  to.stop_at_step = c.stop_after_steps;
+  if (c.resume.empty()) std::filesystem::remove(to.log_path);
   train::Trainer trainer(model, to, train_loader.batches_per_epoch());
+  const std::string state_path = c.out + "/train_state.safetensors";
+  train::TrainState state;  // where training starts: epoch, global step, batch within the epoch
+  if (!c.resume.empty()) {
+    state = train::load_train_state(c.resume, model, trainer.optimizer());
+    trainer.set_step(state.step);
+    std::printf("resumed from %s at epoch %ld, step %ld, batch %ld\n", c.resume.c_str(), long(state.epoch),
+                long(state.step), long(state.next_batch));
+  }
 
   const double gflops = nn::count_flops(mcfg).total / 1e9;
   std::printf("shears main job: ViT on Fashion-MNIST (%ld train / %ld test images)\n", long(train_set->size()),
               long(test_set->size()));
-  std::printf("effective config: model patch %ld dim %ld depth %ld heads %ld mlp %ld (%.2f M params, %.1f MFLOPs/img); "
-              "epochs %ld, batch %ld, lr %.3g (= %.3g x %ld / 512), warm-up %.3g epochs, min lr %.1e, weight decay %.3g; "
-              "label smoothing %.3g, mixup %.3g / cutmix %.3g with prob %.3g (switch 0.5), random crop pad %.0f, "
-              "flip 0.5, erasing %.3g; drop path %.3g; seed %lu, %d threads\n",
-              long(c.patch), long(c.dim), long(c.depth), long(c.heads), long(c.mlp_hidden),
-              model.parameter_count() / 1e6, gflops * 1e3, long(c.epochs), long(c.batch_size), c.lr, c.base_lr,
-              long(c.batch_size), to.warmup_epochs, c.min_lr, c.weight_decay, c.smoothing, c.mixup, c.cutmix,
-              mixing ? c.mix_prob : 0.0, c.crop_padding, c.erase, c.drop_path, (unsigned long)c.seed, get_num_threads());
+  char eff[1024];
+  std::snprintf(eff, sizeof eff,
+                "model patch %ld dim %ld depth %ld heads %ld mlp %ld (%.2f M params, %.1f MFLOPs/img); epochs %ld, "
+                "batch %ld, lr %.3g (= %.3g x %ld / 512), warm-up %.3g epochs, min lr %.1e, weight decay %.3g; "
+                "label smoothing %.3g, mixup %.3g / cutmix %.3g with prob %.3g (switch 0.5), random crop pad %.0f, "
+                "flip 0.5, erasing %.3g; drop path %.3g; seed %lu, %d threads",
+                long(c.patch), long(c.dim), long(c.depth), long(c.heads), long(c.mlp_hidden),
+                model.parameter_count() / 1e6, gflops * 1e3, long(c.epochs), long(c.batch_size), c.lr, c.base_lr,
+                long(c.batch_size), to.warmup_epochs, c.min_lr, c.weight_decay, c.smoothing, c.mixup, c.cutmix,
+                mixing ? c.mix_prob : 0.0, c.crop_padding, c.erase, c.drop_path, (unsigned long)c.seed,
+                get_num_threads());
+  std::printf("effective config: %s\n", eff);
+  {  // the effective configuration is stored with the run: first line of the log, and the checkpoint
+    std::ofstream log(to.log_path, std::ios::app);
+    log << "{\"kind\":\"config\",\"text\":\"" << eff << "\"}\n";
+  }
   std::fflush(stdout);
 
   const double t_train = now_s();
   double last_loss = 0;
-  for (int64_t e = 0; e < c.epochs; ++e) {
-    train_loader.start_epoch(e);
+  for (int64_t e = state.epoch; e < c.epochs; ++e) {
+    train_loader.start_epoch(e, e == state.epoch ? state.next_batch : 0);
     last_loss = trainer.train_epoch(train_loader, e);
+    const bool stopped = trainer.step() == c.stop_after_steps;
+    train::TrainState now{stopped ? e : e + 1, trainer.step(), stopped ? train_loader.next_batch_index() : 0, {}, ""};
+    if (stopped && now.next_batch == train_loader.batches_per_epoch()) now = {e + 1, trainer.step(), 0, {}, ""};
+    train::save_train_state(state_path, model, trainer.optimizer(), now);  // atomic: temp file + rename
+    if (stopped) {
+      std::printf("stopped after %ld steps; resume with --resume %s\n", long(trainer.step()), state_path.c_str());
+      return 0;
+    }
   }
   const double train_seconds = now_s() - t_train;
   test_loader.start_epoch(0);
   train::EvalResult ev = trainer.evaluate(test_loader);
   const std::string ckpt = c.out + "/vit_fmnist.safetensors";
-  nn::save_model(ckpt, model, {{"shears.recipe", "shears_main"}, {"shears.test_top1", std::to_string(ev.top1)}});
+  nn::save_model(ckpt, model,
+                 {{"shears.recipe", "shears_main"}, {"shears.run_config", eff}, {"shears.test_top1", std::to_string(ev.top1)}});
 
   const int64_t images = c.epochs * train_loader.batches_per_epoch() * c.batch_size;
   std::printf("\n## shears main job: ViT on Fashion-MNIST\n\n");
   std::printf("| model | params | GFLOPs/img | epochs | train images | train time | train img/s | last epoch loss | "
-              "test top-1 | test top-5 | test images | eval img/s |\n");
-  std::printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
-  std::printf("| ViT p%ld d%ld x%ld h%ld | %.2f M | %.4f | %ld | %ld | %.1f s | %.0f | %.4f | %.2f%% | %.2f%% | %ld | %.0f |\n",
+              "test top-1 | test top-5 | test UAR | test images | eval img/s |\n");
+  std::printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+  std::printf("| ViT p%ld d%ld x%ld h%ld | %.2f M | %.4f | %ld | %ld | %.1f s | %.0f | %.4f | %.2f%% | %.2f%% | %.2f%% | %ld | %.0f |\n",
               long(c.patch), long(c.dim), long(c.depth), long(c.heads), model.parameter_count() / 1e6, gflops,
               long(c.epochs), long(images), train_seconds, images / train_seconds, last_loss, 100 * ev.top1,
-              100 * ev.top5, long(ev.samples), ev.samples / ev.seconds);
+              100 * ev.top5, 100 * ev.uar, long(ev.samples), ev.samples / ev.seconds);
   std::printf("\ncheckpoint: %s (reload with nn::load_model; config and preprocessing inside)\nlog: %s\n"
               "total wall time %.1f s\n",
               ckpt.c_str(), to.log_path.c_str(), now_s() - t_start);

@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "autograd/ops.h"
+#include "train/metrics.h"
 
 namespace shears::train {
 
@@ -52,7 +53,7 @@ double Trainer::train_epoch(data::DataLoader& loader, int64_t epoch) {
   loader.take_wait_seconds();
   double wait_total = 0;
   const int64_t total_steps = steps_per_epoch_ * opts_.epochs;
-  while (loader.next(batch)) {
+  while ((opts_.stop_at_step < 0 || step_ < opts_.stop_at_step) && loader.next(batch)) {
     const double lr = schedule_.at(step_);
     optimizer_->set_lr(lr);
     optimizer_->zero_grad();
@@ -73,21 +74,23 @@ double Trainer::train_epoch(data::DataLoader& loader, int64_t epoch) {
     ++n_steps;
     ++window_steps;
     window_images += batch.size();
-    if (opts_.log_every > 0 && (n_steps % opts_.log_every == 0 || n_steps == steps_per_epoch_)) {
+    const bool end = loader.next_batch_index() == steps_per_epoch_ || step_ == opts_.stop_at_step;
+    if (opts_.log_every > 0 && (n_steps % opts_.log_every == 0 || end)) {
       const double t = now_s();
       const double wait = loader.take_wait_seconds();
       wait_total += wait;
       last_ips_ = window_images / std::max(1e-9, t - t_window);
       last_wait_ = wait / std::max(1e-9, t - t_window);
       const double eta = double(total_steps - step_) * (t - t_epoch) / double(n_steps);
+      const int64_t shown = loader.next_batch_index();
       if (!opts_.quiet)
         std::printf("epoch %ld/%ld  step %ld/%ld  loss %.4f  lr %.2e  %.0f img/s  data wait %.0f%%  eta %s\n",
-                    long(epoch + 1), long(opts_.epochs), long(n_steps), long(steps_per_epoch_),
+                    long(epoch + 1), long(opts_.epochs), long(shown), long(steps_per_epoch_),
                     window_loss / double(window_steps), lr, last_ips_, 100 * last_wait_, eta_str(eta).c_str());
       std::fflush(stdout);
       char buf[256];
       std::snprintf(buf, sizeof buf,
-                    "{\"kind\":\"train\",\"epoch\":%ld,\"step\":%ld,\"loss\":%.6f,\"lr\":%.6e,\"img_per_s\":%.1f,"
+                    "{\"kind\":\"train\",\"epoch\":%ld,\"step\":%ld,\"loss\":%.9g,\"lr\":%.9g,\"img_per_s\":%.1f,"
                     "\"data_wait\":%.4f}",
                     long(epoch), long(step_), window_loss / double(window_steps), lr, last_ips_, last_wait_);
       log_json(buf);
@@ -97,8 +100,9 @@ double Trainer::train_epoch(data::DataLoader& loader, int64_t epoch) {
       t_window = t;
     }
   }
-  SHEARS_CHECK(n_steps > 0, "trainer", "the loader produced no batch in epoch ", epoch);
-  return loss_sum / double(n_steps);
+  SHEARS_CHECK(n_steps > 0 || step_ == opts_.stop_at_step, "trainer", "the loader produced no batch in epoch ",
+               epoch);
+  return n_steps > 0 ? loss_sum / double(n_steps) : 0.0;
 }
 
 EvalResult Trainer::evaluate(data::DataLoader& loader) {
@@ -108,28 +112,17 @@ EvalResult Trainer::evaluate(data::DataLoader& loader) {
   const double t0 = now_s();
   data::Batch batch;
   double loss_sum = 0;
-  int64_t correct1 = 0, correct5 = 0;
+  ConfusionStats stats(loader.dataset().num_classes());
   while (loader.next(batch)) {
     Tensor logits = model_.forward(batch.inputs);
     loss_sum += cross_entropy(logits, batch.labels, 0.0).item<double>() * double(batch.size());
-    const int64_t B = batch.size(), C = logits.size(1);
-    std::vector<float> z = logits.to_vector<float>();
-    std::vector<int64_t> y = batch.labels.to_vector<int64_t>();
-    for (int64_t b = 0; b < B; ++b) {
-      const float target = z[b * C + y[b]];
-      int64_t rank = 0;  // classes scoring above the label (ties: lower index first)
-      for (int64_t c = 0; c < C; ++c) {
-        const float v = z[b * C + c];
-        if (v > target || (v == target && c < y[b])) ++rank;
-      }
-      correct1 += rank < 1;
-      correct5 += rank < 5;
-    }
-    r.samples += B;
+    stats.add(logits, batch.labels);
   }
-  SHEARS_CHECK(r.samples > 0, "trainer", "the evaluation loader produced no batch");
-  r.top1 = double(correct1) / double(r.samples);
-  r.top5 = double(correct5) / double(r.samples);
+  SHEARS_CHECK(stats.total() > 0, "trainer", "the evaluation loader produced no batch");
+  r.samples = stats.total();
+  r.top1 = stats.top1();
+  r.top5 = stats.top5();
+  r.uar = stats.uar();
   r.loss = loss_sum / double(r.samples);
   r.seconds = now_s() - t0;
   return r;

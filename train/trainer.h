@@ -28,10 +28,12 @@ struct TrainerOptions {
   int64_t log_every = 50;        // steps between progress lines (0 = none)
   std::string log_path;          // JSONL, one object per progress line and per epoch ("" = none)
   bool quiet = false;
+  int64_t stop_at_step = -1;     // stop the epoch once this many steps are done (-1 = never)
 };
 
 struct EvalResult {
   double top1 = 0, top5 = 0, loss = 0;
+  double uar = 0;  // unweighted mean of per-class recall (top1 is the WAR)
   int64_t samples = 0;
   double seconds = 0;
 };
@@ -40,8 +42,8 @@ class Trainer {
  public:
   Trainer(nn::VisionTransformer& model, TrainerOptions options, int64_t steps_per_epoch);
 
-  // One epoch over `loader` (which must have been started at the right epoch/batch).
-  // Returns the mean training loss of the epoch.
+  // One epoch over `loader` (which must have been started at the right epoch/batch),
+  // or until options.stop_at_step. Returns the mean training loss of the steps taken.
   double train_epoch(data::DataLoader& loader, int64_t epoch);
   EvalResult evaluate(data::DataLoader& loader);
 
