@@ -30,23 +30,7 @@ Tensor soft_cross_entropy(const Tensor& logits, const Tensor& targets) {
 }
 
 Tensor smoothed_targets(const Tensor& labels, int64_t num_classes, double smoothing, DType dtype) {
-  SHEARS_CHECK(labels.dtype() == DType::I64 && labels.dim() == 1, "cross_entropy",
-               "labels must be a 1-d i64 tensor, got ", shape_str(labels.shape()), " ", dtype_name(labels.dtype()));
-  SHEARS_CHECK(smoothing >= 0.0 && smoothing < 1.0, "cross_entropy", "label smoothing must be in [0, 1), got ",
-               smoothing);
-  const int64_t B = labels.size(0);
-  const double off = smoothing / double(num_classes), on = 1.0 - smoothing + off;
-  Tensor t = full({B, num_classes}, off, dtype);
-  std::vector<int64_t> lv = labels.to_vector<int64_t>();
-  SHEARS_DISPATCH_FLOAT(dtype, "cross_entropy", [&] {
-    scalar_t* p = t.data<scalar_t>();
-    for (int64_t b = 0; b < B; ++b) {
-      SHEARS_CHECK(lv[b] >= 0 && lv[b] < num_classes, "cross_entropy", "label ", lv[b], " of sample ", b,
-                   " out of range for ", num_classes, " classes");
-      p[b * num_classes + lv[b]] = static_cast<scalar_t>(on);
-    }
-  });
-  return t;
+  return K::smoothed_one_hot(labels, num_classes, smoothing, dtype);
 }
 
 Tensor cross_entropy(const Tensor& logits, const Tensor& labels, double label_smoothing) {

@@ -2,6 +2,7 @@
 // timm's rand_bbox with the corrected λ, in-place mixing of a batch with its flip
 // (b <-> B−1−b), and the label-smoothed soft targets.
 #include "data/mixup.h"
+#include "tensor/kernels.h"
 
 #include <cmath>
 
@@ -54,22 +55,7 @@ CutBox cutmix_box(int64_t height, int64_t width, double lam, Generator& gen) {
 }
 
 Tensor smooth_one_hot(const Tensor& labels, int64_t num_classes, double smoothing) {
-  SHEARS_CHECK(labels.dim() == 1 && labels.dtype() == DType::I64, "smooth_one_hot",
-               "labels must be 1-d i64, got ", shape_str(labels.shape()), " ", dtype_name(labels.dtype()));
-  SHEARS_CHECK(num_classes > 0, "smooth_one_hot", "num_classes must be > 0, got ", num_classes);
-  SHEARS_CHECK(smoothing >= 0.0 && smoothing < 1.0, "smooth_one_hot", "smoothing must be in [0, 1), got ",
-               smoothing);
-  const double off = smoothing / num_classes, on = 1.0 - smoothing + off;
-  const std::vector<int64_t> y = labels.to_vector<int64_t>();
-  const int64_t n = static_cast<int64_t>(y.size());
-  Tensor out = full({n, num_classes}, off, DType::F32);
-  float* p = out.data<float>();
-  for (int64_t b = 0; b < n; ++b) {
-    SHEARS_CHECK(y[b] >= 0 && y[b] < num_classes, "smooth_one_hot", "label ", y[b], " of sample ", b,
-                 " outside [0, ", num_classes, ")");
-    p[b * num_classes + y[b]] = static_cast<float>(on);
-  }
-  return out;
+  return kernels::smoothed_one_hot(labels, num_classes, smoothing, DType::F32);
 }
 
 Tensor mix_targets(const Tensor& labels, int64_t num_classes, double smoothing, double lam) {

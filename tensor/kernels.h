@@ -82,6 +82,10 @@ void scatter_add_(const Tensor& dst, int64_t dim, const Tensor& index, const Ten
 // In place: dst.index_select(dim, index) += src
 void index_add_(const Tensor& dst, int64_t dim, const Tensor& index, const Tensor& src);
 
+// (B, num_classes) targets of `dtype`: off = smoothing / C everywhere, on = 1 - smoothing + off at
+// each label (i64 (B,)); a label outside [0, C) is an error naming the sample.
+Tensor smoothed_one_hot(const Tensor& labels, int64_t num_classes, double smoothing, DType dtype);
+
 // ---------------- linear algebra ----------------
 // a: (..., M, K), b: (..., K, N) -> (..., M, N); batch dims broadcast; 1-d inputs are
 // promoted as in numpy. All GEMMs go through tensor/gemm.h.
