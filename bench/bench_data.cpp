@@ -21,16 +21,11 @@
 using namespace shears;
 using namespace shears::data;
 
+#include "bench_util.h"
+
 namespace {
-double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
-}
-
+using bench::median;
+using bench::now_s;
 struct Result {
   double images_per_s = 0, wait_fraction = 0;
 };

@@ -23,14 +23,14 @@
 
 using namespace shears;
 
+#include "bench_util.h"
+
 namespace {
+using bench::median;
+using bench::now_s;
 
 double g_min_time = 0.3;  // seconds per sample
 int g_samples = 5;
-
-double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
 
 // Seconds per call of fn, averaged over a sample of at least g_min_time.
 double sample(const std::function<void()>& fn) {
@@ -43,12 +43,6 @@ double sample(const std::function<void()>& fn) {
     t = now_s();
   } while (t - t0 < g_min_time);
   return (t - t0) / double(iters);
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 // Median seconds per call of each variant, sampled in interleaved order after a warm-up.

@@ -22,16 +22,11 @@
 
 using namespace shears;
 
+#include "bench_util.h"
+
 namespace {
-double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
-}
-
+using bench::median;
+using bench::now_s;
 // median seconds per call over `samples` samples of >= min_time each, after warm-up calls
 double time_it(const std::function<void()>& fn, int warmup, int samples, double min_time) {
   for (int i = 0; i < warmup; ++i) fn();
