@@ -1,0 +1,2 @@
+// Placeholder translation unit so the pruning library exists before its first transform.
+namespace shears::pruning {}
