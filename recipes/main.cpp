@@ -19,6 +19,7 @@
 #include "data/transforms.h"
 #include "nn/checkpoint.h"
 #include "nn/flop_count.h"
+#include "tensor/gemm.h"
 #include "tensor/parallel.h"
 #include "train/train_state.h"
 #include "train/trainer.h"
@@ -226,6 +227,7 @@ int run(const Config& c) {
                 mixing ? c.mix_prob : 0.0, c.crop_padding, c.erase, c.drop_path, (unsigned long)c.seed,
                 get_num_threads());
   std::printf("effective config: %s\n", eff);
+  if (const std::string w = gemm_backend_warning(); !w.empty()) std::printf("%s\n", w.c_str());
   {  // the effective configuration is stored with the run: first line of the log, and the checkpoint
     std::ofstream log(to.log_path, std::ios::app);
     log << "{\"kind\":\"config\",\"text\":\"" << eff << "\"}\n";

@@ -3,6 +3,7 @@
 // <cblas.h>. Threading: oneTBB owns the cores and BLAS always runs single-threaded inside
 // TBB tasks (see gemm.cpp for the split policy and the measurements behind it).
 #pragma once
+#include <string>
 #include <cstdint>
 
 namespace shears {
@@ -37,5 +38,12 @@ void gemm_init();
 
 // A one-line description of the BLAS provider ("OpenBLAS 0.3.21 ... Zen MAX_THREADS=64").
 const char* gemm_backend_info();
+
+// Empty when BLAS runs kernels suited to this CPU. Otherwise a one-line warning: Debian 12's
+// OpenBLAS 0.3.21 does not recognise some newer CPUs (e.g. Intel Sapphire/Emerald Rapids,
+// AMD Zen 5) and falls back to its generic 'Prescott' SSE3 kernels, which run GEMM about
+// 4x slower; the warning names the OPENBLAS_CORETYPE value to set. Nothing is changed
+// silently: OPENBLAS_CORETYPE is read by OpenBLAS when it loads, before main().
+std::string gemm_backend_warning();
 
 }  // namespace shears
