@@ -19,7 +19,7 @@ const std::vector<std::string>& registered_ops() {
       // reductions
       "sum", "mean", "amax", "amin", "var",
       // linear algebra and nn
-      "matmul", "softmax", "log_softmax", "layer_norm", "dropout", "linear", "attention",
+      "matmul", "softmax", "log_softmax", "layer_norm", "dropout", "linear", "attention", "attention_probs",
       // losses
       "cross_entropy",
   };

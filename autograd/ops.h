@@ -99,7 +99,8 @@ Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, dou
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias);
 // Multi-head self-attention on a fused projection. qkv: (B, N, 3C) = [q | k | v] with
 // heads of width C/heads side by side; returns (B, N, C). When `probs` is given it
-// receives the attention probabilities (B, heads, N, N) (no gradient flows through them).
+// receives the attention probabilities (B, heads, N, N), differentiable with respect to qkv
+// (op "attention_probs"; EViT's token-fusion weights are CLS attention probabilities).
 Tensor attention(const Tensor& qkv, int64_t heads, double scale, Tensor* probs = nullptr);
 // Mean cross-entropy of logits (B, C) against hard labels (B,) i64, with label smoothing
 // eps folded into the targets (off = eps/C, on = 1 - eps + eps/C), or against soft

@@ -54,10 +54,32 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   });
 }
 
-// out_h = softmax(q_h k_h^T * scale) v_h;  backward by the fused kernel (keeps the probabilities)
+// P_h = softmax(S_h), S_h = q_h k_h^T * scale, as a second output of attention. Given dP:
+// dS = P * (dP - rowsum(dP * P));  dq_h = scale * dS k_h, dk_h = scale * dS^T q_h, dv = 0
+static Tensor attention_probs_backward(const Tensor& dprobs, const Tensor& qkv, const Tensor& probs, int64_t heads,
+                                       double scale) {
+  const int64_t B = qkv.size(0), N = qkv.size(1), C = qkv.size(2) / 3, D = C / heads;
+  Tensor parts = K::reshape(K::contiguous(qkv), {B, N, 3, heads, D});
+  auto part = [&](const Tensor& t, int64_t i) {  // (B, N, 3, H, D) -> (B, H, N, D) view of q, k or v
+    return K::permute(K::squeeze(K::narrow(t, 2, i, 1), 2), {0, 2, 1, 3});
+  };
+  Tensor ds = K::softmax_backward(probs, dprobs, -1);  // (B, H, N, N)
+  Tensor dqkv = zeros({B, N, 3, heads, D}, qkv.dtype());
+  K::copy_(part(dqkv, 0), K::binary_scalar(K::BinaryOp::Mul, K::matmul(ds, part(parts, 1)), scale));
+  K::copy_(part(dqkv, 1), K::binary_scalar(K::BinaryOp::Mul, K::matmul(K::transpose(ds, -1, -2), part(parts, 0)), scale));
+  return K::reshape(dqkv, qkv.shape());
+}
+
+// out_h = softmax(q_h k_h^T * scale) v_h;  backward by the fused kernel (keeps the probabilities).
+// The probabilities handed out through `probs` are differentiable too (op "attention_probs").
 Tensor attention(const Tensor& qkv, int64_t heads, double scale, Tensor* probs) {
   K::AttentionResult r = K::attention(qkv, heads, scale);
-  if (probs) *probs = r.probs;
+  if (probs) {
+    Tensor pr = r.probs;
+    *probs = record("attention_probs", r.probs, {qkv}, [qkv, pr, heads, scale](const Tensor& dp) {
+      return TensorList{attention_probs_backward(dp, qkv, pr, heads, scale)};
+    });
+  }
   Tensor p = r.probs;
   return record("attention", r.out, {qkv}, [qkv, p, heads, scale](const Tensor& dy) {
     return TensorList{K::attention_backward(dy, qkv, p, heads, scale)};

@@ -22,7 +22,8 @@ Tensor Block::forward(const Tensor& x_in) {
   Tensor probs;
   Tensor a = attn->forward(norm1->forward(x_in), need_probs ? &probs : nullptr);
   Tensor x = x_in + nn::drop_path(a, drop_path, is_training(), drop_path_gen);
-  if (keep_attention) last_attention = probs;
+  // kept without its autograd history, so a stored map does not hold the graph alive
+  if (keep_attention) last_attention = Tensor::view_of(probs, probs.shape(), probs.strides(), probs.offset());
   if (token_hook) x = token_hook(x, probs);
   return x + nn::drop_path(mlp->forward(norm2->forward(x)), drop_path, is_training(), drop_path_gen);
 }

@@ -133,6 +133,19 @@ std::map<std::string, std::vector<Case>> gradcheck_cases() {
                      {rnd({1, 4, 3}, 84), rnd({1, 4, 3}, 85), rnd({1, 4, 3}, 86)}},
                     // a sequence longer than the direct path's limit (64): the BLAS path
                     {F([](const TensorList& x) { return attention(x[0], 1, 0.9); }), {rnd({1, 66, 3}, 90, -2, 2)}}};
+  c["attention_probs"] = {{F([](const TensorList& x) {
+                             Tensor p;
+                             attention(x[0], 2, 0.5, &p);
+                             return p;
+                           }),
+                           {rnd({2, 5, 12}, 91, -2, 2)}},
+                          // both outputs feed the objective (as with EViT's token fusion)
+                          {F([](const TensorList& x) {
+                             Tensor p;
+                             Tensor o = attention(x[0], 3, 0.6, &p);
+                             return concat({reshape(o, {-1}), reshape(p, {-1})}, 0);
+                           }),
+                           {rnd({2, 4, 18}, 92, -2, 2)}}};
   c["cross_entropy"] = {{F([](const TensorList& x) { return soft_cross_entropy(x[0], softmax(x[1], 1)); }),
                          {rnd({3, 4}, 87, -2, 2), rnd({3, 4}, 88)}},
                         {F([](const TensorList& x) { return cross_entropy(x[0], idx({2, 0, 3}), 0.1); }),
