@@ -22,6 +22,7 @@ namespace {
 constexpr int64_t kChunk = int64_t(1) << 20;  // weights per work item
 constexpr int64_t kCodes = 65536;
 constexpr int64_t kConvert = 4096;            // fp16 codes converted per inner batch
+constexpr int64_t kMaxBins = int64_t(1) << 24;  // K-bin histograms: one count table per thread
 
 struct Chunk {
   size_t block;
@@ -252,7 +253,8 @@ std::vector<Fp16Counts> fp16_counts(const std::vector<BlockWeights>& blocks) {
 }
 
 std::vector<BlockStats> block_statistics(const std::vector<BlockWeights>& blocks, const BlockStatsOptions& options) {
-  SHEARS_CHECK(options.bins >= 0, "block_stats", "bins must be >= 0 (0: fp16 codes), got ", options.bins);
+  SHEARS_CHECK(options.bins >= 0 && options.bins <= kMaxBins, "block_stats", "bins must be in 0..", kMaxBins,
+               " (0: fp16 codes), got ", options.bins);
   const int64_t bins = options.bins;
   Work work = make_work(blocks);
   const size_t L = blocks.size(), C = work.chunks.size();

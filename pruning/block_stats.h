@@ -39,11 +39,11 @@ struct BlockStats {
 };
 
 struct BlockStatsOptions {
-  int64_t bins = 0;  // 0: entropy over fp16 codes; K > 0: K fixed-width bins over [min, max]
+  int64_t bins = 0;  // 0: entropy over fp16 codes; K in 1..2^24: K fixed-width bins over [min, max]
 };
 
 // Statistics of every block (mutual information included). Throws shears::Error naming the
-// block and tensor when a block is empty or holds NaN/inf, or when bins < 0.
+// block and tensor when a block is empty or holds NaN/inf, or when bins is outside 0..2^24.
 std::vector<BlockStats> block_statistics(const std::vector<BlockWeights>& blocks,
                                          const BlockStatsOptions& options = {});
 

@@ -206,7 +206,7 @@ int run(const Args& a) {
     } catch (const Error& e) {
       row.note = e.what();
     }
-    if (c == Criterion::Entropy) row.note = "Gardener";
+    if (c == Criterion::Entropy && row.note.empty()) row.note = "Gardener";
     rows.push_back(std::move(row));
   }
   recipes::Table ro;

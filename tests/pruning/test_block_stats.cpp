@@ -95,7 +95,8 @@ TEST_CASE("K-bin histogram entropy over [min, max]", "[pruning][block_stats]") {
   CHECK(stats_of({w}, 4).entropy == Approx(plogp_sum({2, 1, 2})).epsilon(1e-14));
   CHECK(stats_of({{2.0f, 2.0f, 2.0f}}, 8).entropy == 0.0);  // constant block: one bin
   CHECK(stats_of({w}, 1).entropy == 0.0);
-  REQUIRE_THROWS_WITH(block_statistics({block_of({w})}, {-1}), Catch::Contains("bins must be >= 0"));
+  REQUIRE_THROWS_WITH(block_statistics({block_of({w})}, {-1}), Catch::Contains("bins must be in 0..16777216"));
+  REQUIRE_THROWS_WITH(block_statistics({block_of({w})}, {int64_t(1) << 30}), Catch::Contains("got 1073741824"));
 }
 
 TEST_CASE("moments, norms, kurtosis and value entropy match hand values", "[pruning][block_stats]") {
