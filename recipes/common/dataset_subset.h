@@ -1,0 +1,30 @@
+// A view of `n` samples of a data set spread evenly over it (index i -> floor(i * size / n)),
+// so a class-sorted folder keeps every class; for trial runs and time budgets (--train-limit).
+#pragma once
+#include <algorithm>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "data/dataset.h"
+
+namespace shears::recipes {
+
+class EvenSubset : public data::Dataset {
+ public:
+  // n > size keeps everything.
+  EvenSubset(std::shared_ptr<const data::Dataset> base, int64_t n)
+      : base_(std::move(base)), n_(std::min<int64_t>(n, base_->size())) {}
+  int64_t size() const override { return n_; }
+  data::Sample get(int64_t index) const override { return base_->get(index * base_->size() / n_); }
+  int64_t num_classes() const override { return base_->num_classes(); }
+  std::string describe() const override {
+    return std::to_string(n_) + " evenly spread samples of " + base_->describe();
+  }
+
+ private:
+  std::shared_ptr<const data::Dataset> base_;
+  int64_t n_;
+};
+
+}  // namespace shears::recipes

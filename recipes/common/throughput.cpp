@@ -1,0 +1,54 @@
+// Interleaved throughput measurements (see throughput.h).
+#include "common/throughput.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "autograd/ops.h"
+
+namespace shears::recipes {
+
+namespace {
+double now_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+}  // namespace
+
+std::vector<double> interleaved_images_per_second(const std::vector<std::function<void()>>& variants, int64_t batch,
+                                                  const ThroughputOptions& options) {
+  SHEARS_CHECK(options.samples >= 1 && options.min_time >= 0, "throughput", "need samples >= 1 and min_time >= 0");
+  for (const auto& run : variants)
+    for (int i = 0; i < options.warmup; ++i) run();
+  std::vector<std::vector<double>> rates(variants.size());
+  for (int s = 0; s < options.samples; ++s)
+    for (size_t v = 0; v < variants.size(); ++v) {
+      int64_t n = 0;
+      const double t0 = now_s();
+      double t = t0;
+      do {
+        variants[v]();
+        ++n;
+        t = now_s();
+      } while (t - t0 < options.min_time);
+      rates[v].push_back(double(n * batch) / std::max(1e-12, t - t0));
+    }
+  std::vector<double> out;
+  for (auto& r : rates) out.push_back(median(r));
+  return out;
+}
+
+std::function<void()> inference_forward(nn::VisionTransformer& model, const Tensor& images) {
+  return [&model, images] {
+    model.eval();
+    NoGradGuard no_grad;
+    Tensor logits = model.forward(images);
+    (void)logits;
+  };
+}
+
+}  // namespace shears::recipes

@@ -1,0 +1,27 @@
+// Measured inference throughput for recipes: images/s of a model's no-grad forward on a fixed
+// batch, and side-by-side measurements of several variants whose samples are interleaved (A B A
+// B ...) so that load from other processes hits every variant alike; medians are reported.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "nn/vision_transformer.h"
+
+namespace shears::recipes {
+
+struct ThroughputOptions {
+  int warmup = 1;          // untimed forwards per variant before the first sample
+  int samples = 3;         // timed samples per variant (median taken)
+  double min_time = 0.5;   // seconds per sample (whole forwards, at least one)
+};
+
+// Images/s of each variant: variants[i]() runs one forward of `batch` images. Samples are
+// taken round-robin over the variants; the result holds one median per variant.
+std::vector<double> interleaved_images_per_second(const std::vector<std::function<void()>>& variants, int64_t batch,
+                                                  const ThroughputOptions& options = {});
+
+// One no-grad eval-mode forward of `model` on `images` as a variant for the function above.
+std::function<void()> inference_forward(nn::VisionTransformer& model, const Tensor& images);
+
+}  // namespace shears::recipes
