@@ -11,6 +11,9 @@
 
 #include <cxxopts.hpp>
 
+#include "common/block_removal.h"
+#include "common/token_rows.h"
+
 #include "autograd/ops.h"
 #include "data/data_loader.h"
 #include "data/datasets.h"
@@ -30,6 +33,11 @@ namespace {
 
 struct Config {
   std::string data_dir, scale, out, resume;
+  bool pruning_rows = true;
+  std::vector<std::string> token_policies;
+  double token_keep_rate = 0.7;
+  std::vector<int64_t> gardener_ks;
+  int64_t gardener_finetune_epochs = 1;
   int64_t stop_after_steps = -1;
   int64_t epochs = 0, batch_size = 128, train_limit = 0, eval_limit = 0, patch = 7, dim = 128, depth = 6,
           heads = 4, mlp_hidden = 256, log_every = 50;
@@ -91,6 +99,16 @@ Config parse_args(int argc, char** argv, bool& exit_now) {
       ("stop-after-steps", "stop after this many optimizer steps in total, saving the training state to resume "
                            "from (-1 = run to the end)",
        cxxopts::value<int64_t>()->default_value("-1"))
+      ("pruning-rows", "after training, add the pruning rows to the summary: token pruning (no fine-tuning) and "
+                       "Gardener block removal (with and without a short fine-tune)",
+       cxxopts::value<bool>()->default_value("true"))
+      ("token-policies", "token policies of the summary rows (evit, shannon, renyi:<alpha>, random)",
+       cxxopts::value<std::vector<std::string>>()->default_value("evit,renyi:2"))
+      ("token-keep-rate", "keep rate of the token-pruning rows", cxxopts::value<double>()->default_value("0.7"))
+      ("gardener-ks", "numbers of blocks Gardener removes in the summary rows (lowest weight entropy first)",
+       cxxopts::value<std::vector<int64_t>>()->default_value("1,2"))
+      ("gardener-finetune-epochs", "epochs of the short fine-tune after block removal (lr = half the training lr)",
+       cxxopts::value<int64_t>()->default_value("1"))
       ("h,help", "print this help and exit");
   cxxopts::ParseResult r = options.parse(argc, argv);
   if (r.count("help")) {
@@ -135,6 +153,18 @@ Config parse_args(int argc, char** argv, bool& exit_now) {
   c.threads = r["threads"].as<int>();
   c.resume = r["resume"].as<std::string>();
   c.stop_after_steps = r["stop-after-steps"].as<int64_t>();
+  c.pruning_rows = r["pruning-rows"].as<bool>();
+  c.token_policies = r["token-policies"].as<std::vector<std::string>>();
+  c.token_keep_rate = r["token-keep-rate"].as<double>();
+  c.gardener_ks = r["gardener-ks"].as<std::vector<int64_t>>();
+  c.gardener_finetune_epochs = r["gardener-finetune-epochs"].as<int64_t>();
+  SHEARS_CHECK(c.token_keep_rate > 0 && c.token_keep_rate <= 1, "shears_main", "--token-keep-rate must be in (0, 1], got ",
+               c.token_keep_rate);
+  for (int64_t k : c.gardener_ks)
+    SHEARS_CHECK(k >= 1 && k < r["depth"].as<int64_t>(), "shears_main", "--gardener-ks: ", k,
+                 " blocks cannot be removed from a model of depth ", r["depth"].as<int64_t>());
+  SHEARS_CHECK(c.gardener_finetune_epochs >= 0, "shears_main", "--gardener-finetune-epochs must be >= 0, got ",
+               c.gardener_finetune_epochs);
   SHEARS_CHECK(c.epochs >= 1, "shears_main", "--epochs must be >= 1, got ", c.epochs);
   SHEARS_CHECK(c.batch_size >= 2, "shears_main", "--batch-size must be >= 2, got ", c.batch_size);
   SHEARS_CHECK(c.base_lr > 0 && std::isfinite(c.base_lr), "shears_main", "--lr must be positive, got ", c.base_lr);
@@ -264,6 +294,42 @@ int run(const Config& c) {
               long(c.patch), long(c.dim), long(c.depth), long(c.heads), model.parameter_count() / 1e6, gflops,
               long(c.epochs), long(images), train_seconds, images / train_seconds, last_loss, 100 * ev.top1,
               100 * ev.top5, 100 * ev.uar, long(ev.samples), ev.samples / ev.seconds);
+  std::fflush(stdout);
+
+  if (c.pruning_rows) {  // what the pruning methods do to this model (after the checkpoint is safe on disk)
+    std::printf("\n## Pruning the trained model\n\n");
+    const data::Transform test_tf = data::normalize(mcfg.mean, mcfg.std);
+    recipes::token_rows_table(recipes::token_pruning_rows(model, test_set, test_tf, c.token_policies, c.token_keep_rate, 250,
+                                                              c.scale == "quick" ? 1 : 3))
+        .emit(c.out);
+    if (!c.gardener_ks.empty()) {
+      recipes::ShortFinetune ft;
+      ft.epochs = c.gardener_finetune_epochs;
+      ft.lr = c.lr * 0.5;
+      ft.min_lr = c.min_lr;
+      ft.warmup_epochs = 0.1;
+      ft.weight_decay = c.weight_decay;
+      ft.label_smoothing = c.smoothing;
+      ft.batch_size = c.batch_size;
+      ft.seed = c.seed;
+      std::vector<data::Transform> ft_tf;
+      if (c.crop_padding > 0) ft_tf.push_back(data::random_crop(28, int64_t(c.crop_padding)));
+      ft_tf.push_back(data::horizontal_flip(0.5));
+      ft_tf.push_back(data::normalize(mcfg.mean, mcfg.std));
+      std::printf("Gardener: removing the %s lowest-entropy block(s), then %ld fine-tune epoch(s) each ...\n",
+                  [&] {
+                    std::string s;
+                    for (int64_t k : c.gardener_ks) s += (s.empty() ? "" : "/") + std::to_string(k);
+                    return s;
+                  }().c_str(),
+                  long(ft.epochs));
+      std::fflush(stdout);
+      auto rows = recipes::gardener_rows(model, train_set, test_set, data::compose(ft_tf), test_tf, c.gardener_ks, ft);
+      recipes::Table t = recipes::gardener_rows_table(rows, model, ev.top1);
+      t.title = "Gardener block removal (fp16 weight-number entropy, data-free ranking)";
+      t.emit(c.out);
+    }
+  }
   std::printf("\ncheckpoint: %s (reload with nn::load_model; config and preprocessing inside)\nlog: %s\n"
               "total wall time %.1f s\n",
               ckpt.c_str(), to.log_path.c_str(), now_s() - t_start);
