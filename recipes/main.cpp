@@ -100,7 +100,7 @@ Config parse_args(int argc, char** argv, bool& exit_now) {
                            "from (-1 = run to the end)",
        cxxopts::value<int64_t>()->default_value("-1"))
       ("pruning-rows", "after training, add the pruning rows to the summary: token pruning (no fine-tuning) and "
-                       "Gardener block removal (with and without a short fine-tune)",
+                       "Gardener block removal (with and without a short fine-tune); --pruning-rows=false skips them",
        cxxopts::value<bool>()->default_value("true"))
       ("token-policies", "token policies of the summary rows (evit, shannon, renyi:<alpha>, random)",
        cxxopts::value<std::vector<std::string>>()->default_value("evit,renyi:2"))
