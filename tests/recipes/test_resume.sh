@@ -8,7 +8,7 @@ set -euo pipefail
 main=$1
 dir=$2
 rm -rf "$dir" && mkdir -p "$dir"
-args=(--scale quick --epochs 2 --train-limit 512 --batch-size 64 --eval-limit 200 --log-every 1 --threads 2)
+args=(--scale quick --epochs 2 --train-limit 512 --batch-size 64 --eval-limit 200 --log-every 1 --threads 2 --pruning-rows=false)
 
 "$main" "${args[@]}" --out "$dir/a" > "$dir/a.txt"
 "$main" "${args[@]}" --out "$dir/b" > "$dir/b.txt"
