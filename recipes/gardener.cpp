@@ -45,8 +45,10 @@ double now_s() {
 struct Settings {
   std::string scale, out, data_dir, pretrained, hf_checkpoint, ucf_train, ucf_test;
   recipes::MaePretrainStudy pretrain;   // mini / smoke
-  int64_t train_clips = 1024, test_clips = 512, base_epochs = 4, batch_size = 32, random_draws = 3;
-  double lr = 1e-3, weight_decay = 0.05;
+  // base_train_clips: the unpruned model's fine-tune; train_clips: every short fine-tune after a
+  // removal (the first train_clips of the same clip stream)
+  int64_t base_train_clips = 24576, train_clips = 2048, test_clips = 512, batch_size = 32, random_draws = 3;
+  double lr = 1e-3, base_lr = 2e-3, weight_decay = 0.05;
   std::map<int64_t, std::pair<int64_t, double>> schedule;  // k -> (epochs, warm-up epochs)
   std::pair<int64_t, double> base_schedule{4, 1};
   std::vector<int64_t> ks = {1, 3, 5, 7, 9, 11};
@@ -80,16 +82,25 @@ Settings parse_args(int argc, char** argv, bool& exit_now) {
        cxxopts::value<std::string>()->default_value(""))
       ("ucf-train", "paper: UCF101 training videos as raw-frame folders", cxxopts::value<std::string>()->default_value(""))
       ("ucf-test", "paper: UCF101 test videos as raw-frame folders", cxxopts::value<std::string>()->default_value(""))
-      ("train-clips", "smoke/mini: fine-tuning clips [smoke 64, mini 1024]", cxxopts::value<int64_t>())
+      ("base-train-clips", "smoke/mini: clips of the unpruned model's fine-tune [smoke 64, mini 24576]",
+       cxxopts::value<int64_t>())
+      ("train-clips", "smoke/mini: clips of each short fine-tune after a removal (the first of the same "
+                      "stream) [smoke 64, mini 2048]", cxxopts::value<int64_t>())
       ("test-clips", "smoke/mini: held-out clips for WAR [smoke 32, mini 512]", cxxopts::value<int64_t>())
-      ("pretrain-epochs", "smoke/mini: pretraining epochs [smoke 1, mini 4]", cxxopts::value<int64_t>())
-      ("base-epochs", "fine-tuning epochs of the unpruned model [smoke 1, mini 4, paper 4]", cxxopts::value<int64_t>())
+      ("pretrain-epochs", "smoke/mini: pretraining epochs [smoke 1, mini 12]", cxxopts::value<int64_t>())
+      ("pretrain-clips", "smoke/mini: pretraining clips [smoke 64, mini 4096]", cxxopts::value<int64_t>())
+      ("mask-ratio", "smoke/mini: tube masking ratio of the pretraining [0.75: VideoMAE's UCF101 setting; "
+                     "its K400/SSv2 value 0.9 leaves 1 of 16 cells of a 4x4 grid visible]",
+       cxxopts::value<double>())
+      ("base-epochs", "fine-tuning epochs of the unpruned model [smoke 1, mini 2, paper 4]", cxxopts::value<int64_t>())
       ("prune-epochs", "epochs of every short fine-tune after removal (overrides the by-k table; 0 = no fine-tune)",
        cxxopts::value<int64_t>())
       ("batch-size", "clips per step [smoke/mini 32, paper 64]", cxxopts::value<int64_t>())
-      ("lr", "peak fine-tuning lr (AdamW, warm-up + cosine)", cxxopts::value<double>()->default_value("1e-3"))
+      ("lr", "peak lr of the short fine-tunes after a removal (AdamW, warm-up + cosine)",
+       cxxopts::value<double>()->default_value("1e-3"))
+      ("base-lr", "peak lr of the unpruned model's fine-tune [smoke/mini 2e-3, paper 1e-3]", cxxopts::value<double>())
       ("random-draws", "seeds averaged for the Random baseline", cxxopts::value<int64_t>())
-      ("dim", "smoke/mini: encoder width [smoke 32, mini 96]", cxxopts::value<int64_t>())
+      ("dim", "smoke/mini: encoder width [smoke 32, mini 64]", cxxopts::value<int64_t>())
       ("depth", "smoke/mini: encoder blocks [smoke 4, mini 12]", cxxopts::value<int64_t>())
       ("seed", "seed of everything", cxxopts::value<uint64_t>()->default_value("0"))
       ("threads", "worker threads (0 = SHEARS_NUM_THREADS or all cores)", cxxopts::value<int>()->default_value("0"))
@@ -117,15 +128,15 @@ Settings parse_args(int argc, char** argv, bool& exit_now) {
     p.epochs = 1, p.train_clips = 64, p.eval_clips = 32, p.figure_clips = 1, p.log_every = 0;
     p.shape.dim = 32, p.shape.depth = 4, p.shape.heads = 2, p.shape.mlp_hidden = 64;
     p.decoder_dim = 32, p.decoder_depth = 1, p.decoder_heads = 2, p.decoder_mlp_hidden = 64;
-    s.train_clips = 64, s.test_clips = 32, s.random_draws = 2, s.base_schedule = {1, 0.5};
+    s.base_train_clips = 64, s.train_clips = 64, s.test_clips = 32, s.random_draws = 2, s.base_schedule = {1, 0.5};
     s.ks = {1, 3};
     for (int64_t k : s.ks) s.schedule[k] = {1, 0.1};
   } else if (s.scale == "mini") {
-    p.epochs = 4, p.train_clips = 2048, p.eval_clips = 256, p.log_every = 32;
-    s.train_clips = 1024, s.test_clips = 512, s.random_draws = 3, s.base_schedule = {4, 1};
+    p.epochs = 12, p.train_clips = 4096, p.eval_clips = 256, p.log_every = 128;
+    s.random_draws = 3, s.base_schedule = {2, 0.2};
     s.schedule = {{1, {1, 0.1}}, {3, {1, 0.1}}, {5, {1, 0.1}}, {7, {2, 0.2}}, {9, {2, 0.2}}, {11, {3, 0.3}}};
   } else if (s.scale == "paper") {
-    s.batch_size = 64, s.random_draws = 3, s.base_schedule = {4, 1};
+    s.batch_size = 64, s.random_draws = 3, s.base_schedule = {4, 1}, s.base_lr = 1e-3;
     s.schedule = {{1, {4, 1}}, {3, {5, 1}}, {5, {7, 2}}, {7, {10, 2}}, {9, {15, 3}}, {11, {38, 5}}};
     if (s.hf_checkpoint.empty())
       fail(kProg, "--scale paper needs --hf-checkpoint <Hugging Face VideoMAE-B safetensors file>");
@@ -145,6 +156,10 @@ Settings parse_args(int argc, char** argv, bool& exit_now) {
   if (!s.pretrained.empty() && !std::filesystem::is_regular_file(s.pretrained))
     fail(kProg, "--pretrained '", s.pretrained, "' is not a file");
   if (r.count("train-clips")) s.train_clips = r["train-clips"].as<int64_t>();
+  if (r.count("base-train-clips")) s.base_train_clips = r["base-train-clips"].as<int64_t>();
+  if (r.count("pretrain-clips")) p.train_clips = r["pretrain-clips"].as<int64_t>();
+  if (r.count("mask-ratio")) p.mask_ratio = r["mask-ratio"].as<double>();
+  if (r.count("base-lr")) s.base_lr = r["base-lr"].as<double>();
   if (r.count("test-clips")) s.test_clips = r["test-clips"].as<int64_t>();
   if (r.count("pretrain-epochs")) p.epochs = r["pretrain-epochs"].as<int64_t>();
   if (r.count("base-epochs")) s.base_schedule.first = r["base-epochs"].as<int64_t>();
@@ -156,10 +171,16 @@ Settings parse_args(int argc, char** argv, bool& exit_now) {
   if (r.count("depth")) p.shape.depth = r["depth"].as<int64_t>();
   SHEARS_CHECK(s.train_clips >= s.batch_size && s.batch_size >= 2, kProg, "--train-clips (", s.train_clips,
                ") must hold at least one --batch-size (", s.batch_size, ", >= 2)");
+  SHEARS_CHECK(s.base_train_clips >= s.batch_size, kProg, "--base-train-clips (", s.base_train_clips,
+               ") must hold at least one --batch-size (", s.batch_size, ")");
   SHEARS_CHECK(s.test_clips >= 1, kProg, "--test-clips must be >= 1");
+  SHEARS_CHECK(p.mask_ratio > 0 && p.mask_ratio < 1, kProg, "--mask-ratio must be in (0, 1), got ", p.mask_ratio);
+  SHEARS_CHECK(p.train_clips >= s.batch_size, kProg, "--pretrain-clips (", p.train_clips,
+               ") must hold at least one --batch-size (", s.batch_size, ")");
   SHEARS_CHECK(s.base_schedule.first >= 1, kProg, "--base-epochs must be >= 1");
   SHEARS_CHECK(s.random_draws >= 1, kProg, "--random-draws must be >= 1");
   SHEARS_CHECK(s.lr > 0 && std::isfinite(s.lr), kProg, "--lr must be positive");
+  SHEARS_CHECK(s.base_lr > 0 && std::isfinite(s.base_lr), kProg, "--base-lr must be positive");
   SHEARS_CHECK(s.threads >= 0, kProg, "--threads must be >= 0");
   p.fashion_dir = s.data_dir;
   p.out = s.out + "/pretrain";
@@ -177,7 +198,7 @@ int run(Settings s) {
   std::filesystem::create_directories(s.out);
 
   // ---- data and the unpruned model ----
-  std::shared_ptr<const data::Dataset> train_set, test_set;
+  std::shared_ptr<const data::Dataset> base_train_set, train_set, test_set;
   data::Transform train_tf, test_tf;
   std::shared_ptr<nn::VisionTransformer> model;
   if (s.scale == "paper") {
@@ -185,6 +206,7 @@ int run(Settings s) {
     vo.num_frames = 16, vo.sampling_rate = 4, vo.num_clips = 1, vo.train = false;  // authors: deterministic sampling
     train_set = std::make_shared<data::VideoFolder>(s.ucf_train, vo);
     test_set = std::make_shared<data::VideoFolder>(s.ucf_test, vo);
+    base_train_set = train_set;
     SHEARS_CHECK(train_set->num_classes() == test_set->num_classes(), kProg, "--ucf-train has ",
                  train_set->num_classes(), " classes but --ucf-test has ", test_set->num_classes());
     const std::vector<double> mean = {0.485, 0.456, 0.406}, stdv = {0.225};
@@ -202,6 +224,7 @@ int run(Settings s) {
     nn::load_state_dict(*model, keep, /*strict=*/false);  // new 101-way head after fc_norm
   } else {
     const recipes::ClipModelShape& shape = s.pretrain.shape;
+    base_train_set = recipes::moving_clips(s.data_dir, true, s.base_train_clips, shape, s.seed + 1);
     train_set = recipes::moving_clips(s.data_dir, true, s.train_clips, shape, s.seed + 1);
     test_set = recipes::moving_clips(s.data_dir, false, s.test_clips, shape, s.seed + 1);
     nn::ModelConfig cfg = recipes::clip_videomae_config(shape, train_set->num_classes());
@@ -226,14 +249,14 @@ int run(Settings s) {
 
   // ---- fine-tune the unpruned model ----
   std::printf("\n## step 2: fine-tune the unpruned %ld-block VideoMAE (%ld clips, %ld epochs)\n\n", long(depth),
-              long(train_set->size()), long(s.base_schedule.first));
+              long(base_train_set->size()), long(s.base_schedule.first));
   std::fflush(stdout);
   recipes::ShortFinetune base_ft;
   base_ft.epochs = s.base_schedule.first, base_ft.warmup_epochs = s.base_schedule.second;
-  base_ft.lr = s.lr, base_ft.weight_decay = s.weight_decay, base_ft.batch_size = s.batch_size, base_ft.seed = s.seed;
-  base_ft.log_every = s.scale == "smoke" ? 0 : 16;
+  base_ft.lr = s.base_lr, base_ft.weight_decay = s.weight_decay, base_ft.batch_size = s.batch_size, base_ft.seed = s.seed;
+  base_ft.log_every = s.scale == "smoke" ? 0 : 64;
   const double t_base = now_s();
-  recipes::short_finetune(*model, train_set, train_tf, base_ft);
+  recipes::short_finetune(*model, base_train_set, train_tf, base_ft);
   const recipes::Accuracy base = recipes::evaluate_accuracy(*model, test_set, test_tf);
   const double base_seconds = now_s() - t_base;
   nn::save_model(s.out + "/finetuned.safetensors", *model, {{"shears.recipe", kProg}});
@@ -254,7 +277,7 @@ int run(Settings s) {
     recipes::ShortFinetune ft = base_ft;
     auto it = s.schedule.find(k);
     const auto e = it != s.schedule.end() ? it->second : s.schedule.begin()->second;
-    ft.epochs = e.first, ft.warmup_epochs = e.second, ft.log_every = 0;
+    ft.epochs = e.first, ft.warmup_epochs = e.second, ft.log_every = 0, ft.lr = s.lr;
     return ft;
   };
   recipes::BlockRemovalRunner runner(*model, train_set, test_set, train_tf, test_tf, schedule_for);

@@ -17,8 +17,9 @@ nn::ModelConfig clip_videomae_config(const ClipModelShape& s, int64_t num_classe
   m.blocks = nn::uniform_blocks(s.depth, s.heads, s.dim / s.heads, s.mlp_hidden);
   m.num_classes = num_classes;
   m.qkv_bias = true;
-  m.mean = {0.1};
-  m.std = {0.25};
+  const bool distractors = s.distractor_prob > 0;
+  m.mean = {distractors ? 0.10 : 0.075};
+  m.std = {distractors ? 0.24 : 0.21};
   m.validate();
   return m;
 }
@@ -32,6 +33,7 @@ std::shared_ptr<data::MovingFashionMnist> moving_clips(const std::string& fashio
   o.side = shape.side;
   o.item_side = shape.side / 2;
   o.channels = 1;
+  o.distractor_prob = shape.distractor_prob;
   return std::make_shared<data::MovingFashionMnist>(fashion_dir, train, o);
 }
 
