@@ -25,11 +25,13 @@ void check_order(double alpha, const char* op) {
   SHEARS_CHECK(alpha >= 0.0, op, "Rényi order alpha must be >= 0 (1 = Shannon, inf = min-entropy), got ", alpha);
 }
 
-// r^a for r in (0, 1]; small integer orders by multiplication (exact enough and much faster than pow).
-inline double power(double r, double alpha, int integer_order) {
-  if (integer_order > 0) {
-    double y = r;
-    for (int k = 1; k < integer_order; ++k) y *= r;
+// r^a for r in (0, 1]. Small integer and half-integer orders (2a an integer <= 17) go by multiplication
+// and one sqrt, exact enough and much faster than pow (measured: renyi:0.5 scores of DeiT-S took
+// 7.6% of a pruned forward with pow). `half_steps` = 2a for those orders, else 0.
+inline double power(double r, double alpha, int half_steps) {
+  if (half_steps > 0) {
+    double y = half_steps % 2 ? std::sqrt(r) : 1.0;
+    for (int k = 0; k < half_steps / 2; ++k) y *= r;
     return y;
   }
   return std::pow(r, alpha);
@@ -116,11 +118,11 @@ double renyi_entropy(const double* p, int64_t n, double alpha, const char* op) {
     }
     return t == 0.0 ? shannon : -std::log1p(s) / t;
   }
-  const int integer_order = (alpha == std::floor(alpha) && alpha <= 8.0) ? static_cast<int>(alpha) : 0;
+  const int half_steps = (2.0 * alpha == std::floor(2.0 * alpha) && alpha <= 8.5) ? static_cast<int>(2.0 * alpha) : 0;
   const double inv_max = 1.0 / pmax;
   double acc = 0.0;  // sum of (p / pmax)^alpha, in [1, n]
   for (int64_t j = 0; j < n; ++j)
-    if (p[j] > 0.0) acc += power(p[j] * inv_max, alpha, integer_order);
+    if (p[j] > 0.0) acc += power(p[j] * inv_max, alpha, half_steps);
   return (alpha * (std::log(pmax) - log_sum) + std::log(acc)) / (1.0 - alpha);
 }
 
