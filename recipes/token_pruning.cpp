@@ -47,7 +47,7 @@ struct Settings {
   std::vector<pruning::TokenPolicySpec> policies;
   std::vector<double> keep_rates;
   int64_t train_limit = 0, eval_limit = 0, throughput_batch = 256;
-  double throughput_time = 0.3;
+  double throughput_time = 0.2;
   bool fuse = true, exclude_cls_key = false, finetune_dense = true;
   recipes::FinetuneOptions ft;
   double base_lr = 0;      // lr per 256 images (paper) or as given (smoke/mini)
@@ -107,7 +107,7 @@ Settings parse_args(int argc, char** argv, bool& exit_now) {
       "as Markdown and writes CSV/JSON under --out.\n"
       "  --scale smoke  tiny base model trained in-process on 512 images, evit + renyi:2 at 0.7/0.5 (seconds)\n"
       "  --scale mini   starts from the main job's Fashion-MNIST checkpoint (--base-checkpoint); each fine-tune\n"
-      "                 is one pass over --train-limit images; about 20-30 minutes on 2 cores\n"
+      "                 is one pass over --train-limit images; measured 16.5 min on 2 shared cores\n"
       "  --scale paper  timm DeiT-S/B safetensors (--checkpoint) + ImageFolder --train-dir/--val-dir; AdamW lr\n"
       "                 1e-4 per 256 images, cosine, 5 warm-up epochs, 100 epochs, DeiT augmentation (random\n"
       "                 resized crop, flip, Mixup/CutMix, RandomErasing), label smoothing 0.1, drop-path 0.1,\n"
@@ -147,8 +147,8 @@ Settings parse_args(int argc, char** argv, bool& exit_now) {
       ("smoothing", "label smoothing", cxxopts::value<double>()->default_value("0.1"))
       ("drop-path", "paper: max DropPath rate", cxxopts::value<double>()->default_value("0.1"))
       ("throughput-batch", "images per timed forward [smoke 64, mini 256, paper 64]", cxxopts::value<int64_t>())
-      ("throughput-time", "seconds per timed sample (3 samples, interleaved with the dense model) [smoke 0.05, "
-                          "mini 0.3, paper 1.5]",
+      ("throughput-time", "seconds per timed sample (5 samples, interleaved with the dense model) [smoke 0.05, "
+                          "mini 0.2, paper 1.5]",
        cxxopts::value<double>())
       ("seed", "seed of data order, augmentation and the random policy", cxxopts::value<uint64_t>()->default_value("0"))
       ("threads", "worker threads (0 = SHEARS_NUM_THREADS when set, else all cores)",
@@ -376,7 +376,7 @@ int run(const Settings& s) {
   if (const std::string w = gemm_backend_warning(); !w.empty()) std::printf("%s\n", w.c_str());
   std::fflush(stdout);
   recipes::ThroughputOptions tput;
-  tput.samples = 3;
+  tput.samples = 5;
   tput.min_time = s.throughput_time;
   const int64_t tb = st.timing_images.size(0);
 
@@ -499,7 +499,7 @@ int run(const Settings& s) {
     }
   t3.notes = {"GFLOPs: fvcore convention (1 multiply-add = 1 flop) with the token counts of the actual forward "
               "(attention of a pruning block on its input tokens, its MLP on the kept ones).",
-              "Images/s: no-grad inference on a batch of " + std::to_string(tb) + " test images, median of 3 samples "
+              "Images/s: no-grad inference on a batch of " + std::to_string(tb) + " test images, median of 5 samples "
               "of >= " + recipes::fmt(s.throughput_time, 2) + " s, interleaved with the dense model (its column); "
               "Speedup = the two measured side by side. The dense row shows the median of the dense samples. " +
               std::to_string(get_num_threads()) + " threads on a shared machine: compare ratios, not absolute values."};
