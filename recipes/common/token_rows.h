@@ -22,7 +22,8 @@ struct TokenRow {
 
 // Evaluates `model` dense, then with each policy (pruning/token_policy.h names: "evit",
 // "shannon", "renyi:2", ...) installed at `keep_rate` on the default locations with fusion.
-// The model is left without hooks. Throughput: median of `repeats` timed test-set passes.
+// The model is left as it was (each policy runs on a copy). Throughput: one fixed batch of
+// `batch_size` test images, medians of `repeats` interleaved samples (recipes/common/throughput.h).
 std::vector<TokenRow> token_pruning_rows(nn::VisionTransformer& model, std::shared_ptr<const data::Dataset> test,
                                          data::Transform transform, const std::vector<std::string>& policies,
                                          double keep_rate, int64_t batch_size = 250, int repeats = 3);
