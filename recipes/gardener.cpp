@@ -328,6 +328,9 @@ int run(Settings s) {
                 recipes::fmt_percent(drops[size_t(l)])});
   }
   t1.notes.push_back("Δ = WAR(original) - WAR(RB-l) after the short fine-tune: the oracle sensitivity.");
+  t1.notes.push_back("Binomial standard error of one WAR on " + std::to_string(test_set->size()) + " held-out clips: " +
+                     recipes::fmt(100 * std::sqrt(base.top1 * (1 - base.top1) / double(test_set->size())), 2) +
+                     " points; Δs below about twice that do not separate blocks.");
   std::printf("\n");
   t1.emit(out);
 
