@@ -12,6 +12,7 @@
 #include <cxxopts.hpp>
 
 #include "common/block_removal.h"
+#include "common/fashion_mnist_data.h"
 #include "common/token_rows.h"
 
 #include "autograd/ops.h"
@@ -298,7 +299,7 @@ int run(const Config& c) {
 
   if (c.pruning_rows) {  // what the pruning methods do to this model (after the checkpoint is safe on disk)
     std::printf("\n## Pruning the trained model\n\n");
-    const data::Transform test_tf = data::normalize(mcfg.mean, mcfg.std);
+    const data::Transform test_tf = recipes::fashion_mnist_test_transform(mcfg);
     recipes::token_rows_table(recipes::token_pruning_rows(model, test_set, test_tf, c.token_policies, c.token_keep_rate, 250,
                                                               c.scale == "quick" ? 1 : 3))
         .emit(c.out);
@@ -312,10 +313,6 @@ int run(const Config& c) {
       ft.label_smoothing = c.smoothing;
       ft.batch_size = c.batch_size;
       ft.seed = c.seed;
-      std::vector<data::Transform> ft_tf;
-      if (c.crop_padding > 0) ft_tf.push_back(data::random_crop(28, int64_t(c.crop_padding)));
-      ft_tf.push_back(data::horizontal_flip(0.5));
-      ft_tf.push_back(data::normalize(mcfg.mean, mcfg.std));
       std::printf("Gardener: removing the %s lowest-entropy block(s), then %ld fine-tune epoch(s) each ...\n",
                   [&] {
                     std::string s;
@@ -324,7 +321,9 @@ int run(const Config& c) {
                   }().c_str(),
                   long(ft.epochs));
       std::fflush(stdout);
-      auto rows = recipes::gardener_rows(model, train_set, test_set, data::compose(ft_tf), test_tf, c.gardener_ks, ft);
+      auto rows = recipes::gardener_rows(model, train_set, test_set,
+                                         recipes::fashion_mnist_train_transform(mcfg, int64_t(c.crop_padding)),
+                                         test_tf, c.gardener_ks, ft);
       recipes::Table t = recipes::gardener_rows_table(rows, model, ev.top1);
       t.title = "Gardener block removal (fp16 weight-number entropy, data-free ranking)";
       t.emit(c.out);
