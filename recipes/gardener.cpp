@@ -18,6 +18,7 @@
 #include "autograd/ops.h"
 #include "common/block_removal.h"
 #include "common/mae_pretraining.h"
+#include "common/recipe_main.h"
 #include "common/report.h"
 #include "data/transforms.h"
 #include "nn/checkpoint.h"
@@ -424,16 +425,10 @@ int run(Settings s) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  try {
+  return shears::recipes::recipe_main([&]() -> int {
     bool exit_now = false;
     Settings s = parse_args(argc, argv, exit_now);
     if (exit_now) return 0;
     return run(s);
-  } catch (const cxxopts::exceptions::exception& e) {
-    std::fprintf(stderr, "error: %s (see --help)\n", e.what());
-    return 2;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return 2;
-  }
+  });
 }

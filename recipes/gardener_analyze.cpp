@@ -12,6 +12,7 @@
 
 #include <cxxopts.hpp>
 
+#include "common/recipe_main.h"
 #include "common/report.h"
 #include "nn/config.h"
 #include "nn/flop_count.h"
@@ -256,14 +257,9 @@ int run(const Args& a) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  try {
+  return shears::recipes::recipe_main([&]() -> int {
     Args a;
     if (!parse_args(argc, argv, a)) return 0;
     return run(a);
-  } catch (const cxxopts::exceptions::exception& e) {
-    std::fprintf(stderr, "error: %s (see --help)\n", e.what());
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
-  }
-  return 1;
+  });
 }

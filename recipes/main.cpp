@@ -13,6 +13,7 @@
 
 #include "common/block_removal.h"
 #include "common/fashion_mnist_data.h"
+#include "common/recipe_main.h"
 #include "common/token_rows.h"
 
 #include "autograd/ops.h"
@@ -340,19 +341,10 @@ int run(const Config& c) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  try {
+  return shears::recipes::recipe_main([&]() -> int {
     bool exit_now = false;
     Config c = parse_args(argc, argv, exit_now);
     if (exit_now) return 0;
     return run(c);
-  } catch (const cxxopts::exceptions::exception& e) {
-    std::fprintf(stderr, "error: %s (see --help)\n", e.what());
-    return 2;
-  } catch (const shears::Error& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return 2;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return 2;
-  }
+  });
 }

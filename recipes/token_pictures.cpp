@@ -18,6 +18,7 @@
 
 #include "autograd/ops.h"
 #include "common/fashion_mnist_data.h"
+#include "common/recipe_main.h"
 #include "common/timm_deit.h"
 #include "common/token_pictures.h"
 #include "data/datasets.h"
@@ -158,7 +159,7 @@ int run(const Settings& s) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  try {
+  return shears::recipes::recipe_main([&]() -> int {
     cxxopts::Options options(kProg,
                              "Token pruning pictures for one image: per-patch attention entropy heatmaps of every "
                              "block and\nthe patches kept after each pruning block for EViT vs Rényi, as PNG under "
@@ -204,11 +205,5 @@ int main(int argc, char** argv) {
       s.orders.push_back(spec.renyi_order);
     }
     return run(s);
-  } catch (const cxxopts::exceptions::exception& e) {
-    std::fprintf(stderr, "error: %s (see --help)\n", e.what());
-    return 2;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return 2;
-  }
+  });
 }

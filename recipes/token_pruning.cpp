@@ -23,6 +23,7 @@
 #include "common/dataset_subset.h"
 #include "common/fashion_mnist_data.h"
 #include "common/finetune.h"
+#include "common/recipe_main.h"
 #include "common/report.h"
 #include "common/throughput.h"
 #include "common/timm_deit.h"
@@ -514,16 +515,10 @@ int run(const Settings& s) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  try {
+  return shears::recipes::recipe_main([&]() -> int {
     bool exit_now = false;
     Settings s = parse_args(argc, argv, exit_now);
     if (exit_now) return 0;
     return run(s);
-  } catch (const cxxopts::exceptions::exception& e) {
-    std::fprintf(stderr, "error: %s (see --help)\n", e.what());
-    return 2;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return 2;
-  }
+  });
 }

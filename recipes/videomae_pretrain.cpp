@@ -9,6 +9,7 @@
 #include <cxxopts.hpp>
 
 #include "common/mae_pretraining.h"
+#include "common/recipe_main.h"
 #include "data/fashion_mnist.h"
 #include "tensor/parallel.h"
 
@@ -105,7 +106,7 @@ recipes::MaePretrainStudy parse_args(int argc, char** argv, bool& exit_now) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  try {
+  return shears::recipes::recipe_main([&]() -> int {
     bool exit_now = false;
     recipes::MaePretrainStudy s = parse_args(argc, argv, exit_now);
     if (exit_now) return 0;
@@ -113,11 +114,5 @@ int main(int argc, char** argv) {
     std::printf("\nheld-out masked MSE %.4f vs predict-the-mean %.4f (%.1f%% of the baseline; untrained %.4f)\n",
                 r.after.loss, r.after.mean_baseline, 100 * r.after.loss / r.after.mean_baseline, r.before.loss);
     return 0;
-  } catch (const cxxopts::exceptions::exception& e) {
-    std::fprintf(stderr, "error: %s (see --help)\n", e.what());
-    return 2;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return 2;
-  }
+  });
 }

@@ -1,6 +1,8 @@
 // Block-removal experiments and Gardener rows (see block_removal.h).
 #include "common/block_removal.h"
 
+#include "common/finetune.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -50,28 +52,18 @@ Accuracy evaluate_accuracy(nn::VisionTransformer& model, std::shared_ptr<const d
 
 double short_finetune(nn::VisionTransformer& model, std::shared_ptr<const data::Dataset> train,
                       data::Transform transform, const ShortFinetune& ft) {
-  data::LoaderOptions lo;
-  lo.batch_size = ft.batch_size;
-  lo.seed = ft.seed;
-  lo.drop_last = true;
-  data::DataLoader loader(train, lo, transform);
-  train::TrainerOptions to;
-  to.epochs = ft.epochs;
-  to.lr = ft.lr;
-  to.warmup_lr = 1e-6;
-  to.min_lr = ft.min_lr;
-  to.warmup_epochs = std::min<double>(ft.warmup_epochs, double(ft.epochs));
-  to.weight_decay = ft.weight_decay;
-  to.label_smoothing = ft.label_smoothing;
-  to.log_every = ft.log_every;
-  to.quiet = ft.log_every <= 0;
-  train::Trainer trainer(model, to, loader.batches_per_epoch());
-  double loss = 0;
-  for (int64_t e = 0; e < ft.epochs; ++e) {
-    loader.start_epoch(e);
-    loss = trainer.train_epoch(loader, e);
-  }
-  return loss;
+  FinetuneOptions o;  // the shared fine-tune loop (common/finetune.h), without Mixup/CutMix
+  o.epochs = ft.epochs;
+  o.warmup_epochs = ft.warmup_epochs;
+  o.lr = ft.lr;
+  o.warmup_lr = 1e-6;
+  o.min_lr = ft.min_lr;
+  o.weight_decay = ft.weight_decay;
+  o.label_smoothing = ft.label_smoothing;
+  o.batch_size = ft.batch_size;
+  o.seed = ft.seed;
+  o.log_every = ft.log_every;
+  return finetune(model, std::move(train), std::move(transform), o);
 }
 
 std::shared_ptr<nn::VisionTransformer> copy_model(const nn::VisionTransformer& model) {
