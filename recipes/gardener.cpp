@@ -32,6 +32,7 @@
 #include "pruning/rank_correlation.h"
 #include "tensor/kernels.h"
 #include "tensor/parallel.h"
+#include "train/progress.h"
 
 using namespace shears;
 
@@ -39,9 +40,7 @@ namespace {
 
 const char* kProg = "shears_gardener";
 
-double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
+using train::now_s;
 
 struct Settings {
   std::string scale, out, data_dir, pretrained, hf_checkpoint, ucf_train, ucf_test;

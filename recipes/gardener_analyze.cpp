@@ -20,6 +20,7 @@
 #include "pruning/block_ranking.h"
 #include "pruning/block_stats.h"
 #include "pruning/rank_correlation.h"
+#include "train/progress.h"
 
 using namespace shears;
 using namespace shears::pruning;
@@ -33,9 +34,7 @@ struct Args {
   uint64_t seed = 0;
 };
 
-double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
+using train::now_s;
 
 std::string sig(double v, int digits = 6) {
   char buf[64];

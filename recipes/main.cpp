@@ -28,6 +28,7 @@
 #include "tensor/parallel.h"
 #include "train/train_state.h"
 #include "train/trainer.h"
+#include "train/progress.h"
 
 using namespace shears;
 
@@ -49,9 +50,7 @@ struct Config {
   int threads = 0;
 };
 
-double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
+using train::now_s;
 
 Config parse_args(int argc, char** argv, bool& exit_now) {
   cxxopts::Options options("shears_main",

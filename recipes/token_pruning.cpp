@@ -35,6 +35,7 @@
 #include "pruning/token_pruning.h"
 #include "tensor/gemm.h"
 #include "tensor/parallel.h"
+#include "train/progress.h"
 
 using namespace shears;
 
@@ -354,9 +355,7 @@ std::string token_path(const pruning::TokenPruning& tp) {
   return s;
 }
 
-double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
+using train::now_s;
 
 std::string keep_str(double k) { return recipes::fmt(k, k * 10 == std::round(k * 10) ? 1 : 2); }
 

@@ -7,20 +7,11 @@
 #include <fstream>
 
 #include "autograd/ops.h"
+#include "train/progress.h"
 
 namespace shears::train {
 
 namespace {
-double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-std::string eta_str(double s) {
-  char buf[32];
-  if (s >= 3600) std::snprintf(buf, sizeof buf, "%dh%02dm", int(s / 3600), int(std::fmod(s, 3600) / 60));
-  else if (s >= 60) std::snprintf(buf, sizeof buf, "%dm%02ds", int(s / 60), int(std::fmod(s, 60)));
-  else std::snprintf(buf, sizeof buf, "%.0fs", s);
-  return buf;
-}
 // Keeps mask streams apart from other users of the same seed.
 constexpr uint64_t kMaskSeedMix = 0x6d61736b5f747562ull;  // "mask_tub"
 }  // namespace
@@ -86,7 +77,7 @@ double MaePretrainer::train_epoch(data::DataLoader& loader, int64_t epoch) {
       if (!opts_.quiet) {
         std::printf("pretrain epoch %ld/%ld  step %ld/%ld  masked mse %.4f  lr %.2e  %.1f clips/s  eta %s\n",
                     long(epoch + 1), long(opts_.epochs), long(loader.next_batch_index()), long(steps_per_epoch_),
-                    window_loss / double(window_steps), optimizer_->lr(), last_cps_, eta_str(eta).c_str());
+                    window_loss / double(window_steps), optimizer_->lr(), last_cps_, format_eta(eta).c_str());
         std::fflush(stdout);
       }
       if (!opts_.log_path.empty()) {

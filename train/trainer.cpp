@@ -8,21 +8,9 @@
 
 #include "autograd/ops.h"
 #include "train/metrics.h"
+#include "train/progress.h"
 
 namespace shears::train {
-
-namespace {
-double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-std::string eta_str(double s) {
-  char buf[32];
-  if (s >= 3600) std::snprintf(buf, sizeof buf, "%dh%02dm", int(s / 3600), int(std::fmod(s, 3600) / 60));
-  else if (s >= 60) std::snprintf(buf, sizeof buf, "%dm%02ds", int(s / 60), int(std::fmod(s, 60)));
-  else std::snprintf(buf, sizeof buf, "%.0fs", s);
-  return buf;
-}
-}  // namespace
 
 Trainer::Trainer(nn::VisionTransformer& model, TrainerOptions options, int64_t steps_per_epoch)
     : model_(model), opts_(options), steps_per_epoch_(steps_per_epoch) {
@@ -86,7 +74,7 @@ double Trainer::train_epoch(data::DataLoader& loader, int64_t epoch) {
       if (!opts_.quiet)
         std::printf("epoch %ld/%ld  step %ld/%ld  loss %.4f  lr %.2e  %.0f img/s  data wait %.0f%%  eta %s\n",
                     long(epoch + 1), long(opts_.epochs), long(shown), long(steps_per_epoch_),
-                    window_loss / double(window_steps), lr, last_ips_, 100 * last_wait_, eta_str(eta).c_str());
+                    window_loss / double(window_steps), lr, last_ips_, 100 * last_wait_, format_eta(eta).c_str());
       std::fflush(stdout);
       char buf[256];
       std::snprintf(buf, sizeof buf,

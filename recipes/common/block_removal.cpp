@@ -17,13 +17,12 @@
 #include "pruning/drop_blocks.h"
 #include "train/metrics.h"
 #include "train/trainer.h"
+#include "train/progress.h"
 
 namespace shears::recipes {
 
 namespace {
-double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
+using train::now_s;
 }  // namespace
 
 std::string blocks_str(const std::vector<int64_t>& removed) {

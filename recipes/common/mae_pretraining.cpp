@@ -14,13 +14,12 @@
 #include "data/transforms.h"
 #include "nn/videomae_checkpoint.h"
 #include "tensor/kernels.h"
+#include "train/progress.h"
 
 namespace shears::recipes {
 
 namespace {
-double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
+using train::now_s;
 constexpr uint64_t kEvalMaskSeed = 0x5eed0e7a1ull;  // held-out masks: fixed, independent of training
 }  // namespace
 

@@ -5,13 +5,12 @@
 #include <chrono>
 
 #include "autograd/ops.h"
+#include "train/progress.h"
 
 namespace shears::recipes {
 
 namespace {
-double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
+using train::now_s;
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   const size_t n = v.size();
