@@ -66,7 +66,7 @@ Config parse_args(int argc, char** argv, bool& exit_now) {
        cxxopts::value<std::string>()->default_value("default"))
       ("out", "folder for the checkpoint (vit_fmnist.safetensors) and the JSONL log",
        cxxopts::value<std::string>()->default_value("runs/main"))
-      ("epochs", "training epochs [quick 1, default 12]", cxxopts::value<int64_t>())
+      ("epochs", "training epochs [quick 1, default 14]", cxxopts::value<int64_t>())
       ("batch-size", "images per step", cxxopts::value<int64_t>()->default_value("128"))
       ("lr", "base learning rate for a batch of 512; the lr used is lr * batch / 512 (DeiT's rule)",
        cxxopts::value<double>()->default_value("3e-3"))
@@ -78,8 +78,8 @@ Config parse_args(int argc, char** argv, bool& exit_now) {
       ("mixup", "Mixup alpha (0 = off)", cxxopts::value<double>()->default_value("0.8"))
       ("cutmix", "CutMix alpha (0 = off)", cxxopts::value<double>()->default_value("1.0"))
       ("mix-prob", "probability that a batch is mixed (DeiT: 1.0; lower suits short schedules)",
-       cxxopts::value<double>()->default_value("0.3"))
-      ("erase", "RandomErasing probability", cxxopts::value<double>()->default_value("0.25"))
+       cxxopts::value<double>()->default_value("0.15"))
+      ("erase", "RandomErasing probability", cxxopts::value<double>()->default_value("0.1"))
       ("crop-padding", "random crop padding in pixels (0 = no crop)", cxxopts::value<double>()->default_value("2"))
       ("drop-path", "max DropPath rate (linspace over depth)", cxxopts::value<double>()->default_value("0.0"))
       ("patch", "patch size (divides 28; 7 gives 16 patches + cls)", cxxopts::value<int64_t>()->default_value("7"))
@@ -125,7 +125,7 @@ Config parse_args(int argc, char** argv, bool& exit_now) {
   if (c.scale == "quick") {
     c.epochs = 1, c.train_limit = 2048, c.eval_limit = 1000, c.log_every = 4;
   } else if (c.scale == "default") {
-    c.epochs = 12, c.train_limit = 0, c.eval_limit = 0;
+    c.epochs = 14, c.train_limit = 0, c.eval_limit = 0;
   } else {
     fail("shears_main", "--scale must be 'quick' or 'default', got '", c.scale, "'");
   }
