@@ -14,6 +14,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
+#include "tensor/fp16.h"
 #include "tensor/kernels.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -256,31 +257,7 @@ struct TempFile {
 
 }  // namespace
 
-float half_to_float(uint16_t h) {
-  const uint32_t sign = uint32_t(h >> 15) << 31;
-  uint32_t exp = (h >> 10) & 0x1f;
-  uint32_t mant = h & 0x3ff;
-  uint32_t bits;
-  if (exp == 0) {
-    if (mant == 0) {
-      bits = sign;  // +-0
-    } else {        // subnormal: mant * 2^-24, renormalized
-      int32_t e = 127 - 15 + 1;
-      while (!(mant & 0x400)) {
-        mant <<= 1;
-        --e;
-      }
-      bits = sign | (uint32_t(e) << 23) | ((mant & 0x3ff) << 13);
-    }
-  } else if (exp == 31) {
-    bits = sign | 0x7f800000u | (mant << 13);  // inf, or nan keeping its payload
-  } else {
-    bits = sign | ((exp + 127 - 15) << 23) | (mant << 13);
-  }
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
-}
+float half_to_float(uint16_t h) { return fp16_bits_to_float(h); }  // one binary16 decoder: tensor/fp16
 
 float bf16_to_float(uint16_t b) {
   uint32_t bits = uint32_t(b) << 16;
