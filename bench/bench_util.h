@@ -1,14 +1,13 @@
 // Timing helpers shared by the benchmarks: a monotonic clock in seconds and the median.
 #pragma once
 #include <algorithm>
-#include <chrono>
 #include <vector>
+
+#include "train/progress.h"
 
 namespace shears::bench {
 
-inline double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
+using train::now_s;  // the project's one monotonic clock (train/progress.h)
 
 inline double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
