@@ -105,13 +105,12 @@ Settings parse_args(int argc, char** argv, bool& exit_now) {
       ("seed", "seed of everything", cxxopts::value<uint64_t>()->default_value("0"))
       ("threads", "worker threads (0 = SHEARS_NUM_THREADS or all cores)", cxxopts::value<int>()->default_value("0"))
       ("h,help", "print this help and exit");
-  auto r = options.parse(argc, argv);
-  if (r.count("help")) {
-    std::cout << options.help() << std::endl;
+  const auto parsed = recipes::parse_flags(options, argc, argv, kProg);
+  if (!parsed) {
     exit_now = true;
     return {};
   }
-  if (!r.unmatched().empty()) fail(kProg, "unexpected argument '", r.unmatched().front(), "' (see --help)");
+  const cxxopts::ParseResult& r = *parsed;
   Settings s;
   s.scale = r["scale"].as<std::string>();
   s.out = r["out"].as<std::string>();

@@ -93,11 +93,9 @@ bool parse_args(int argc, char** argv, Args& a) {
               "rank_agreement); nothing is written when empty",
        cxxopts::value<std::string>()->default_value(""))
       ("h,help", "print this help");
-  auto r = options.parse(argc, argv);
-  if (r.count("help")) {
-    std::cout << options.help() << std::endl;
-    return false;
-  }
+  const auto parsed = recipes::parse_flags(options, argc, argv, "shears_gardener_analyze");
+  if (!parsed) return false;
+  const cxxopts::ParseResult& r = *parsed;
   SHEARS_CHECK(r.count("checkpoint"), "gardener_analyze", "--checkpoint is required (a .safetensors file); see --help");
   a.checkpoint = r["checkpoint"].as<std::string>();
   a.bins = r["bins"].as<int64_t>();

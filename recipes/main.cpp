@@ -111,13 +111,12 @@ Config parse_args(int argc, char** argv, bool& exit_now) {
       ("gardener-finetune-epochs", "epochs of the short fine-tune after block removal (lr = half the training lr)",
        cxxopts::value<int64_t>()->default_value("1"))
       ("h,help", "print this help and exit");
-  cxxopts::ParseResult r = options.parse(argc, argv);
-  if (r.count("help")) {
-    std::cout << options.help() << std::endl;
+  const auto parsed = recipes::parse_flags(options, argc, argv, "shears_main");
+  if (!parsed) {
     exit_now = true;
     return {};
   }
-  if (!r.unmatched().empty()) fail("shears_main", "unexpected argument '", r.unmatched().front(), "' (see --help)");
+  const cxxopts::ParseResult& r = *parsed;
   Config c;
   c.data_dir = r["data-dir"].as<std::string>();
   c.scale = r["scale"].as<std::string>();

@@ -180,12 +180,9 @@ int main(int argc, char** argv) {
         ("orders", "entropy orders of the heatmaps (1 = Shannon, inf)", cxxopts::value<std::string>()->default_value("1,2"))
         ("scale", "upscale factor of every cell (0 = 224 / image size)", cxxopts::value<int64_t>()->default_value("0"))
         ("h,help", "print this help and exit");
-    auto r = options.parse(argc, argv);
-    if (r.count("help")) {
-      std::cout << options.help() << std::endl;
-      return 0;
-    }
-    if (!r.unmatched().empty()) fail(kProg, "unexpected argument '", r.unmatched().front(), "' (see --help)");
+    const auto parsed = recipes::parse_flags(options, argc, argv, kProg);
+    if (!parsed) return 0;
+    const cxxopts::ParseResult& r = *parsed;
     Settings s;
     s.out = r["out"].as<std::string>();
     s.base_checkpoint = r["base-checkpoint"].as<std::string>();

@@ -158,13 +158,12 @@ Settings parse_args(int argc, char** argv, bool& exit_now) {
       ("log-every", "steps between fine-tuning progress lines (0 = one line per run only)",
        cxxopts::value<int64_t>()->default_value("0"))
       ("h,help", "print this help and exit");
-  cxxopts::ParseResult r = options.parse(argc, argv);
-  if (r.count("help")) {
-    std::cout << options.help() << std::endl;
+  const auto parsed = recipes::parse_flags(options, argc, argv, kProg);
+  if (!parsed) {
     exit_now = true;
     return {};
   }
-  if (!r.unmatched().empty()) fail(kProg, "unexpected argument '", r.unmatched().front(), "' (see --help)");
+  const cxxopts::ParseResult& r = *parsed;
   Settings s;
   s.scale = r["scale"].as<std::string>();
   s.out = r["out"].as<std::string>();

@@ -51,14 +51,12 @@ recipes::MaePretrainStudy parse_args(int argc, char** argv, bool& exit_now) {
       ("threads", "worker threads (0 = SHEARS_NUM_THREADS or all cores)", cxxopts::value<int>()->default_value("0"))
       ("log-every", "steps between progress lines", cxxopts::value<int64_t>()->default_value("20"))
       ("h,help", "print this help and exit");
-  auto r = options.parse(argc, argv);
-  if (r.count("help")) {
-    std::cout << options.help() << std::endl;
+  const auto parsed = recipes::parse_flags(options, argc, argv, "shears_videomae_pretrain");
+  if (!parsed) {
     exit_now = true;
     return {};
   }
-  if (!r.unmatched().empty())
-    fail("shears_videomae_pretrain", "unexpected argument '", r.unmatched().front(), "' (see --help)");
+  const cxxopts::ParseResult& r = *parsed;
   recipes::MaePretrainStudy s;
   const std::string scale = r["scale"].as<std::string>();
   if (scale == "smoke") {

@@ -5,6 +5,9 @@
 
 #include <cstdio>
 #include <exception>
+#include <iostream>
+
+#include "tensor/error.h"
 
 namespace shears::recipes {
 
@@ -17,6 +20,17 @@ int recipe_main(const std::function<int()>& body) {
     std::fprintf(stderr, "error: %s\n", e.what());
   }
   return 2;
+}
+
+std::optional<cxxopts::ParseResult> parse_flags(cxxopts::Options& options, int argc, char** argv,
+                                                const std::string& prog) {
+  cxxopts::ParseResult r = options.parse(argc, argv);
+  if (r.count("help")) {
+    std::cout << options.help() << std::endl;
+    return std::nullopt;
+  }
+  if (!r.unmatched().empty()) fail(prog.c_str(), "unexpected argument '", r.unmatched().front(), "' (see --help)");
+  return r;
 }
 
 }  // namespace shears::recipes
