@@ -1,14 +1,35 @@
-// Attention and Mlp modules (see attention.h).
+// Attention and Mlp modules and their gates (see attention.h).
 #include "nn/attention.h"
 
 #include <cmath>
 
 #include "autograd/ops.h"
+#include "tensor/creation.h"
 
 namespace shears::nn {
 
-Attention::Attention(int64_t dim, int64_t heads_, int64_t head_dim_, QkvBias bias, Generator& gen)
-    : heads(heads_), head_dim(head_dim_) {
+namespace {
+
+double default_scale(int64_t head_dim) { return 1.0 / std::sqrt(double(head_dim)); }
+
+Tensor checked_gate(const Tensor& gate, int64_t width, const char* op, const char* what) {
+  SHEARS_CHECK(gate.defined(), op, "the gate is undefined; use remove_gate() to detach a gate");
+  SHEARS_CHECK(gate.dim() == 1 && gate.size(0) == width, op, "expected a gate of shape (", width, ",) (", what,
+               "), got ", shape_str(gate.shape()));
+  SHEARS_CHECK(gate.dtype() == DType::F32 || gate.dtype() == DType::F64, op, "expected a float gate");
+  return gate;
+}
+
+Tensor ones_gate(int64_t width, bool requires_grad) {
+  Tensor g = ones({width});
+  if (requires_grad) g.set_requires_grad(true);
+  return g;
+}
+
+}  // namespace
+
+Attention::Attention(int64_t dim, int64_t heads_, int64_t head_dim_, QkvBias bias, Generator& gen, double scale_)
+    : heads(heads_), head_dim(head_dim_), scale(scale_ == 0.0 ? default_scale(head_dim_) : scale_) {
   const int64_t w = heads * head_dim;
   qkv = std::make_shared<Linear>(dim, 3 * w, bias == QkvBias::Full, gen);
   proj = std::make_shared<Linear>(w, dim, true, gen);
@@ -22,13 +43,22 @@ Attention::Attention(int64_t dim, int64_t heads_, int64_t head_dim_, QkvBias bia
   register_module("proj", proj);
 }
 
+double Attention::config_scale() const { return scale == default_scale(head_dim) ? 0.0 : scale; }
+
 Tensor Attention::forward(const Tensor& x, Tensor* probs) const {
   SHEARS_CHECK(x.dim() == 3, "attention", "expected x of shape (B, N, dim), got ", shape_str(x.shape()));
   Tensor bias = qkv->bias;
   if (q_bias.defined()) bias = concat({q_bias, zeros_like(q_bias), v_bias}, 0);  // k bias is zero
   Tensor qkv_out = linear(x, qkv->weight, bias);  // (B, N, 3 * width)
-  Tensor mixed = attention(qkv_out, heads, 1.0 / std::sqrt(double(head_dim)), probs);
+  Tensor mixed = attention(qkv_out, heads, scale, probs);  // (B, N, width)
+  if (gate.defined()) mixed = mixed * gate;
   return proj->forward(mixed);
+}
+
+void Attention::attach_gate(bool requires_grad) { gate = ones_gate(width(), requires_grad); }
+
+void Attention::set_gate(const Tensor& g) {
+  gate = checked_gate(g, width(), "attention.set_gate", "heads * head_dim");
 }
 
 Mlp::Mlp(int64_t dim, int64_t hidden, Generator& gen) {
@@ -38,6 +68,13 @@ Mlp::Mlp(int64_t dim, int64_t hidden, Generator& gen) {
   register_module("fc2", fc2);
 }
 
-Tensor Mlp::forward(const Tensor& x) const { return fc2->forward(gelu(fc1->forward(x))); }
+Tensor Mlp::forward(const Tensor& x) const {
+  if (!gate.defined()) return fc2->forward(gelu(fc1->forward(x)));
+  return fc2->forward(gelu(fc1->forward(x)) * gate);
+}
+
+void Mlp::attach_gate(bool requires_grad) { gate = ones_gate(hidden(), requires_grad); }
+
+void Mlp::set_gate(const Tensor& g) { gate = checked_gate(g, hidden(), "mlp.set_gate", "hidden"); }
 
 }  // namespace shears::nn

@@ -8,7 +8,7 @@ namespace shears::nn {
 Block::Block(int64_t dim, const BlockConfig& cfg, QkvBias bias, double ln_eps, double drop_path_, Generator& gen)
     : drop_path(drop_path_) {
   norm1 = std::make_shared<LayerNorm>(dim, ln_eps);
-  attn = std::make_shared<Attention>(dim, cfg.heads, cfg.head_dim, bias, gen);
+  attn = std::make_shared<Attention>(dim, cfg.heads, cfg.head_dim, bias, gen, cfg.attn_scale);
   norm2 = std::make_shared<LayerNorm>(dim, ln_eps);
   mlp = std::make_shared<Mlp>(dim, cfg.mlp_hidden, gen);
   register_module("norm1", norm1);

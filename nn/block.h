@@ -14,7 +14,11 @@ class Block : public Module {
  public:
   Block(int64_t dim, const BlockConfig& cfg, QkvBias bias, double ln_eps, double drop_path, Generator& gen);
   Tensor forward(const Tensor& x);  // x: (B, N, dim) -> (B, N', dim), N' < N when a hook prunes
-  BlockConfig config() const { return {attn->heads, attn->head_dim, mlp->hidden()}; }
+  BlockConfig config() const { return {attn->heads, attn->head_dim, mlp->hidden(), attn->config_scale()}; }
+  // The block's current 0-based position in its model's BlockList (-1 when in none). BlockList
+  // keeps it current through block surgery, so hooks that read it follow the block.
+  int64_t index() const { return index_; }
+  void set_index(int64_t index) { index_ = index; }
 
   std::shared_ptr<LayerNorm> norm1, norm2;
   std::shared_ptr<Attention> attn;
@@ -28,6 +32,9 @@ class Block : public Module {
   // When true, the last forward's probabilities are kept in last_attention.
   bool keep_attention = false;
   Tensor last_attention;
+
+ private:
+  int64_t index_ = -1;
 };
 
 // DropPath: zero whole samples of a residual branch with probability p, scale the rest by 1/(1-p).

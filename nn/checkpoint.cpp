@@ -7,14 +7,36 @@
 namespace shears::nn {
 
 namespace {
+
 const char* kConfigKey = "shears.config";
+const char* kPruneLogKey = "shears.prune_log";
+const char* kExtensionsKey = "shears.extensions";
+
+std::string key_where(const std::string& path, const char* key) {
+  return str_cat(path, ": metadata '", key, "'");
 }
+
+std::vector<PruneStep> prune_log_of(const std::map<std::string, std::string>& meta, const std::string& path) {
+  auto it = meta.find(kPruneLogKey);
+  if (it == meta.end()) return {};
+  return prune_log_from_json(it->second, key_where(path, kPruneLogKey));
+}
+
+}  // namespace
 
 void save_model(const std::string& path, const VisionTransformer& model,
                 const std::map<std::string, std::string>& extra) {
   std::map<std::string, std::string> meta = extra;
   meta[kConfigKey] = model.config().to_json();
   meta["format"] = "pt";  // tensors use PyTorch names and layouts
+  if (!model.prune_log.empty()) meta[kPruneLogKey] = prune_log_to_json(model.prune_log);
+  if (!model.extensions.empty()) {
+    try {
+      meta[kExtensionsKey] = extensions_to_json(model.extensions);
+    } catch (const Error& e) {
+      fail("save_model", path, ": cannot save the model's extensions: ", e.what());
+    }
+  }
   write_safetensors(path, state_dict(model), meta);
 }
 
@@ -32,9 +54,36 @@ ModelConfig read_model_config(const std::string& path) {
   }
 }
 
-std::shared_ptr<VisionTransformer> load_model(const std::string& path) {
+std::vector<PruneStep> read_prune_log(const std::string& path) {
+  return prune_log_of(read_safetensors_metadata(path), path);
+}
+
+std::shared_ptr<VisionTransformer> load_model(const std::string& path, const ExtensionRestorer& restorer) {
+  const auto meta = read_safetensors_metadata(path);
+  // parse everything before building, so a bad file fails fast
+  std::vector<PruneStep> log = prune_log_of(meta, path);
+  std::vector<SavedExtension> saved;
+  if (auto it = meta.find(kExtensionsKey); it != meta.end())
+    saved = extensions_from_json(it->second, key_where(path, kExtensionsKey));
+  for (const auto& ext : saved)
+    SHEARS_CHECK(restorer, "load_model", path, ": the model carries extension '", ext.kind,
+                 "', which nn::load_model cannot restore; load it with pruning::load_model (pruning/provenance.h) "
+                 "so it does not silently run without it");
+
   auto model = std::make_shared<VisionTransformer>(read_model_config(path));
   load_safetensors(*model, path, /*strict=*/true);
+  model->prune_log = std::move(log);
+  for (const auto& ext : saved) {
+    bool restored = false;
+    try {
+      restored = restorer(*model, ext.kind, ext.json);
+    } catch (const Error& e) {
+      fail("load_model", path, ": cannot restore extension '", ext.kind, "': ", e.what());
+    }
+    SHEARS_CHECK(restored, "load_model", path, ": no restorer for extension '", ext.kind,
+                 "'; load it with pruning::load_model (pruning/provenance.h), which knows every extension shears "
+                 "writes");
+  }
   return model;
 }
 

@@ -36,8 +36,8 @@ void validate_stats(const char* field, const std::vector<double>& v, int64_t in_
 
 const std::vector<std::string> kTopKeys = {"arch",  "image_size",  "in_chans", "patch_size", "frames",
                                            "tubelet", "dim",     "blocks",   "num_classes", "qkv_bias",
-                                           "ln_eps",  "drop_path", "mean",   "std"};
-const std::vector<std::string> kBlockKeys = {"heads", "head_dim", "mlp_hidden"};
+                                           "ln_eps",  "drop_path", "mean",   "std",  "fc_norm_eps"};
+const std::vector<std::string> kBlockKeys = {"heads", "head_dim", "mlp_hidden", "attn_scale"};
 
 // Keys of `obj` that are not in the known list for its level (top level: path "", blocks: "blocks[i].").
 std::string unknown_keys(const Json& obj, const std::string& path) {
@@ -114,9 +114,13 @@ void ModelConfig::validate() const {
     if (b.heads < 1) fail(kOp, "blocks[", i, "].heads must be >= 1, got ", b.heads);
     if (b.head_dim < 1) fail(kOp, "blocks[", i, "].head_dim must be >= 1, got ", b.head_dim);
     if (b.mlp_hidden < 1) fail(kOp, "blocks[", i, "].mlp_hidden must be >= 1, got ", b.mlp_hidden);
+    if (!(b.attn_scale >= 0) || !std::isfinite(b.attn_scale))
+      fail(kOp, "blocks[", i, "].attn_scale must be 0 (= 1/sqrt(head_dim)) or a finite value > 0, got ", b.attn_scale);
   }
   if (num_classes < 0) fail(kOp, "num_classes must be >= 0 (0 = no head), got ", num_classes);
   if (!(ln_eps > 0) || !std::isfinite(ln_eps)) fail(kOp, "ln_eps must be a finite value > 0, got ", ln_eps);
+  if (!(fc_norm_eps >= 0) || !std::isfinite(fc_norm_eps))
+    fail(kOp, "fc_norm_eps must be 0 (= ln_eps) or a finite value > 0, got ", fc_norm_eps);
   if (!(drop_path >= 0 && drop_path < 1)) fail(kOp, "drop_path must be in [0, 1), got ", drop_path);
   validate_stats("mean", mean, in_chans, false);
   validate_stats("std", std, in_chans, true);
@@ -136,12 +140,16 @@ std::string ModelConfig::to_json() const {
   j["num_classes"] = num_classes;
   j["qkv_bias"] = qkv_bias;
   j["ln_eps"] = ln_eps;
+  if (fc_norm_eps > 0) j["fc_norm_eps"] = fc_norm_eps;
   j["drop_path"] = drop_path;
   j["mean"] = mean;
   j["std"] = std;
   Json bl = Json::array();
-  for (const BlockConfig& b : blocks)
-    bl.push_back(Json{{"heads", b.heads}, {"head_dim", b.head_dim}, {"mlp_hidden", b.mlp_hidden}});
+  for (const BlockConfig& b : blocks) {
+    Json jb{{"heads", b.heads}, {"head_dim", b.head_dim}, {"mlp_hidden", b.mlp_hidden}};
+    if (b.attn_scale > 0) jb["attn_scale"] = b.attn_scale;
+    bl.push_back(std::move(jb));
+  }
   j["blocks"] = std::move(bl);
   return j.dump();
 }
@@ -169,6 +177,8 @@ ModelConfig ModelConfig::from_json(const std::string& text) {
   if (!qkv_bias.is_boolean()) fail(kOp, "key 'qkv_bias' must be a boolean, got ", qkv_bias.type_name());
   c.qkv_bias = qkv_bias.get<bool>();
   c.ln_eps = get_double(get_key(j, "", "ln_eps"), "ln_eps");
+  // optional: absent in files written before it existed (fc_norm then used ln_eps)
+  c.fc_norm_eps = j.contains("fc_norm_eps") ? get_double(j["fc_norm_eps"], "fc_norm_eps") : 0.0;
   // drop_path is a training hyper-parameter, not part of the shape: optional, default 0.
   c.drop_path = j.contains("drop_path") ? get_double(j["drop_path"], "drop_path") : 0.0;
   c.mean = get_double_array(j, "mean");
@@ -184,6 +194,7 @@ ModelConfig ModelConfig::from_json(const std::string& text) {
     b.heads = get_int(bl[i], path, "heads");
     b.head_dim = get_int(bl[i], path, "head_dim");
     b.mlp_hidden = get_int(bl[i], path, "mlp_hidden");
+    if (bl[i].contains("attn_scale")) b.attn_scale = get_double(bl[i]["attn_scale"], path + "attn_scale");
     check_no_unknown_keys(bl[i], path);
     c.blocks.push_back(b);
   }

@@ -14,6 +14,9 @@ struct BlockConfig {
   int64_t heads = 6;
   int64_t head_dim = 64;
   int64_t mlp_hidden = 1536;
+  // q.k scale of the attention; 0 = 1/sqrt(head_dim). Set when head dims were pruned (the
+  // surviving dims keep the original 1/sqrt(head_dim)); JSON key "attn_scale", written only when set.
+  double attn_scale = 0.0;
   int64_t attn_width() const { return heads * head_dim; }
 };
 
@@ -28,7 +31,13 @@ struct ModelConfig {
   std::vector<BlockConfig> blocks;
   int64_t num_classes = 1000;    // 0: no head (features only)
   bool qkv_bias = true;          // vit: one qkv bias; videomae: q_bias and v_bias (k bias 0)
-  double ln_eps = 1e-6;
+  double ln_eps = 1e-6;           // every block LayerNorm and the vit final norm
+  // eps of the videomae classifier's fc_norm; 0 = ln_eps (configs without the JSON key
+  // "fc_norm_eps" load unchanged). Hugging Face's VideoMAEForVideoClassification builds fc_norm
+  // with PyTorch's default 1e-5 (kHfVideoMAEFcNormEps, set when an HF file is loaded); shears'
+  // own VideoMAE fine-tuning follows the original run_class_finetuning.py (1e-6 = ln_eps).
+  double fc_norm_eps = 0.0;
+  double resolved_fc_norm_eps() const { return fc_norm_eps > 0 ? fc_norm_eps : ln_eps; }
   double drop_path = 0.0;        // max DropPath rate (linspace over depth)
   // preprocessing the weights were trained with
   std::vector<double> mean = {0.485, 0.456, 0.406};

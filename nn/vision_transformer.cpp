@@ -45,10 +45,12 @@ Tensor PatchEmbed::forward(const Tensor& x) const {
 
 void BlockList::push_back(std::shared_ptr<Block> b) {
   register_module(std::to_string(items.size()), b);
+  b->set_index(static_cast<int64_t>(items.size()));
   items.push_back(std::move(b));
 }
 
 void BlockList::assign(std::vector<std::shared_ptr<Block>> blocks) {
+  for (auto& b : items) b->set_index(-1);  // blocks kept get their new index in push_back
   clear_modules();
   items.clear();
   for (auto& b : blocks) push_back(b);
@@ -88,7 +90,7 @@ VisionTransformer::VisionTransformer(const ModelConfig& cfg, uint64_t seed) : ba
   }
   register_module("blocks", blocks);
   if (video) {
-    fc_norm = std::make_shared<LayerNorm>(cfg.dim, cfg.ln_eps);
+    fc_norm = std::make_shared<LayerNorm>(cfg.dim, cfg.resolved_fc_norm_eps());
     register_module("fc_norm", fc_norm);
   } else {
     norm = std::make_shared<LayerNorm>(cfg.dim, cfg.ln_eps);
@@ -142,6 +144,7 @@ ModelConfig VisionTransformer::config() const {
   c.blocks.clear();
   for (auto& b : blocks->items) c.blocks.push_back(b->config());
   c.num_classes = head ? head->out_features() : 0;
+  if (fc_norm && fc_norm->eps != c.resolved_fc_norm_eps()) c.fc_norm_eps = fc_norm->eps;  // set by an HF load
   return c;
 }
 

@@ -9,6 +9,8 @@
 
 #include "nn/block.h"
 #include "nn/config.h"
+#include "nn/model_extension.h"
+#include "nn/prune_log.h"
 
 namespace shears::nn {
 
@@ -28,7 +30,8 @@ class PatchEmbed : public Module {
   int64_t in_chans, patch, tubelet, frames, image_size, dim;
 };
 
-// Children registered under numeric names ("blocks.0", "blocks.1", ...).
+// Children registered under numeric names ("blocks.0", "blocks.1", ...). Keeps every block's
+// index() current: push_back sets it, assign renumbers 0..k-1 and sets -1 on blocks left out.
 class BlockList : public Module {
  public:
   void push_back(std::shared_ptr<Block> b);
@@ -62,6 +65,11 @@ class VisionTransformer : public Module {
   std::shared_ptr<LayerNorm> norm;     // vit
   std::shared_ptr<LayerNorm> fc_norm;  // videomae
   std::shared_ptr<Linear> head;        // undefined when num_classes == 0
+
+  // Provenance: the transforms applied to this model, in order (pruning/transform.h appends).
+  std::vector<PruneStep> prune_log;
+  // Runtime state that is part of what the model computes (token pruning); saved by save_model.
+  std::vector<std::shared_ptr<ModelExtension>> extensions;
 
  private:
   ModelConfig base_;

@@ -4,7 +4,8 @@
 //   lowest first:  entropy (Gardener), mean|w|, var|w|, std|w|, L1, L2, sensitivity (drop Δ_l)
 //   highest first: kurtosis, mutual information
 // Ties are broken by block index: among equal scores the lower index is removed first, in both
-// directions (a stable sort). Indices are 0-based throughout.
+// directions (a stable sort). Indices are 0-based throughout. The Criterion enum names the rows of
+// the Gardener tables; new code ranks through the open registry of criterion.h (BlockRemoval).
 #pragma once
 #include <cstdint>
 #include <string>

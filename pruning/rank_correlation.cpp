@@ -1,4 +1,5 @@
-// Spearman's rho and Kendall's tau-b (see rank_correlation.h). O(n^2) Kendall: block counts are small.
+// Spearman's rho, Kendall's tau-b and their bootstrap intervals (see rank_correlation.h).
+// O(n^2) Kendall: block counts are small.
 #include "pruning/rank_correlation.h"
 
 #include <algorithm>
@@ -7,6 +8,7 @@
 #include <numeric>
 
 #include "tensor/error.h"
+#include "tensor/random.h"
 
 namespace shears::pruning {
 
@@ -78,6 +80,59 @@ double spearman_rho(const std::vector<int64_t>& a, const std::vector<int64_t>& b
 }
 double kendall_tau_b(const std::vector<int64_t>& a, const std::vector<int64_t>& b) {
   return kendall_tau_b(to_double(a), to_double(b));
+}
+
+BootstrapInterval bootstrap_interval(const std::vector<double>& a, const std::vector<double>& b,
+                                     const PairedStatistic& statistic, int64_t resamples, uint64_t seed,
+                                     double confidence) {
+  check_pair(a, b, "bootstrap_interval");
+  SHEARS_CHECK(resamples >= 1, "bootstrap_interval", "resamples must be >= 1, got ", resamples);
+  SHEARS_CHECK(confidence > 0 && confidence < 1, "bootstrap_interval", "confidence must be in (0, 1), got ",
+               confidence);
+  BootstrapInterval r;
+  r.estimate = statistic(a, b);
+  r.resamples = resamples;
+  const int64_t n = int64_t(a.size());
+  Generator gen(seed);
+  std::vector<double> ra(a.size()), rb(b.size()), values;
+  values.reserve(size_t(resamples));
+  for (int64_t s = 0; s < resamples; ++s) {
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t j = gen.randint(0, n);
+      ra[size_t(i)] = a[size_t(j)];
+      rb[size_t(i)] = b[size_t(j)];
+    }
+    const double v = statistic(ra, rb);
+    if (std::isnan(v))
+      ++r.undefined;
+    else
+      values.push_back(v);
+  }
+  SHEARS_CHECK(!values.empty(), "bootstrap_interval", "the statistic is undefined on all ", resamples,
+               " resamples");
+  std::sort(values.begin(), values.end());
+  auto percentile = [&](double q) {  // numpy.percentile's default (linear) interpolation
+    const double pos = q * double(values.size() - 1);
+    const size_t lo = size_t(std::floor(pos)), hi = std::min(lo + 1, values.size() - 1);
+    return values[lo] + (pos - double(lo)) * (values[hi] - values[lo]);
+  };
+  r.low = percentile(0.5 * (1 - confidence));
+  r.high = percentile(0.5 * (1 + confidence));
+  return r;
+}
+
+BootstrapInterval bootstrap_spearman(const std::vector<double>& a, const std::vector<double>& b, int64_t resamples,
+                                     uint64_t seed, double confidence) {
+  return bootstrap_interval(
+      a, b, [](const std::vector<double>& x, const std::vector<double>& y) { return spearman_rho(x, y); }, resamples,
+      seed, confidence);
+}
+
+BootstrapInterval bootstrap_kendall(const std::vector<double>& a, const std::vector<double>& b, int64_t resamples,
+                                    uint64_t seed, double confidence) {
+  return bootstrap_interval(
+      a, b, [](const std::vector<double>& x, const std::vector<double>& y) { return kendall_tau_b(x, y); }, resamples,
+      seed, confidence);
 }
 
 }  // namespace shears::pruning

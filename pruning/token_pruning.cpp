@@ -6,6 +6,8 @@
 #include <cmath>
 #include <numeric>
 
+#include <nlohmann/json.hpp>
+
 #include "autograd/ops.h"
 
 namespace shears::pruning {
@@ -84,12 +86,125 @@ Tensor gather_and_fuse_tokens(const Tensor& x, const Tensor& probs, const Tensor
   return concat({out, extra}, 1);
 }
 
-TokenPruning::TokenPruning(const TokenPruningConfig& cfg, std::vector<int64_t> locations, int64_t depth)
-    : cfg_(cfg), locations_(std::move(locations)), depth_(depth) {
+bool default_fuse(const TokenPolicySpec& policy) { return policy.kind == TokenPolicyKind::EViT; }
+
+bool resolved_fuse(const TokenPruningConfig& cfg) {
+  if (cfg.fuse) return *cfg.fuse;
+  SHEARS_CHECK(!cfg.custom_policy, "token_pruning", "a custom policy ('", cfg.custom_policy->name(),
+               "') has no default fusion; set TokenPruningConfig::fuse");
+  return default_fuse(cfg.policy);
+}
+
+const char* head_aggregation_name(HeadAggregation aggregation) {
+  return aggregation == HeadAggregation::MeanOfHeadEntropies ? "mean_of_head_entropies" : "entropy_of_head_mean";
+}
+
+HeadAggregation parse_head_aggregation(const std::string& name) {
+  if (name == "mean_of_head_entropies") return HeadAggregation::MeanOfHeadEntropies;
+  if (name == "entropy_of_head_mean") return HeadAggregation::EntropyOfHeadMean;
+  fail("parse_head_aggregation", "unknown head aggregation '", name,
+       "'; expected mean_of_head_entropies or entropy_of_head_mean");
+}
+
+std::string token_pruning_config_to_json(const TokenPruningConfig& cfg) {
+  SHEARS_CHECK(!cfg.custom_policy, "token_pruning", "token pruning with the custom policy '",
+               cfg.custom_policy->name(),
+               "' cannot be saved: a checkpoint can only re-create the named policies (evit, shannon, renyi:<a>, "
+               "random); remove_token_pruning before saving or use a named policy");
+  nlohmann::json j;
+  j["policy"] = cfg.policy.name();
+  if (cfg.policy.kind == TokenPolicyKind::Entropy && std::isfinite(cfg.policy.renyi_order))
+    j["renyi_order"] = cfg.policy.renyi_order;  // exact (the name rounds to 6 digits)
+  j["keep_rate"] = cfg.keep_rate;
+  j["locations"] = cfg.locations;
+  j["fuse"] = resolved_fuse(cfg);
+  j["exclude_cls_key"] = cfg.exclude_cls_key;
+  j["head_aggregation"] = head_aggregation_name(cfg.head_aggregation);
+  j["seed"] = cfg.seed;
+  return j.dump();
+}
+
+TokenPruningConfig token_pruning_config_from_json(const std::string& text) {
+  const char* op = "token_pruning_config";
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& e) {
+    fail(op, "not valid JSON: ", e.what());
+  }
+  SHEARS_CHECK(j.is_object(), op, "expected a JSON object, got ", j.type_name());
+  auto need = [&](const char* key, bool ok, const char* what) {
+    SHEARS_CHECK(j.contains(key), op, "missing key '", key, "' in ", text);
+    SHEARS_CHECK(ok, op, "key '", key, "' must be ", what, ", got ", j[key].dump());
+  };
+  need("policy", j.contains("policy") && j["policy"].is_string(), "a policy name");
+  need("keep_rate", j.contains("keep_rate") && j["keep_rate"].is_number(), "a number");
+  need("locations", j.contains("locations") && j["locations"].is_array(), "an array of block indices");
+  need("fuse", j.contains("fuse") && j["fuse"].is_boolean(), "true or false");
+  need("exclude_cls_key", j.contains("exclude_cls_key") && j["exclude_cls_key"].is_boolean(), "true or false");
+  need("head_aggregation", j.contains("head_aggregation") && j["head_aggregation"].is_string(), "a string");
+  need("seed", j.contains("seed") && j["seed"].is_number_unsigned(), "an unsigned integer");
+  TokenPruningConfig cfg;
+  try {
+    cfg.policy = parse_token_policy(j["policy"].get<std::string>());
+    if (j.contains("renyi_order")) {
+      SHEARS_CHECK(j["renyi_order"].is_number() && cfg.policy.kind == TokenPolicyKind::Entropy, op,
+                   "'renyi_order' must be a number and only comes with an entropy policy, got ",
+                   j["renyi_order"].dump(), " for policy ", j["policy"].dump());
+      cfg.policy.renyi_order = j["renyi_order"].get<double>();
+    }
+    cfg.head_aggregation = parse_head_aggregation(j["head_aggregation"].get<std::string>());
+  } catch (const Error& e) {
+    fail(op, e.what());
+  }
+  cfg.keep_rate = j["keep_rate"].get<double>();
+  for (const auto& v : j["locations"]) {
+    SHEARS_CHECK(v.is_number_integer(), op, "'locations' must hold block indices, got ", v.dump());
+    cfg.locations.push_back(v.get<int64_t>());
+  }
+  cfg.fuse = j["fuse"].get<bool>();
+  cfg.exclude_cls_key = j["exclude_cls_key"].get<bool>();
+  cfg.seed = j["seed"].get<uint64_t>();
+  return cfg;
+}
+
+TokenPruning::TokenPruning(const TokenPruningConfig& cfg, std::shared_ptr<nn::BlockList> blocks,
+                           std::vector<std::shared_ptr<nn::Block>> installed)
+    : cfg_(cfg), blocks_(blocks) {
   check_keep_rate(cfg.keep_rate, "token_pruning");
+  SHEARS_CHECK(blocks != nullptr, "token_pruning", "no block list");
+  cfg_.fuse = resolved_fuse(cfg);
+  for (auto& b : installed) installed_.push_back(b);
   policy_ = cfg.custom_policy ? cfg.custom_policy
                               : make_token_policy(cfg.policy, cfg.exclude_cls_key, cfg.head_aggregation, cfg.seed);
 }
+
+int64_t TokenPruning::current_depth() const {
+  auto list = blocks_.lock();
+  return list ? static_cast<int64_t>(list->size()) : 0;
+}
+
+std::vector<int64_t> TokenPruning::locations() const {
+  std::vector<int64_t> out;
+  auto list = blocks_.lock();
+  if (!list) return out;
+  for (const auto& weak : installed_) {
+    auto b = weak.lock();
+    if (!b) continue;
+    const int64_t i = b->index();
+    if (i >= 0 && i < static_cast<int64_t>(list->size()) && list->items[size_t(i)] == b) out.push_back(i);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+TokenPruningConfig TokenPruning::config() const {
+  TokenPruningConfig c = cfg_;
+  c.locations = locations();
+  return c;
+}
+
+std::string TokenPruning::to_json() const { return token_pruning_config_to_json(config()); }
 
 void TokenPruning::set_keep_rate(double keep_rate) {
   check_keep_rate(keep_rate, "set_keep_rate");
@@ -99,9 +214,13 @@ void TokenPruning::set_keep_rate(double keep_rate) {
 nn::TokenCounts TokenPruning::last_token_counts() const {
   nn::TokenCounts out;
   if (records_.empty()) return out;
+  SHEARS_CHECK(forward_depth_ == current_depth(), "last_token_counts", "the model had ", forward_depth_,
+               " blocks in the last forward and has ", current_depth(),
+               " now (block surgery since); run a forward to get the token counts of the model as it is");
+  // the first record's tokens_in is what block 0 saw only when no hook ran before it
   int64_t n = records_.front().tokens_in;
   size_t r = 0;
-  for (int64_t block = 0; block < depth_; ++block) {
+  for (int64_t block = 0; block < forward_depth_; ++block) {
     if (r < records_.size() && records_[r].block == block) {
       out.emplace_back(records_[r].tokens_in, records_[r].tokens_out);
       n = records_[r].tokens_out;
@@ -129,6 +248,7 @@ Tensor TokenPruning::apply(int64_t block, const Tensor& x, const Tensor& probs) 
   if (!continues) {
     records_.clear();
     current_step_ = next_step_++;
+    forward_depth_ = current_depth();
     origin_.assign(static_cast<size_t>(B), std::vector<int64_t>(static_cast<size_t>(N - 1)));
     for (auto& o : origin_) std::iota(o.begin(), o.end(), int64_t(0));
   }
@@ -149,7 +269,7 @@ Tensor TokenPruning::apply(int64_t block, const Tensor& x, const Tensor& probs) 
                  policy_->name(), "' returned priorities of shape ", shape_str(priority.shape()), ", expected (", B,
                  ", ", N - 1, ")");
     Tensor kept = select_top_tokens(priority, left);
-    y = gather_and_fuse_tokens(x, probs, kept, cfg_.fuse);
+    y = gather_and_fuse_tokens(x, probs, kept, *cfg_.fuse);
     const std::vector<int64_t> idx = kept.to_vector<int64_t>();
     for (int64_t b = 0; b < B; ++b) {
       std::vector<int64_t> next(static_cast<size_t>(left));
@@ -179,16 +299,36 @@ std::shared_ptr<TokenPruning> install_token_pruning(nn::VisionTransformer& model
     SHEARS_CHECK(!(*model.blocks)[size_t(sorted[i])]->token_hook, op, "block ", sorted[i],
                  " already has a token hook; call remove_token_pruning first");
   }
-  auto state = std::make_shared<TokenPruning>(cfg, sorted, depth);
-  for (int64_t loc : sorted)
-    (*model.blocks)[size_t(loc)]->token_hook = [state, loc](const Tensor& x, const Tensor& probs) {
-      return state->apply(loc, x, probs);
+  SHEARS_CHECK(!find_token_pruning(model), op,
+               "the model already has token pruning installed; call remove_token_pruning first");
+  std::vector<std::shared_ptr<nn::Block>> installed;
+  for (int64_t loc : sorted) installed.push_back((*model.blocks)[size_t(loc)]);
+  auto state = std::make_shared<TokenPruning>(cfg, model.blocks, installed);
+  for (auto& block : installed) {
+    // the raw pointer: the hook lives in the block, so the block outlives every call
+    nn::Block* self = block.get();
+    block->token_hook = [state, self](const Tensor& x, const Tensor& probs) {
+      return state->apply(self->index(), x, probs);
     };
+  }
+  model.extensions.push_back(state);
   return state;
 }
 
 void remove_token_pruning(nn::VisionTransformer& model) {
   for (auto& block : model.blocks->items) block->token_hook = nullptr;
+  auto& ext = model.extensions;
+  ext.erase(std::remove_if(ext.begin(), ext.end(),
+                           [](const std::shared_ptr<nn::ModelExtension>& e) {
+                             return std::dynamic_pointer_cast<TokenPruning>(e) != nullptr;
+                           }),
+            ext.end());
+}
+
+std::shared_ptr<TokenPruning> find_token_pruning(const nn::VisionTransformer& model) {
+  for (const auto& e : model.extensions)
+    if (auto tp = std::dynamic_pointer_cast<TokenPruning>(e)) return tp;
+  return nullptr;
 }
 
 }  // namespace shears::pruning

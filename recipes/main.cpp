@@ -303,7 +303,7 @@ int run(const Config& c) {
                                                               c.scale == "quick" ? 1 : 3))
         .emit(c.out);
     if (!c.gardener_ks.empty()) {
-      recipes::ShortFinetune ft;
+      recipes::FinetuneOptions ft;
       ft.epochs = c.gardener_finetune_epochs;
       ft.lr = c.lr * 0.5;
       ft.min_lr = c.min_lr;

@@ -1,11 +1,13 @@
-// Token pruning study (METHODS.md §3-4): EViT (CLS attention), Shannon and Rényi attention
-// entropy policies at keep rates 0.9 ... 0.3, each installed on one base model at the EViT
-// locations (blocks 4/7/10 of 12; proportional for other depths), evaluated as installed and after
-// fine-tuning with the policy in place. Prints the paper's Table 1 layout (top-1 per method x keep
-// rate, with and without fine-tuning) and Table 3 layout (accuracy, GFLOPs from the measured token
-// counts, measured images/s of pruned inference next to the dense model's).
-//   --scale smoke  a tiny base model trained in-process, 2 methods x 2 keep rates (seconds; CI)
-//   --scale mini   the main job's Fashion-MNIST checkpoint, short fine-tunes (<= 30 min on 2 cores)
+// Token pruning study (METHODS.md §3-4): EViT (CLS attention, pruned tokens fused), Shannon and
+// Rényi attention-entropy policies (only the selected tokens propagate, as in the Rényi paper) and a
+// random baseline at keep rates 0.9 ... 0.3, each installed on one base model at the EViT locations
+// (blocks 4/7/10 of 12; proportional for other depths), evaluated as installed and after fine-tuning
+// with the policy in place. Prints the paper's Table 1 layout (top-1 ± binomial SE per method x keep
+// rate, with and without fine-tuning, plus the best entropy order per keep rate) and Table 3 layout
+// (accuracy, GFLOPs from the measured token counts, measured images/s next to the dense model's).
+//   --scale smoke  a tiny patch-4 base trained here and cached, 3 methods x 2 keep rates (seconds; CI)
+//   --scale mini   a patch-4 (49 patches) Fashion-MNIST base trained here once and cached under --out,
+//                  short fine-tunes that leave the dense control within 0.3 points, full test set
 //   --scale paper  a timm DeiT-S/B checkpoint and ImageFolder train/val folders, METHODS.md §3
 #include <algorithm>
 #include <chrono>
@@ -14,13 +16,17 @@
 #include <ctime>
 #include <filesystem>
 #include <iostream>
+#include <functional>
+#include <optional>
 #include <sstream>
 
 #include <cxxopts.hpp>
 
 #include "autograd/ops.h"
 #include "common/block_removal.h"
+#include "common/cached_model.h"
 #include "common/dataset_subset.h"
+#include "common/evaluate.h"
 #include "common/fashion_mnist_data.h"
 #include "common/finetune.h"
 #include "common/recipe_main.h"
@@ -30,9 +36,12 @@
 #include "data/data_loader.h"
 #include "data/datasets.h"
 #include "data/fashion_mnist.h"
+#include "data/random_erasing.h"
+#include "data/transforms.h"
 #include "nn/checkpoint.h"
 #include "nn/flop_count.h"
 #include "pruning/token_pruning.h"
+#include "pruning/transform.h"
 #include "tensor/gemm.h"
 #include "tensor/parallel.h"
 #include "train/progress.h"
@@ -42,7 +51,42 @@ using namespace shears;
 namespace {
 
 const char* kProg = "shears_token_pruning";
-const char* kDefaultBase = "runs/main/vit_fmnist.safetensors";
+
+// The patch-4 Fashion-MNIST base model smoke and mini train once and cache under --out (unless
+// --base-checkpoint names a model): the main job's recipe (AdamW, warm-up + cosine, Mixup/CutMix
+// on a fraction of the batches, label smoothing, random crop + flip, RandomErasing) on a
+// 28x28 / patch 4 = 49-patch ViT, so that keep rates move tens of tokens as the paper's 196 do.
+struct BaseRecipe {
+  int64_t patch = 4, dim = 64, depth = 6, heads = 4, mlp = 128;
+  int64_t epochs = 3, batch_size = 128, train_images = 0;  // 0 = the whole training split
+  double lr = 1.5e-3;  // twice the main job's 3e-3 per 512 images (7.5e-4 at 128): 3 epochs, not 14
+  double warmup_epochs = 0.5, min_lr = 1e-5, weight_decay = 0.05, smoothing = 0.1;
+  double mixup = 0.8, cutmix = 1.0, mix_prob = 0.15, erase = 0.1;
+  int64_t crop_padding = 2;
+  uint64_t seed = 0;
+
+  nn::ModelConfig model_config() const {
+    nn::ModelConfig m = nn::vit_tiny_patch4_28(10);
+    m.patch_size = patch;
+    m.dim = dim;
+    m.blocks = nn::uniform_blocks(depth, heads, dim / heads, mlp);
+    m.validate();
+    return m;
+  }
+  // Every setting that changes the weights (the cache key).
+  std::string describe(int64_t images) const {
+    std::ostringstream s;
+    s << "ViT patch " << patch << " dim " << dim << " depth " << depth << " heads " << heads << " mlp " << mlp
+      << "; Fashion-MNIST, " << images << " training images; " << epochs << " epochs, batch " << batch_size
+      << ", AdamW lr " << lr << ", warm-up " << warmup_epochs << " epochs, cosine to " << min_lr << ", weight decay "
+      << weight_decay << ", label smoothing " << smoothing << ", Mixup " << mixup << "/CutMix " << cutmix
+      << " on " << mix_prob << " of the batches, random crop pad " << crop_padding << ", flip 0.5, RandomErasing "
+      << erase << "; seed " << seed;
+    return s.str();
+  }
+};
+
+enum class FuseMode { Auto, On, Off };
 
 struct Settings {
   std::string scale, out, data_dir, base_checkpoint, checkpoint, train_dir, val_dir;
@@ -50,12 +94,32 @@ struct Settings {
   std::vector<double> keep_rates;
   int64_t train_limit = 0, eval_limit = 0, throughput_batch = 256;
   double throughput_time = 0.2;
-  bool fuse = true, exclude_cls_key = false, finetune_dense = true;
+  FuseMode fuse = FuseMode::Auto;
+  bool exclude_cls_key = false, finetune_dense = true, retrain_base = false;
+  BaseRecipe base;
   recipes::FinetuneOptions ft;
-  double base_lr = 0;      // lr per 256 images (paper) or as given (smoke/mini)
-  double drop_path = 0.1;  // paper: max DropPath rate of the fine-tuned model
+  double base_lr = 0;          // lr per 256 images (paper) or as given (smoke/mini)
+  double drop_path = 0.1;      // paper: max DropPath rate of the fine-tuned model
+  double dense_bound = 0.3;    // points the dense control may move from the base
   int threads = 0;
 };
+
+const char* fuse_mode_name(FuseMode m) {
+  switch (m) {
+    case FuseMode::Auto: return "auto";
+    case FuseMode::On: return "on";
+    case FuseMode::Off: return "off";
+  }
+  return "?";
+}
+
+// The fusion a policy runs with: --fuse on/off for every policy, auto = the policy's own default
+// (pruning::default_fuse: EViT fuses, the entropy and random policies propagate only the kept tokens).
+bool fuse_of(FuseMode mode, const pruning::TokenPolicySpec& policy) {
+  if (mode == FuseMode::On) return true;
+  if (mode == FuseMode::Off) return false;
+  return pruning::default_fuse(policy);
+}
 
 std::vector<std::string> split_list(const std::string& text) {
   std::vector<std::string> out;
@@ -86,6 +150,18 @@ std::vector<double> parse_keep_rates(const std::string& text) {
   return out;
 }
 
+bool is_entropy(const pruning::TokenPolicySpec& p) { return p.kind == pruning::TokenPolicyKind::Entropy; }
+
+// A number in its shortest form (0.5, 2, 5e-05).
+std::string general_str(double v) {
+  std::ostringstream s;
+  s << v;
+  return s.str();
+}
+
+// The Rényi order as the tables write it: 0.5, 1, 2, ∞.
+std::string order_str(double alpha) { return std::isinf(alpha) ? "∞" : general_str(alpha); }
+
 // Row label as in the paper's tables.
 std::string method_label(const pruning::TokenPolicySpec& p) {
   switch (p.kind) {
@@ -94,22 +170,24 @@ std::string method_label(const pruning::TokenPolicySpec& p) {
     case pruning::TokenPolicyKind::Entropy: break;
   }
   if (p.renyi_order == 1.0) return "Shannon";
-  if (std::isinf(p.renyi_order)) return "Rényi α=∞";
-  std::ostringstream s;
-  s << "Rényi α=" << p.renyi_order;
-  return s.str();
+  return "Rényi α=" + order_str(p.renyi_order);
 }
 
 Settings parse_args(int argc, char** argv, bool& exit_now) {
   cxxopts::Options options(
       kProg,
-      "Token pruning study: EViT vs Shannon/Rényi attention-entropy patch pruning at several keep rates, one\n"
-      "base checkpoint, each (method, keep rate) evaluated as installed and after fine-tuning with pruning in\n"
-      "place. Prints Table 1 (top-1 per method x keep rate) and Table 3 (accuracy, GFLOPs, measured images/s)\n"
-      "as Markdown and writes CSV/JSON under --out.\n"
-      "  --scale smoke  tiny base model trained in-process on 512 images, evit + renyi:2 at 0.7/0.5 (seconds)\n"
-      "  --scale mini   starts from the main job's Fashion-MNIST checkpoint (--base-checkpoint); each fine-tune\n"
-      "                 is one pass over --train-limit images; measured 16.5 min on 2 shared cores\n"
+      "Token pruning study: EViT vs Shannon/Rényi attention-entropy patch pruning (and a random baseline) at\n"
+      "several keep rates, one base model, each (method, keep rate) evaluated as installed and after fine-tuning\n"
+      "with pruning in place. Prints Table 1 (top-1 ± binomial SE per method x keep rate, best entropy order per\n"
+      "keep rate) and Table 3 (accuracy, GFLOPs, measured images/s) as Markdown and writes CSV/JSON under --out.\n"
+      "Fusion follows each method (--fuse auto): EViT fuses the pruned tokens into one, the entropy and random\n"
+      "policies propagate only the selected tokens (the Rényi paper's FLOPs).\n"
+      "  --scale smoke  tiny patch-4 base trained here on 1024 images (cached under --out), evit/shannon/renyi:2 at\n"
+      "                 0.7/0.5, fine-tunes on 512 images (seconds)\n"
+      "  --scale mini   a patch-4 (49 patches + CLS) dim-64 depth-6 ViT trained here once on Fashion-MNIST (3 epochs,\n"
+      "                 the main job's recipe) and cached as OUT/base_model.safetensors (reused while its recipe\n"
+      "                 matches; --retrain-base forces it); each fine-tune is one pass over --train-limit images\n"
+      "                 at a low lr that leaves the dense control within 0.3 points; the full 10,000-image test set\n"
       "  --scale paper  timm DeiT-S/B safetensors (--checkpoint) + ImageFolder --train-dir/--val-dir; AdamW lr\n"
       "                 1e-4 per 256 images, cosine, 5 warm-up epochs, 100 epochs, DeiT augmentation (random\n"
       "                 resized crop, flip, Mixup/CutMix, RandomErasing), label smoothing 0.1, drop-path 0.1,\n"
@@ -117,42 +195,57 @@ Settings parse_args(int argc, char** argv, bool& exit_now) {
       "Flags given explicitly override the values chosen by --scale [smoke / mini / paper].\n");
   options.add_options()
       ("scale", "smoke | mini | paper", cxxopts::value<std::string>()->default_value("mini"))
-      ("out", "folder for the tables (CSV/JSON)", cxxopts::value<std::string>()->default_value("runs/token_pruning"))
+      ("out", "folder for the tables (CSV/JSON) and the cached base model",
+       cxxopts::value<std::string>()->default_value("runs/token_pruning"))
       ("policies", "comma-separated methods: evit, shannon, renyi:<alpha> (alpha > 0 or inf), random "
-                   "[evit,shannon,renyi:0.5,renyi:2,renyi:3,renyi:inf; smoke evit,renyi:2]",
+                   "[mini evit,shannon,renyi:0.5,renyi:2,renyi:inf,random; smoke evit,shannon,renyi:2; paper "
+                   "evit,shannon,renyi:0.5,renyi:2,renyi:3,renyi:inf]",
        cxxopts::value<std::string>())
-      ("keep-rates", "comma-separated keep rates in (0, 1) [0.9,0.8,0.7,0.6,0.5,0.4,0.3; smoke 0.7,0.5]",
+      ("keep-rates", "comma-separated keep rates in (0, 1) [mini 0.9,0.7,0.5,0.4,0.3; smoke 0.7,0.5; paper "
+                     "0.9,0.8,0.7,0.6,0.5,0.4,0.3]",
        cxxopts::value<std::string>())
-      ("no-fuse", "drop the pruned tokens instead of fusing them into one token (EViT fuses)")
+      ("fuse", "fuse the pruned tokens into one extra token: auto (per method: EViT yes, entropy and random no), "
+               "on, off",
+       cxxopts::value<std::string>()->default_value("auto"))
       ("exclude-cls-key", "entropy policies: leave key 0 (CLS) out of each attention row and renormalise")
       ("no-dense-finetune", "skip the control fine-tune of the dense model (keep 1.0)")
       ("data-dir", "smoke/mini: Fashion-MNIST IDX folder",
        cxxopts::value<std::string>()->default_value(data::kFashionMnistDefaultDir))
-      ("base-checkpoint", std::string("mini: the main job's checkpoint [") + kDefaultBase +
-                              "]; smoke: optional (a tiny model is trained in-process when not given)",
+      ("base-checkpoint", "smoke/mini: start from this shears checkpoint (a 28x28x1 ViT with a CLS token, e.g. "
+                          "the main job's runs/main/vit_fmnist.safetensors) instead of the patch-4 base trained "
+                          "and cached under --out",
        cxxopts::value<std::string>())
+      ("retrain-base", "smoke/mini: train the patch-4 base again even when OUT/base_model.safetensors holds one "
+                       "with the same recipe")
+      ("base-dim", "smoke/mini: width of the patch-4 base [smoke 32, mini 64]", cxxopts::value<int64_t>())
+      ("base-depth", "smoke/mini: blocks of the patch-4 base [smoke 4, mini 6]", cxxopts::value<int64_t>())
+      ("base-epochs", "smoke/mini: training epochs of the patch-4 base [smoke 4, mini 3]", cxxopts::value<int64_t>())
       ("checkpoint", "paper: timm DeiT-S or DeiT-B weights (.safetensors, ImageNet-1k)", cxxopts::value<std::string>())
       ("train-dir", "paper: ImageFolder training split (root/<class>/<images>)", cxxopts::value<std::string>())
       ("val-dir", "paper: ImageFolder validation split (same classes)", cxxopts::value<std::string>())
-      ("train-limit", "images per fine-tune (the first N of the training split; 0 = all) [smoke 512, mini 6000, "
+      ("train-limit", "images per fine-tune (the first N of the training split; 0 = all) [smoke 512, mini 10000, "
                       "paper 0]",
        cxxopts::value<int64_t>())
-      ("eval-limit", "test images (the first N; 0 = all) [smoke 256, mini 5000, paper 0]", cxxopts::value<int64_t>())
+      ("eval-limit", "test images (the first N; 0 = all) [smoke 256, mini 0 = 10000, paper 0]",
+       cxxopts::value<int64_t>())
       ("epochs", "fine-tuning epochs over the (limited) training set [smoke/mini 1, paper 100]",
        cxxopts::value<int64_t>())
       ("warmup-epochs", "linear warm-up [smoke/mini 0.1, paper 5]", cxxopts::value<double>())
       ("batch-size", "images per step [smoke 32, mini 64, paper 256]", cxxopts::value<int64_t>())
-      ("lr", "peak lr [smoke/mini 3e-4 as is; paper 1e-4 per 256 images, scaled by batch/256]",
+      ("lr", "peak lr [smoke 3e-4, mini 5e-5 as is; paper 1e-4 per 256 images, scaled by batch/256]",
        cxxopts::value<double>())
       ("min-lr", "final lr of the cosine [1e-6]", cxxopts::value<double>()->default_value("1e-6"))
       ("weight-decay", "AdamW weight decay", cxxopts::value<double>()->default_value("0.05"))
       ("smoothing", "label smoothing", cxxopts::value<double>()->default_value("0.1"))
       ("drop-path", "paper: max DropPath rate", cxxopts::value<double>()->default_value("0.1"))
+      ("dense-bound", "points the dense control may move from the base before the run prints a NOTE",
+       cxxopts::value<double>()->default_value("0.3"))
       ("throughput-batch", "images per timed forward [smoke 64, mini 256, paper 64]", cxxopts::value<int64_t>())
       ("throughput-time", "seconds per timed sample (5 samples, interleaved with the dense model) [smoke 0.05, "
                           "mini 0.2, paper 1.5]",
        cxxopts::value<double>())
-      ("seed", "seed of data order, augmentation and the random policy", cxxopts::value<uint64_t>()->default_value("0"))
+      ("seed", "seed of data order, augmentation, the base model and the random policy",
+       cxxopts::value<uint64_t>()->default_value("0"))
       ("threads", "worker threads (0 = SHEARS_NUM_THREADS when set, else all cores)",
        cxxopts::value<int>()->default_value("0"))
       ("log-every", "steps between fine-tuning progress lines (0 = one line per run only)",
@@ -168,19 +261,22 @@ Settings parse_args(int argc, char** argv, bool& exit_now) {
   s.scale = r["scale"].as<std::string>();
   s.out = r["out"].as<std::string>();
   s.data_dir = r["data-dir"].as<std::string>();
-  std::string policies = "evit,shannon,renyi:0.5,renyi:2,renyi:3,renyi:inf", keep = "0.9,0.8,0.7,0.6,0.5,0.4,0.3";
+  std::string policies = "evit,shannon,renyi:0.5,renyi:2,renyi:inf,random", keep = "0.9,0.7,0.5,0.4,0.3";
   s.ft.epochs = 1;
   s.ft.warmup_epochs = 0.1;
   s.ft.batch_size = 64;
-  s.base_lr = 3e-4;
+  s.base_lr = 5e-5;
   if (s.scale == "smoke") {
-    policies = "evit,renyi:2";
+    policies = "evit,shannon,renyi:2";
     keep = "0.7,0.5";
+    s.base_lr = 3e-4;
     s.train_limit = 512, s.eval_limit = 256, s.ft.batch_size = 32, s.throughput_batch = 64, s.throughput_time = 0.05;
+    s.base.dim = 32, s.base.depth = 4, s.base.heads = 2, s.base.mlp = 64;
+    s.base.train_images = 1024, s.base.batch_size = 32, s.base.lr = 2e-3, s.base.warmup_epochs = 0.2, s.base.epochs = 4;
   } else if (s.scale == "mini") {
-    s.base_checkpoint = kDefaultBase;
-    s.train_limit = 6000, s.eval_limit = 5000;
+    s.train_limit = 10000, s.eval_limit = 0;
   } else if (s.scale == "paper") {
+    policies = "evit,shannon,renyi:0.5,renyi:2,renyi:3,renyi:inf", keep = "0.9,0.8,0.7,0.6,0.5,0.4,0.3";
     s.ft.epochs = 100, s.ft.warmup_epochs = 5, s.ft.batch_size = 256, s.base_lr = 1e-4;
     s.throughput_batch = 64, s.throughput_time = 1.5;
   } else {
@@ -191,10 +287,19 @@ Settings parse_args(int argc, char** argv, bool& exit_now) {
   for (const std::string& p : split_list(policies)) s.policies.push_back(pruning::parse_token_policy(p));
   SHEARS_CHECK(!s.policies.empty(), kProg, "--policies is empty; give e.g. evit,shannon,renyi:2");
   s.keep_rates = parse_keep_rates(keep);
-  s.fuse = r.count("no-fuse") == 0;
+  const std::string fuse = r["fuse"].as<std::string>();
+  if (fuse == "auto") s.fuse = FuseMode::Auto;
+  else if (fuse == "on") s.fuse = FuseMode::On;
+  else if (fuse == "off") s.fuse = FuseMode::Off;
+  else fail(kProg, "--fuse must be 'auto', 'on' or 'off', got '", fuse, "'");
   s.exclude_cls_key = r.count("exclude-cls-key") > 0;
   s.finetune_dense = r.count("no-dense-finetune") == 0;
+  s.retrain_base = r.count("retrain-base") > 0;
   if (r.count("base-checkpoint")) s.base_checkpoint = r["base-checkpoint"].as<std::string>();
+  if (r.count("base-dim")) s.base.dim = r["base-dim"].as<int64_t>();
+  if (r.count("base-depth")) s.base.depth = r["base-depth"].as<int64_t>();
+  if (r.count("base-epochs")) s.base.epochs = r["base-epochs"].as<int64_t>();
+  s.base.mlp = 2 * s.base.dim;
   if (r.count("checkpoint")) s.checkpoint = r["checkpoint"].as<std::string>();
   if (r.count("train-dir")) s.train_dir = r["train-dir"].as<std::string>();
   if (r.count("val-dir")) s.val_dir = r["val-dir"].as<std::string>();
@@ -210,7 +315,9 @@ Settings parse_args(int argc, char** argv, bool& exit_now) {
   s.ft.weight_decay = r["weight-decay"].as<double>();
   s.ft.label_smoothing = r["smoothing"].as<double>();
   s.ft.seed = r["seed"].as<uint64_t>();
+  s.base.seed = s.ft.seed;
   s.ft.log_every = r["log-every"].as<int64_t>();
+  s.dense_bound = r["dense-bound"].as<double>();
   s.threads = r["threads"].as<int>();
   const double drop_path = r["drop-path"].as<double>();
   SHEARS_CHECK(s.ft.epochs >= 1, kProg, "--epochs must be >= 1, got ", s.ft.epochs);
@@ -220,7 +327,12 @@ Settings parse_args(int argc, char** argv, bool& exit_now) {
   SHEARS_CHECK(s.throughput_batch >= 1 && s.throughput_time >= 0, kProg,
                "--throughput-batch must be >= 1 and --throughput-time >= 0");
   SHEARS_CHECK(drop_path >= 0 && drop_path < 1, kProg, "--drop-path must be in [0, 1), got ", drop_path);
+  SHEARS_CHECK(s.dense_bound >= 0, kProg, "--dense-bound must be >= 0, got ", s.dense_bound);
   SHEARS_CHECK(s.threads >= 0, kProg, "--threads must be >= 0, got ", s.threads);
+  SHEARS_CHECK(s.base.dim >= 2 && s.base.dim % s.base.heads == 0, kProg, "--base-dim must be a multiple of ",
+               s.base.heads, " heads, got ", s.base.dim);
+  SHEARS_CHECK(s.base.depth >= 1, kProg, "--base-depth must be >= 1, got ", s.base.depth);
+  SHEARS_CHECK(s.base.epochs >= 1, kProg, "--base-epochs must be >= 1, got ", s.base.epochs);
   s.ft.lr = s.scale == "paper" ? s.base_lr * double(s.ft.batch_size) / 256.0 : s.base_lr;
   if (s.scale == "paper") {
     // DeiT augmentation (METHODS.md §7): Mixup 0.8 / CutMix 1.0 on every batch, smoothing in the targets.
@@ -245,14 +357,11 @@ Settings parse_args(int argc, char** argv, bool& exit_now) {
   } else {
     SHEARS_CHECK(s.checkpoint.empty() && s.train_dir.empty() && s.val_dir.empty(), kProg,
                  "--checkpoint, --train-dir and --val-dir belong to --scale paper");
-    if (s.scale == "mini")
+    if (!s.base_checkpoint.empty())
       SHEARS_CHECK(std::filesystem::is_regular_file(s.base_checkpoint), kProg, "--base-checkpoint '",
                    s.base_checkpoint,
-                   "' does not exist: run the main job first (bash scripts/main.sh writes "
-                   "runs/main/vit_fmnist.safetensors) or pass --base-checkpoint <file>");
-    else if (!s.base_checkpoint.empty())
-      SHEARS_CHECK(std::filesystem::is_regular_file(s.base_checkpoint), kProg, "--base-checkpoint '",
-                   s.base_checkpoint, "' is not a file");
+                   "' is not a file (leave the flag out to train the patch-4 base here, or run the main job: "
+                   "bash scripts/main.sh writes runs/main/vit_fmnist.safetensors)");
   }
   s.drop_path = drop_path;
   return s;
@@ -262,6 +371,7 @@ Settings parse_args(int argc, char** argv, bool& exit_now) {
 struct Study {
   std::shared_ptr<nn::VisionTransformer> base;
   std::string base_desc;
+  double base_train_seconds = 0;  // 0 when loaded
   std::shared_ptr<const data::Dataset> train, test;
   data::Transform train_tf, test_tf;
   Tensor timing_images;  // a fixed batch of preprocessed test images for the throughput columns
@@ -280,6 +390,35 @@ Tensor first_images(std::shared_ptr<const data::Dataset> test, const data::Trans
   data::Batch batch;
   SHEARS_CHECK(loader.next(batch), kProg, "the test set is empty");
   return batch.inputs;
+}
+
+// Trains the patch-4 base with the main job's recipe on `train` (recipes::finetune = train::Trainer).
+std::shared_ptr<nn::VisionTransformer> train_base(const BaseRecipe& b, std::shared_ptr<const data::Dataset> train,
+                                                  int64_t log_every) {
+  const nn::ModelConfig c = b.model_config();
+  auto model = std::make_shared<nn::VisionTransformer>(c, b.seed);
+  recipes::FinetuneOptions o;
+  o.epochs = b.epochs;
+  o.warmup_epochs = b.warmup_epochs;
+  o.lr = b.lr;
+  o.min_lr = b.min_lr;
+  o.weight_decay = b.weight_decay;
+  o.label_smoothing = b.smoothing;
+  o.batch_size = b.batch_size;
+  o.seed = b.seed;
+  o.mixing = b.mix_prob > 0 && (b.mixup > 0 || b.cutmix > 0);
+  o.mix.mixup_alpha = b.mixup;
+  o.mix.cutmix_alpha = b.cutmix;
+  o.mix.prob = b.mix_prob;
+  o.mix.label_smoothing = b.smoothing;
+  o.log_every = log_every;
+  std::vector<data::Transform> tf;
+  if (b.crop_padding > 0) tf.push_back(data::random_crop(c.image_size, b.crop_padding));
+  tf.push_back(data::horizontal_flip(0.5));
+  tf.push_back(data::normalize(c.mean, c.std));
+  if (b.erase > 0) tf.push_back(data::random_erasing(b.erase, "pixel"));
+  recipes::finetune(*model, train, data::compose(tf), o);
+  return model;
 }
 
 Study prepare(const Settings& s) {
@@ -315,20 +454,29 @@ Study prepare(const Settings& s) {
                    s.base_checkpoint, "' holds a ", c.arch, " model for ", c.image_size, "x", c.image_size, "x",
                    c.in_chans, " inputs; expected a ViT with a CLS token for 28x28x1 Fashion-MNIST (the main job's)");
       st.base_desc = s.base_checkpoint;
-    } else {  // smoke without a checkpoint: a tiny ViT trained here for one pass over the training images
-      nn::ModelConfig c = nn::vit_tiny_patch4_28(10);
-      c.patch_size = 7;
-      c.dim = 32;
-      c.blocks = nn::uniform_blocks(4, 2, 16, 64);
-      st.base = std::make_shared<nn::VisionTransformer>(c, s.ft.seed);
-      recipes::FinetuneOptions pre = s.ft;
-      pre.lr = 2e-3;
-      pre.warmup_epochs = 0.2;
-      pre.epochs = 3;
-      recipes::finetune(*st.base, st.train, recipes::fashion_mnist_train_transform(c), pre);
-      st.base_desc = "tiny ViT (patch 7, dim 32, depth 4) trained here for 3 epochs on " +
-                     std::to_string(st.train->size()) + " images (no --base-checkpoint)";
-      std::printf("no --base-checkpoint: %s\n", st.base_desc.c_str());
+    } else {  // the patch-4 base: trained here once, cached under --out
+      auto base_train = recipes::load_fashion_mnist_splits(s.data_dir, s.base.train_images, 1).train;
+      const std::string recipe = s.base.describe(base_train->size());
+      const std::string path = (std::filesystem::path(s.out) / "base_model.safetensors").string();
+      const double t0 = train::now_s();
+      recipes::CachedModel cached = recipes::load_or_build_model(
+          path, recipe, s.retrain_base,
+          [&] {
+            std::printf("base: training %s (%s) ...\n", recipe.c_str(),
+                        s.retrain_base ? "--retrain-base" : "no cached model with this recipe");
+            std::fflush(stdout);
+            return train_base(s.base, base_train, s.scale == "mini" ? 200 : 0);
+          },
+          {{"shears.recipe", std::string(kProg) + " --scale " + s.scale + " base"}});
+      st.base = cached.model;
+      if (cached.reused) {
+        st.base_desc = "patch-4 base cached in " + path + " (" + recipe + ")";
+      } else {
+        st.base_train_seconds = train::now_s() - t0;
+        st.base_desc = "patch-4 base trained here (" + recipe + ") in " + recipes::fmt(st.base_train_seconds, 0) +
+                       " s, cached in " + path + " [" + cached.reason + "]";
+      }
+      std::printf("base: %s\n", st.base_desc.c_str());
     }
     st.train_tf = recipes::fashion_mnist_train_transform(st.base->config());
     st.test_tf = recipes::fashion_mnist_test_transform(st.base->config());
@@ -340,7 +488,8 @@ Study prepare(const Settings& s) {
 struct Cell {
   pruning::TokenPolicySpec policy;
   double keep_rate = 1.0;
-  double acc_installed = 0, acc_finetuned = 0, uar_finetuned = 0;
+  bool fuse = false;
+  double acc_installed = 0, acc_finetuned = 0;
   double gflops = 0, images_per_s = 0, dense_images_per_s = 0, seconds = 0;
   std::string tokens;  // tokens entering the first block, then after each pruning block
 };
@@ -358,20 +507,85 @@ using train::now_s;
 
 std::string keep_str(double k) { return recipes::fmt(k, k * 10 == std::round(k * 10) ? 1 : 2); }
 
+// Binomial standard error of an accuracy p measured on n images: sqrt(p (1 - p) / n).
+double binomial_se(double p, int64_t n) { return std::sqrt(std::max(0.0, p * (1 - p)) / double(n)); }
+
+// "84.12 ± 0.37" (percent).
+std::string acc_se(double p, int64_t n) {
+  return recipes::fmt_percent(p) + " ± " + recipes::fmt_percent(binomial_se(p, n));
+}
+
+// Two standard errors of the difference of two accuracies on independent samples of n images each
+// (the test set is shared, so this overstates the noise of a paired comparison: conservative).
+double two_se_diff(double a, double b, int64_t n) {
+  return 2 * std::sqrt(binomial_se(a, n) * binomial_se(a, n) + binomial_se(b, n) * binomial_se(b, n));
+}
+
+// The notes under a Table 1: for each keep rate, which differences from the best method exceed two
+// standard errors of a difference, and EViT against the best entropy order.
+std::vector<std::string> significance_notes(const std::vector<pruning::TokenPolicySpec>& policies,
+                                            const std::vector<double>& keep_rates, int64_t n,
+                                            const std::function<double(const pruning::TokenPolicySpec&, double)>& acc) {
+  std::vector<std::string> notes;
+  notes.push_back("± = binomial standard error sqrt(p(1-p)/n) on n = " + std::to_string(n) +
+                  " test images. A difference counts as beyond noise when it exceeds 2·sqrt(SE_a² + SE_b²) "
+                  "(two SE of a difference; conservative, since all cells share the test set).");
+  for (double k : keep_rates) {
+    const pruning::TokenPolicySpec* best = &policies.front();
+    for (const auto& p : policies)
+      if (acc(p, k) > acc(*best, k)) best = &p;
+    std::string beyond, within;
+    for (const auto& p : policies) {
+      if (&p == best) continue;
+      const double d = acc(p, k) - acc(*best, k);
+      const std::string item = method_label(p) + " " + recipes::fmt(100 * d, 2);
+      std::string& list = std::fabs(d) > two_se_diff(acc(p, k), acc(*best, k), n) ? beyond : within;
+      list += (list.empty() ? "" : ", ") + item;
+    }
+    std::string line = "keep " + keep_str(k) + ": best " + method_label(*best) + " " + recipes::fmt_percent(acc(*best, k)) +
+                       "; below it by more than 2 SE: " + (beyond.empty() ? "none" : beyond) +
+                       "; within 2 SE: " + (within.empty() ? "none" : within) + ".";
+    // EViT against the best entropy order (the paper's comparison)
+    const pruning::TokenPolicySpec* evit = nullptr;
+    const pruning::TokenPolicySpec* best_entropy = nullptr;
+    for (const auto& p : policies) {
+      if (p.kind == pruning::TokenPolicyKind::EViT) evit = &p;
+      if (is_entropy(p) && (!best_entropy || acc(p, k) > acc(*best_entropy, k))) best_entropy = &p;
+    }
+    if (evit && best_entropy) {
+      const double d = acc(*best_entropy, k) - acc(*evit, k), bound = two_se_diff(acc(*best_entropy, k), acc(*evit, k), n);
+      line += " Best entropy order (" + method_label(*best_entropy) + ") − EViT = " + recipes::fmt(100 * d, 2) +
+              " points (2 SE " + recipes::fmt(100 * bound, 2) + (std::fabs(d) > bound ? ": beyond noise)." : ": within noise).");
+    }
+    notes.push_back(line);
+  }
+  return notes;
+}
+
 int run(const Settings& s) {
   if (s.threads > 0) set_num_threads(s.threads);
   const double t_start = now_s();
   const std::clock_t cpu_start = std::clock();
   Study st = prepare(s);
+  const double t_prepared = now_s();
   const nn::ModelConfig cfg = st.base->config();
   const double dense_gflops = nn::count_flops(cfg).total / 1e9;
-  std::printf("%s --scale %s: base %s; %ld training images per fine-tune (%ld epoch(s), batch %ld, lr %.3g, warm-up "
-              "%.3g, label smoothing %.3g%s), %ld test images; pruning after blocks %s (1-based), %s; %d threads\n",
-              kProg, s.scale.c_str(), st.base_desc.c_str(), long(st.train->size()), long(s.ft.epochs),
-              long(s.ft.batch_size), s.ft.lr, s.ft.warmup_epochs, s.ft.label_smoothing,
-              s.ft.mixing ? ", Mixup/CutMix" : "", long(st.test->size()),
-              recipes::blocks_str(pruning::default_pruning_locations(cfg.depth())).c_str(),
-              s.fuse ? "pruned tokens fused (EViT)" : "pruned tokens dropped", get_num_threads());
+  const int64_t n_test = st.test->size();
+  std::string fusion = std::string("--fuse ") + fuse_mode_name(s.fuse) + " (";
+  for (size_t i = 0; i < s.policies.size(); ++i)
+    fusion += (i ? ", " : "") + method_label(s.policies[i]) + (fuse_of(s.fuse, s.policies[i]) ? " fused" : " unfused");
+  fusion += ")";
+  std::printf("effective config: %s --scale %s; base %s (patch %ld, %ld patches + CLS, dim %ld, depth %ld); "
+              "fine-tune: %ld training images, %ld epoch(s), batch %ld, AdamW lr %.3g, warm-up %.3g epochs from %.1e, "
+              "cosine to %.1e, weight decay %.3g, label smoothing %.3g%s; %ld test images; pruning after blocks %s "
+              "(1-based); %s; entropy over %s; dense-control bound %.2f points; seed %lu; %d threads\n",
+              kProg, s.scale.c_str(), st.base_desc.c_str(), long(cfg.patch_size), long(cfg.num_tokens() - 1),
+              long(cfg.dim), long(cfg.depth()), long(st.train->size()), long(s.ft.epochs), long(s.ft.batch_size),
+              s.ft.lr, s.ft.warmup_epochs, s.ft.warmup_lr, s.ft.min_lr, s.ft.weight_decay, s.ft.label_smoothing,
+              s.ft.mixing ? ", Mixup/CutMix" : ", random crop + flip", long(n_test),
+              recipes::blocks_str(pruning::default_pruning_locations(cfg.depth())).c_str(), fusion.c_str(),
+              s.exclude_cls_key ? "non-CLS keys" : "all keys", s.dense_bound, (unsigned long)s.ft.seed,
+              get_num_threads());
   if (const std::string w = gemm_backend_warning(); !w.empty()) std::printf("%s\n", w.c_str());
   std::fflush(stdout);
   recipes::ThroughputOptions tput;
@@ -382,13 +596,24 @@ int run(const Settings& s) {
   // dense model: as is and after the same fine-tune (the control for the fine-tuning itself)
   const double acc_base = recipes::evaluate_accuracy(*st.base, st.test, st.test_tf).top1;
   double acc_dense_ft = std::nan("");
+  std::string dense_note;
   if (s.finetune_dense) {
     auto m = recipes::copy_model(*st.base);
     recipes::finetune(*m, st.train, st.train_tf, s.ft);
     acc_dense_ft = recipes::evaluate_accuracy(*m, st.test, st.test_tf).top1;
+    const double moved = 100 * (acc_dense_ft - acc_base);
+    dense_note = "Dense control: base " + acc_se(acc_base, n_test) + " as trained, " + acc_se(acc_dense_ft, n_test) +
+                 " after the same fine-tune (" + recipes::fmt(moved, 2) + " points; bound ±" +
+                 recipes::fmt(s.dense_bound, 2) + ": " +
+                 (std::fabs(moved) <= s.dense_bound ? "within)." : "EXCEEDED).");
+    if (std::fabs(moved) > s.dense_bound)
+      dense_note += " NOTE: the recovery fine-tune moves the dense model by more than " + recipes::fmt(s.dense_bound, 2) +
+                    " points, so the pruned cells are compared with a changed control; lower --lr or --train-limit.";
   }
-  std::printf("dense: top-1 %.2f%% as trained, %.2f%% after the same fine-tune, %.4f GFLOPs (%.0f s)\n",
-              100 * acc_base, 100 * acc_dense_ft, dense_gflops, now_s() - t_start);
+  std::printf("dense: top-1 %s as trained, %s after the same fine-tune, %.4f GFLOPs (%.0f s)\n",
+              acc_se(acc_base, n_test).c_str(), s.finetune_dense ? acc_se(acc_dense_ft, n_test).c_str() : "-",
+              dense_gflops, now_s() - t_start);
+  if (!dense_note.empty()) std::printf("%s\n", dense_note.c_str());
   std::fflush(stdout);
 
   std::vector<Cell> cells;
@@ -400,34 +625,38 @@ int run(const Settings& s) {
       Cell c;
       c.policy = policy;
       c.keep_rate = keep;
+      c.fuse = fuse_of(s.fuse, policy);
       auto model = recipes::copy_model(*st.base);
       pruning::TokenPruningConfig pc;
       pc.policy = policy;
       pc.keep_rate = keep;
-      pc.fuse = s.fuse;
+      pc.fuse = c.fuse;
       pc.exclude_cls_key = s.exclude_cls_key;
       pc.seed = s.ft.seed;
-      auto tp = pruning::install_token_pruning(*model, pc);
+      pruning::PruneContext ctx;
+      ctx.seed = s.ft.seed;
+      pruning::apply_all(*model, {std::make_shared<pruning::TokenPruningTransform>(pc)}, ctx);
+      const std::shared_ptr<pruning::TokenPruning> tp = pruning::find_token_pruning(*model);
+      SHEARS_CHECK(tp != nullptr, kProg, "internal: ", policy.name(), " left no token pruning on the model");
       c.acc_installed = recipes::evaluate_accuracy(*model, st.test, st.test_tf).top1;
       recipes::finetune(*model, st.train, st.train_tf, s.ft);
-      recipes::Accuracy a = recipes::evaluate_accuracy(*model, st.test, st.test_tf);
-      c.acc_finetuned = a.top1;
-      c.uar_finetuned = a.uar;
-      c.gflops = nn::count_flops(cfg, tp->last_token_counts()).total / 1e9;
-      c.tokens = token_path(*tp);
+      c.acc_finetuned = recipes::evaluate_accuracy(*model, st.test, st.test_tf).top1;
       const std::vector<double> ips = recipes::interleaved_images_per_second(
           {recipes::inference_forward(*model, st.timing_images), recipes::inference_forward(*st.base, st.timing_images)},
           tb, tput);
+      c.gflops = nn::count_flops(cfg, tp->last_token_counts()).total / 1e9;  // token counts of the timed forward
+      c.tokens = token_path(*tp);
       c.images_per_s = ips[0];
       c.dense_images_per_s = ips[1];
       c.seconds = now_s() - t0;
       cells.push_back(c);
       const double per_run = (now_s() - t_runs) / double(cells.size());
-      std::printf("[%zu/%zu] %-10s keep %.2f: top-1 %.2f%% installed, %.2f%% fine-tuned; tokens %s, %.4f GFLOPs; "
+      std::printf("[%zu/%zu] %-10s keep %.2f %s: top-1 %.2f%% installed, %.2f%% fine-tuned; tokens %s, %.4f GFLOPs; "
                   "%.0f img/s vs dense %.0f (%.2fx); %.0f s, eta %.0f s\n",
-                  cells.size(), total, policy.name().c_str(), keep, 100 * c.acc_installed, 100 * c.acc_finetuned,
-                  c.tokens.c_str(), c.gflops, c.images_per_s, c.dense_images_per_s,
-                  c.images_per_s / c.dense_images_per_s, c.seconds, per_run * double(total - cells.size()));
+                  cells.size(), total, policy.name().c_str(), keep, c.fuse ? "fused" : "unfused",
+                  100 * c.acc_installed, 100 * c.acc_finetuned, c.tokens.c_str(), c.gflops, c.images_per_s,
+                  c.dense_images_per_s, c.images_per_s / c.dense_images_per_s, c.seconds,
+                  per_run * double(total - cells.size()));
       std::fflush(stdout);
     }
 
@@ -443,69 +672,94 @@ int run(const Settings& s) {
                                                                                 " d" + std::to_string(cfg.dim) + " x" +
                                                                                 std::to_string(cfg.depth());
   const int gflop_decimals = dense_gflops < 0.1 ? 5 : 3;
+  int entropy_policies = 0;
+  for (const auto& p : s.policies) entropy_policies += is_entropy(p) ? 1 : 0;
   for (int ft = 1; ft >= 0; --ft) {
+    auto acc = [&](const pruning::TokenPolicySpec& p, double k) {
+      const Cell& c = cell_of(p, k);
+      return ft ? c.acc_finetuned : c.acc_installed;
+    };
     recipes::Table t;
     t.name = ft ? "table1" : "table1_no_finetune";
-    t.title = std::string("Table 1 layout: top-1 (%) on ") + st.dataset_name + " by keep rate, " +
+    t.title = std::string("Table 1 layout: top-1 (%) ± SE on ") + st.dataset_name + " (" + std::to_string(n_test) +
+              " test images) by keep rate, " +
               (ft ? "after fine-tuning with the policy installed" : "policy installed on the base model, no fine-tuning");
-    t.columns = {"Method", "1.0"};
+    t.columns = {"Method", "Fuse", "1.0"};
     for (double k : s.keep_rates) t.columns.push_back(keep_str(k));
-    std::vector<std::string> dense = {model_name + " (dense)", recipes::fmt_percent(ft ? acc_dense_ft : acc_base)};
-    for (size_t i = 0; i < s.keep_rates.size(); ++i) dense.push_back("-");
-    t.add_row(dense);
+    auto dense_row = [&](const std::string& label, double a) {
+      std::vector<std::string> row = {label, "-", acc_se(a, n_test)};
+      for (size_t i = 0; i < s.keep_rates.size(); ++i) row.push_back("-");
+      t.add_row(row);
+    };
+    dense_row(model_name + " (dense, as trained)", acc_base);
+    if (ft && s.finetune_dense) dense_row(model_name + " (dense control, same fine-tune)", acc_dense_ft);
     for (const auto& p : s.policies) {
-      std::vector<std::string> row = {method_label(p), "-"};
+      std::vector<std::string> row = {method_label(p), fuse_of(s.fuse, p) ? "yes" : "no", "-"};
+      for (double k : s.keep_rates) row.push_back(acc_se(acc(p, k), n_test));
+      t.add_row(row);
+    }
+    if (entropy_policies >= 2) {  // the best Rényi/Shannon order at each keep rate, named
+      std::vector<std::string> row = {"Best entropy order", "", "-"};
       for (double k : s.keep_rates) {
-        const Cell& c = cell_of(p, k);
-        row.push_back(recipes::fmt_percent(ft ? c.acc_finetuned : c.acc_installed));
+        const pruning::TokenPolicySpec* best = nullptr;
+        for (const auto& p : s.policies)
+          if (is_entropy(p) && (!best || acc(p, k) > acc(*best, k))) best = &p;
+        row.push_back(acc_se(acc(*best, k), n_test) + " (α=" + order_str(best->renyi_order) + ")");
       }
       t.add_row(row);
     }
-    if (ft)
-      t.notes = {"Each cell: the base model with the policy installed at keep rate ρ (left = ceil(ρ·(N−1)) patches "
+    if (ft) {
+      t.notes = {"Each cell: the base model with the policy installed at keep rate ρ (left = ceil(ρ·(N−1)) tokens "
                  "after each pruning block), fine-tuned " + std::to_string(s.ft.epochs) + " epoch(s) on " +
-                     std::to_string(st.train->size()) + " images, then evaluated with pruning on. The dense row got "
-                     "the same fine-tune (keep 1.0).",
+                     std::to_string(st.train->size()) + " images (peak lr " + general_str(s.ft.lr) +
+                     "), then evaluated with pruning on." +
+                     (s.finetune_dense ? " The dense control got the same fine-tune (keep 1.0)." : ""),
                  std::string("Pruning after blocks ") + recipes::blocks_str(pruning::default_pruning_locations(cfg.depth())) +
-                     " (1-based), " + (s.fuse ? "pruned tokens fused into one (EViT)" : "pruned tokens dropped") +
-                     "; entropy policies keep the lowest head-mean Rényi entropy of each query row" +
-                     (s.exclude_cls_key ? " (CLS key excluded)" : " (all keys)") + "."};
-    else
+                     " (1-based); " + fusion + "; entropy policies keep the lowest head-mean Rényi entropy of each "
+                     "query row" + (s.exclude_cls_key ? " (CLS key excluded)" : " (all keys)") + "."};
+      if (!dense_note.empty()) t.notes.push_back(dense_note);
+    } else {
       t.notes = {"Dense row: the base model as loaded." +
                  std::string(s.scale == "paper" ? " With a fresh head these accuracies are near chance." : "")};
+    }
+    for (const std::string& n : significance_notes(s.policies, s.keep_rates, n_test, acc)) t.notes.push_back(n);
     t.emit(s.out);
   }
 
   recipes::Table t3;
   t3.name = "table3";
   t3.title = "Table 3 layout: accuracy, GFLOPs and measured images/s per keep rate and method (" + st.dataset_name + ")";
-  t3.columns = {"Keep rate", "Method", "Tokens", "GFLOPs", "Images/s", "Dense images/s", "Speedup", "FLOP ratio",
+  t3.columns = {"Keep rate", "Method", "Fuse", "Tokens", "GFLOPs", "Images/s", "Dense images/s", "Speedup", "FLOP ratio",
                 "Top-1 installed (%)", "Top-1 fine-tuned (%)"};
   std::vector<double> dense_rates;
   for (const Cell& c : cells) dense_rates.push_back(c.dense_images_per_s);
   std::sort(dense_rates.begin(), dense_rates.end());
   const double dense_ips = dense_rates.empty() ? 0 : dense_rates[dense_rates.size() / 2];
-  t3.add_row({"1.0", model_name + " (dense)", std::to_string(cfg.num_tokens()), recipes::fmt(dense_gflops, gflop_decimals),
-              recipes::fmt(dense_ips, 0), recipes::fmt(dense_ips, 0), "1.00", "1.00", recipes::fmt_percent(acc_base),
-              recipes::fmt_percent(acc_dense_ft)});
+  t3.add_row({"1.0", model_name + " (dense)", "-", std::to_string(cfg.num_tokens()),
+              recipes::fmt(dense_gflops, gflop_decimals), recipes::fmt(dense_ips, 0), recipes::fmt(dense_ips, 0), "1.00",
+              "1.00", acc_se(acc_base, n_test), s.finetune_dense ? acc_se(acc_dense_ft, n_test) : "-"});
   for (double k : s.keep_rates)
     for (const auto& p : s.policies) {
       const Cell& c = cell_of(p, k);
-      t3.add_row({keep_str(k), method_label(p), c.tokens, recipes::fmt(c.gflops, gflop_decimals), recipes::fmt(c.images_per_s, 0),
-                  recipes::fmt(c.dense_images_per_s, 0), recipes::fmt(c.images_per_s / c.dense_images_per_s, 2),
-                  recipes::fmt(dense_gflops / c.gflops, 2), recipes::fmt_percent(c.acc_installed),
-                  recipes::fmt_percent(c.acc_finetuned)});
+      t3.add_row({keep_str(k), method_label(p), c.fuse ? "yes" : "no", c.tokens, recipes::fmt(c.gflops, gflop_decimals),
+                  recipes::fmt(c.images_per_s, 0), recipes::fmt(c.dense_images_per_s, 0),
+                  recipes::fmt(c.images_per_s / c.dense_images_per_s, 2), recipes::fmt(dense_gflops / c.gflops, 2),
+                  acc_se(c.acc_installed, n_test), acc_se(c.acc_finetuned, n_test)});
     }
   t3.notes = {"GFLOPs: fvcore convention (1 multiply-add = 1 flop) with the token counts of the actual forward "
-              "(attention of a pruning block on its input tokens, its MLP on the kept ones).",
+              "(attention of a pruning block on its input tokens, its MLP on the kept ones; a fused method carries "
+              "one extra token, which is why EViT's count is slightly above the unfused entropy rows, as in the "
+              "Rényi paper's Table 3).",
               "Images/s: no-grad inference on a batch of " + std::to_string(tb) + " test images, median of 5 samples "
               "of >= " + recipes::fmt(s.throughput_time, 2) + " s, interleaved with the dense model (its column); "
               "Speedup = the two measured side by side. The dense row shows the median of the dense samples. " +
               std::to_string(get_num_threads()) + " threads on a shared machine: compare ratios, not absolute values."};
   t3.emit(s.out);
   const double wall = now_s() - t_start;
-  std::printf("\n%s --scale %s: %zu fine-tunes + evaluations in %.1f s wall (%.1f min), %.1f s CPU; tables in %s/\n",
+  std::printf("\n%s --scale %s: %zu fine-tunes + evaluations in %.1f s wall (%.1f min; base %s %.0f s, dense control + "
+              "cells %.0f s), %.1f s CPU; tables in %s/\n",
               kProg, s.scale.c_str(), cells.size() + (s.finetune_dense ? 1 : 0), wall, wall / 60,
+              st.base_train_seconds > 0 ? "training" : "loading", t_prepared - t_start, now_s() - t_prepared,
               double(std::clock() - cpu_start) / CLOCKS_PER_SEC, s.out.c_str());
   return 0;
 }

@@ -5,6 +5,7 @@
 
 #include "autograd/ops.h"
 #include "tensor/parallel.h"
+#include "train/follow_surgery.h"
 
 namespace shears::train {
 
@@ -22,16 +23,28 @@ AdamW::AdamW(std::vector<ParamGroup> groups, AdamWOptions opts) : groups_(std::m
   }
 }
 
+AdamW::Coefficients AdamW::coefficients(const ParamGroup& g, int64_t t) const {
+  const double bc1 = 1.0 - std::pow(opts_.beta1, double(t));
+  const double bc2 = 1.0 - std::pow(opts_.beta2, double(t));
+  Coefficients c;
+  c.one_minus_beta1 = float(1.0 - opts_.beta1);  // not 1 - float(beta1): PyTorch's float(1 - beta)
+  c.one_minus_beta2 = float(1.0 - opts_.beta2);
+  c.beta1 = float(opts_.beta1);
+  c.beta2 = float(opts_.beta2);
+  c.step_size = float(opts_.lr * g.lr_scale / bc1);
+  c.inv_sqrt_bias_correction2 = float(1.0 / std::sqrt(bc2));
+  c.decay = float(1.0 - opts_.lr * g.lr_scale * g.weight_decay);
+  return c;
+}
+
 void AdamW::step() {
   ++t_;
-  const double bc1 = 1.0 - std::pow(opts_.beta1, double(t_));
-  const double bc2 = 1.0 - std::pow(opts_.beta2, double(t_));
   for (size_t gi = 0; gi < groups_.size(); ++gi) {
     const ParamGroup& g = groups_[gi];
-    const float decay = float(1.0 - opts_.lr * g.lr_scale * g.weight_decay);
-    const float b1 = float(opts_.beta1), b2 = float(opts_.beta2), eps = float(opts_.eps);
-    const float step_size = float(opts_.lr * g.lr_scale / bc1);
-    const float inv_sqrt_bc2 = float(1.0 / std::sqrt(bc2));
+    const Coefficients c = coefficients(g, t_);
+    const float decay = c.decay, b1 = c.beta1, b2 = c.beta2, eps = float(opts_.eps);
+    const float one_minus_b1 = c.one_minus_beta1, one_minus_b2 = c.one_minus_beta2;
+    const float step_size = c.step_size, inv_sqrt_bc2 = c.inv_sqrt_bias_correction2;
     for (size_t pi = 0; pi < g.params.size(); ++pi) {
       Tensor grad = g.params[pi].grad();
       if (!grad.defined()) continue;
@@ -42,8 +55,8 @@ void AdamW::step() {
       float* v = v_[gi][pi].data<float>();
       parallel_for(g.params[pi].numel(), 16384, [&](int64_t b, int64_t e) {
         for (int64_t i = b; i < e; ++i) {
-          m[i] = b1 * m[i] + (1.0f - b1) * gr[i];
-          v[i] = b2 * v[i] + (1.0f - b2) * gr[i] * gr[i];
+          m[i] = b1 * m[i] + one_minus_b1 * gr[i];
+          v[i] = b2 * v[i] + one_minus_b2 * gr[i] * gr[i];
           p[i] = p[i] * decay - step_size * m[i] / (std::sqrt(v[i]) * inv_sqrt_bc2 + eps);
         }
       });
@@ -65,15 +78,20 @@ TensorList AdamW::state() const {
   return out;
 }
 
+void AdamW::apply_slices(const nn::Module& model, const std::vector<nn::ParameterSlice>& slices) {
+  follow_slices(model, slices, groups_, {&m_, &v_}, "adamw.apply_slices");
+}
+
 std::vector<ParamGroup> decay_groups(const nn::Module& model, double weight_decay,
                                      const std::vector<std::string>& no_decay) {
-  ParamGroup decay{{}, weight_decay, 1.0}, plain{{}, 0.0, 1.0};
+  ParamGroup decay{{}, weight_decay, 1.0, {}}, plain{{}, 0.0, 1.0, {}};
   for (auto& [name, p] : model.named_parameters()) {
     bool skip = p.dim() <= 1;
     for (auto& n : no_decay)
       if (name == n || (name.size() > n.size() && name.compare(name.size() - n.size() - 1, std::string::npos, "." + n) == 0))
         skip = true;
     (skip ? plain : decay).params.push_back(p);
+    (skip ? plain : decay).names.push_back(name);
   }
   return {decay, plain};
 }

@@ -69,6 +69,7 @@ std::vector<ParamGroup> layer_decay_groups(const nn::VisionTransformer& model, d
     g.weight_decay = no_decay ? 0.0 : weight_decay;
     g.lr_scale = scales[size_t(layer)];
     g.params.push_back(p);
+    g.names.push_back(name);
   }
   std::vector<ParamGroup> out;
   for (auto& kv : groups) out.push_back(std::move(kv.second));

@@ -4,6 +4,7 @@
 
 #include "autograd/ops.h"
 #include "tensor/parallel.h"
+#include "train/follow_surgery.h"
 
 namespace shears::train {
 
@@ -53,6 +54,12 @@ void SGD::step() {
 
 void SGD::zero_grad() {
   for (auto& g : groups_) shears::zero_grad(g.params);
+}
+
+void SGD::apply_slices(const nn::Module& model, const std::vector<nn::ParameterSlice>& slices) {
+  std::vector<std::vector<std::vector<Tensor>>*> states;
+  if (opts_.momentum > 0.0) states.push_back(&buf_);
+  follow_slices(model, slices, groups_, states, "sgd.apply_slices");
 }
 
 TensorList SGD::state() const {

@@ -29,6 +29,9 @@ class SGD {
   // Momentum buffers in group order, one per parameter (empty when momentum == 0). The
   // handles share storage with the live buffers: copying into them restores them.
   TensorList state() const;
+  // Follows model surgery like AdamW::apply_slices: rebinds parameters by name, slices, renames
+  // or drops the momentum buffers (see train/follow_surgery.h). Needs ParamGroup::names.
+  void apply_slices(const nn::Module& model, const std::vector<nn::ParameterSlice>& slices);
 
  private:
   std::vector<ParamGroup> groups_;

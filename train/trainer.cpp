@@ -25,6 +25,16 @@ Trainer::Trainer(nn::VisionTransformer& model, TrainerOptions options, int64_t s
                                           double(opts_.epochs), steps_per_epoch_);
 }
 
+Tensor classification_loss(const Tensor& logits, const data::Batch& batch, double label_smoothing) {
+  return batch.targets.defined() ? soft_cross_entropy(logits, batch.targets)
+                                 : cross_entropy(logits, batch.labels, label_smoothing);
+}
+
+void Trainer::add_controller(std::shared_ptr<TrainingController> controller) {
+  SHEARS_CHECK(controller != nullptr, "trainer", "add_controller got a null controller");
+  controllers_.push_back(std::move(controller));
+}
+
 void Trainer::log_json(const std::string& line) const {
   if (opts_.log_path.empty()) return;
   std::ofstream f(opts_.log_path, std::ios::app);
@@ -46,17 +56,27 @@ double Trainer::train_epoch(data::DataLoader& loader, int64_t epoch) {
     optimizer_->set_lr(lr);
     optimizer_->zero_grad();
     Tensor logits = model_.forward(batch.inputs);
-    Tensor loss = batch.targets.defined() ? soft_cross_entropy(logits, batch.targets)
-                                          : cross_entropy(logits, batch.labels, opts_.label_smoothing);
+    Tensor loss = loss_ ? loss_(model_, batch, logits, step_) : classification_loss(logits, batch, opts_.label_smoothing);
+    if (loss_)
+      SHEARS_CHECK(loss.defined() && loss.numel() == 1, "trainer", "the custom loss must return a scalar, got shape ",
+                   loss.defined() ? shape_str(loss.shape()) : std::string("undefined"));
+    for (const auto& controller : controllers_) {
+      Tensor extra = controller->extra_loss(model_, batch, step_);
+      if (!extra.defined()) continue;
+      SHEARS_CHECK(extra.numel() == 1, "trainer", "a controller's extra_loss must be a scalar, got shape ",
+                   shape_str(extra.shape()));
+      loss = add(loss, reshape(extra, loss.shape()));
+    }
     const double lv = loss.item<double>();
     if (!std::isfinite(lv))
       fail("trainer", "non-finite loss ", lv, " at epoch ", epoch, " step ", step_,
            "; lower the learning rate (now ", lr, ") or enable --clip-grad, and resume from the last checkpoint");
     backward(loss);
+    for (const auto& controller : controllers_) controller->after_backward(model_, step_);
     if (opts_.clip_grad > 0) clip_grad_norm(model_.parameters(), opts_.clip_grad);
     optimizer_->step();
+    for (const auto& controller : controllers_) controller->after_step(model_, step_);
     ++step_;
-    if (on_step) on_step(step_);
     loss_sum += lv;
     window_loss += lv;
     ++n_steps;

@@ -1,16 +1,19 @@
 // Trainer: the fine-tuning loop every recipe uses. One optimizer step per batch (AdamW,
 // cosine schedule with warm-up stepped per iteration, optional gradient clipping), soft-
 // target cross-entropy whenever the batch carries soft targets (Mixup/CutMix) and label-
-// smoothed cross-entropy otherwise, a progress line with images/s, data-wait share and
-// ETA, JSONL logs, evaluation (top-1/top-5), and step hooks for training-time controllers.
+// smoothed cross-entropy otherwise (or a custom loss), training-time controllers
+// (train/controller.h), a progress line with images/s, data-wait share and ETA, JSONL logs,
+// and evaluation (top-1/top-5).
 #pragma once
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "data/data_loader.h"
 #include "nn/vision_transformer.h"
 #include "train/adamw.h"
+#include "train/controller.h"
 #include "train/schedule.h"
 
 namespace shears::train {
@@ -30,6 +33,10 @@ struct TrainerOptions {
   bool quiet = false;
   int64_t stop_at_step = -1;     // stop the epoch once this many steps are done (-1 = never)
 };
+
+// The built-in training loss: soft-target cross-entropy when batch.targets is defined
+// (Mixup/CutMix), else cross-entropy on batch.labels with `label_smoothing`. logits (B, classes).
+Tensor classification_loss(const Tensor& logits, const data::Batch& batch, double label_smoothing);
 
 struct EvalResult {
   double top1 = 0, top5 = 0, loss = 0;
@@ -51,8 +58,10 @@ class Trainer {
   const CosineSchedule& schedule() const { return schedule_; }
   int64_t step() const { return step_; }
   void set_step(int64_t step) { step_ = step; }
-  // Called after every optimizer step with the global step number.
-  std::function<void(int64_t step)> on_step;
+  // Controllers run in the order added, every step of train_epoch (see train/controller.h).
+  void add_controller(std::shared_ptr<TrainingController> controller);
+  // Replaces classification_loss for the following steps (an empty function restores it).
+  void set_loss(LossFunction loss) { loss_ = std::move(loss); }
   double last_images_per_second() const { return last_ips_; }
   double last_data_wait_fraction() const { return last_wait_; }
 
@@ -65,6 +74,8 @@ class Trainer {
   int64_t steps_per_epoch_;
   int64_t step_ = 0;
   double last_ips_ = 0, last_wait_ = 0;
+  std::vector<std::shared_ptr<TrainingController>> controllers_;
+  LossFunction loss_;
 };
 
 }  // namespace shears::train

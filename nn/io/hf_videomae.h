@@ -36,6 +36,13 @@ namespace shears::nn {
 // VideoMAEPretrain. Any key not in the table passes through unchanged, so a strict load
 // reports it as unexpected instead of it being dropped silently.
 
+// The eps of HF VideoMAEForVideoClassification's fc_norm: nn.LayerNorm(hidden_size) with PyTorch's
+// default 1e-5, while its encoder layers (and shears' ln_eps) use 1e-6. load_safetensors sets
+// it on a VisionTransformer's fc_norm when it loads an HF file that has fc_norm.* tensors, so
+// config() then reports fc_norm_eps 1e-5 and save_model keeps it. Classifiers fine-tuned by
+// shears from a pretraining checkpoint keep ln_eps (the original run_class_finetuning.py).
+constexpr double kHfVideoMAEFcNormEps = 1e-5;
+
 // True when the names contain HF VideoMAE encoder keys (embeddings.patch_embeddings or
 // encoder.layer, with or without the "videomae." prefix).
 bool looks_like_hf_videomae(const std::vector<std::string>& names);

@@ -3,12 +3,14 @@
 // safetensors convenience loader (with Hugging Face VideoMAE detection).
 #include "nn/io/state_dict.h"
 
+#include <algorithm>
 #include <map>
 #include <set>
 #include <sstream>
 
 #include "nn/io/hf_videomae.h"
 #include "nn/io/safetensors.h"
+#include "nn/vision_transformer.h"
 #include "tensor/kernels.h"
 
 namespace shears::nn {
@@ -116,12 +118,19 @@ LoadReport load_safetensors(Module& model, const std::string& path, bool strict)
   for (const auto& p : file.tensors) names.push_back(p.first);
   // HF VideoMAE names: converted, with encoder names under "encoder." for VideoMAEPretrain.
   const std::string prefix = model.find_parameter("encoder.patch_embed.proj.weight") ? "encoder." : "";
-  auto tensors = looks_like_hf_videomae(names) ? hf_videomae_to_shears(file.tensors, prefix) : std::move(file.tensors);
+  const bool hf = looks_like_hf_videomae(names);
+  auto tensors = hf ? hf_videomae_to_shears(file.tensors, prefix) : std::move(file.tensors);
+  LoadReport report;
   try {
-    return load_state_dict(model, tensors, strict);
+    report = load_state_dict(model, tensors, strict);
   } catch (const Error& e) {
     fail("load_safetensors", path, ": ", e.what());
   }
+  // HF's classifier fc_norm was trained with eps 1e-5 (see kHfVideoMAEFcNormEps)
+  auto* vit = dynamic_cast<VisionTransformer*>(&model);
+  const bool has_fc_norm = std::find(names.begin(), names.end(), "fc_norm.weight") != names.end();
+  if (hf && has_fc_norm && vit && vit->fc_norm) vit->fc_norm->eps = kHfVideoMAEFcNormEps;
+  return report;
 }
 
 }  // namespace shears::nn

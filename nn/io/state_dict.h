@@ -36,7 +36,8 @@ LoadReport load_state_dict(Module& model, const std::vector<std::pair<std::strin
 
 // Reads a safetensors file and loads it; Hugging Face VideoMAE names are converted first
 // (see nn/io/hf_videomae.h; encoder names go under "encoder." when the model has
-// encoder.patch_embed, i.e. VideoMAEPretrain). Errors name the file.
+// encoder.patch_embed, i.e. VideoMAEPretrain); an HF file with fc_norm.* loaded into a
+// VisionTransformer sets its fc_norm eps to HF's 1e-5 (kHfVideoMAEFcNormEps). Errors name the file.
 LoadReport load_safetensors(Module& model, const std::string& path, bool strict = true);
 
 }  // namespace shears::nn

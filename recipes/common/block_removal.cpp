@@ -14,7 +14,7 @@
 #include "pruning/block_ranking.h"
 #include "pruning/block_stats.h"
 #include "pruning/block_weights.h"
-#include "pruning/drop_blocks.h"
+#include "pruning/surgery.h"
 #include "train/metrics.h"
 #include "train/trainer.h"
 #include "train/progress.h"
@@ -31,40 +31,6 @@ std::string blocks_str(const std::vector<int64_t>& removed) {
   return s + "}";
 }
 
-Accuracy evaluate_accuracy(nn::VisionTransformer& model, std::shared_ptr<const data::Dataset> test,
-                           data::Transform transform, int64_t batch_size) {
-  data::LoaderOptions eo;
-  eo.batch_size = batch_size;
-  eo.shuffle = false;
-  eo.drop_last = false;
-  data::DataLoader loader(test, eo, transform);
-  loader.start_epoch(0);
-  model.eval();
-  NoGradGuard no_grad;
-  train::ConfusionStats stats(test->num_classes());
-  data::Batch batch;
-  while (loader.next(batch)) stats.add(model.forward(batch.inputs), batch.labels);
-  SHEARS_CHECK(stats.total() > 0, "evaluate_accuracy", "the test set is empty");
-  model.train();
-  return {stats.top1(), stats.uar()};
-}
-
-double short_finetune(nn::VisionTransformer& model, std::shared_ptr<const data::Dataset> train,
-                      data::Transform transform, const ShortFinetune& ft) {
-  FinetuneOptions o;  // the shared fine-tune loop (common/finetune.h), without Mixup/CutMix
-  o.epochs = ft.epochs;
-  o.warmup_epochs = ft.warmup_epochs;
-  o.lr = ft.lr;
-  o.warmup_lr = 1e-6;
-  o.min_lr = ft.min_lr;
-  o.weight_decay = ft.weight_decay;
-  o.label_smoothing = ft.label_smoothing;
-  o.batch_size = ft.batch_size;
-  o.seed = ft.seed;
-  o.log_every = ft.log_every;
-  return finetune(model, std::move(train), std::move(transform), o);
-}
-
 std::shared_ptr<nn::VisionTransformer> copy_model(const nn::VisionTransformer& model) {
   auto copy = std::make_shared<nn::VisionTransformer>(model.config());
   nn::load_state_dict(*copy, nn::state_dict(model), /*strict=*/true);
@@ -74,18 +40,28 @@ std::shared_ptr<nn::VisionTransformer> copy_model(const nn::VisionTransformer& m
 BlockRemovalRunner::BlockRemovalRunner(const nn::VisionTransformer& base, std::shared_ptr<const data::Dataset> train,
                                        std::shared_ptr<const data::Dataset> test, data::Transform train_transform,
                                        data::Transform test_transform,
-                                       std::function<ShortFinetune(int64_t k)> finetune_for)
+                                       std::function<FinetuneOptions(int64_t k)> finetune_for)
     : base_(base), train_(std::move(train)), test_(std::move(test)), train_tf_(std::move(train_transform)),
       test_tf_(std::move(test_transform)), finetune_for_(std::move(finetune_for)) {}
 
 bool BlockRemovalRunner::cached(std::vector<int64_t> removed) const {
+  const uint64_t seed = finetune_for_(int64_t(removed.size())).seed;
+  return cached(std::move(removed), seed);
+}
+
+bool BlockRemovalRunner::cached(std::vector<int64_t> removed, uint64_t seed) const {
   std::sort(removed.begin(), removed.end());
-  return cache_.count(removed) > 0;
+  return cache_.count({removed, seed}) > 0;
 }
 
 const RemovalResult& BlockRemovalRunner::run(std::vector<int64_t> removed) {
+  const uint64_t seed = finetune_for_(int64_t(removed.size())).seed;
+  return run(std::move(removed), seed);
+}
+
+const RemovalResult& BlockRemovalRunner::run(std::vector<int64_t> removed, uint64_t seed) {
   std::sort(removed.begin(), removed.end());
-  auto it = cache_.find(removed);
+  auto it = cache_.find({removed, seed});
   if (it != cache_.end()) {
     ++hits_;
     return it->second;
@@ -93,15 +69,18 @@ const RemovalResult& BlockRemovalRunner::run(std::vector<int64_t> removed) {
   const double t0 = now_s();
   RemovalResult r;
   r.removed = removed;
+  r.seed = seed;
   auto model = copy_model(base_);
   pruning::drop_blocks(*model, removed);
   const nn::ModelConfig cfg = model->config();
   r.params = nn::count_parameters(cfg);
   r.gflops = nn::count_flops(cfg).total / 1e9;
-  r.acc_removed = evaluate_accuracy(*model, test_, test_tf_).top1;
-  const ShortFinetune ft = finetune_for_(int64_t(removed.size()));
+  r.acc_removed = evaluate_removed ? evaluate_accuracy(*model, test_, test_tf_).top1 : std::nan("");
+  FinetuneOptions ft = finetune_for_(int64_t(removed.size()));
+  ft.seed = seed;
+  if (before_finetune) before_finetune(*model, seed);
   if (ft.epochs > 0) {
-    short_finetune(*model, train_, train_tf_, ft);
+    finetune(*model, train_, train_tf_, ft);
     Accuracy a = evaluate_accuracy(*model, test_, test_tf_);
     r.acc_finetuned = a.top1;
     r.uar_finetuned = a.uar;
@@ -110,7 +89,7 @@ const RemovalResult& BlockRemovalRunner::run(std::vector<int64_t> removed) {
   }
   r.seconds = now_s() - t0;
   ++runs_;
-  const RemovalResult& stored = cache_.emplace(removed, r).first->second;
+  const RemovalResult& stored = cache_.emplace(std::make_pair(removed, seed), r).first->second;
   if (on_result) on_result(stored);
   return stored;
 }
@@ -118,7 +97,7 @@ const RemovalResult& BlockRemovalRunner::run(std::vector<int64_t> removed) {
 std::vector<GardenerRow> gardener_rows(const nn::VisionTransformer& model, std::shared_ptr<const data::Dataset> train,
                                        std::shared_ptr<const data::Dataset> test, data::Transform train_transform,
                                        data::Transform test_transform, const std::vector<int64_t>& ks,
-                                       const ShortFinetune& finetune) {
+                                       const FinetuneOptions& finetune) {
   const auto stats = pruning::block_statistics(pruning::block_weights(model));
   const auto order = pruning::removal_order(stats, pruning::Criterion::Entropy);
   BlockRemovalRunner runner(model, train, test, train_transform, test_transform,

@@ -7,14 +7,17 @@
 #include <string>
 
 #include "data/dataset.h"
+#include "tensor/error.h"
 
 namespace shears::recipes {
 
 class EvenSubset : public data::Dataset {
  public:
-  // n > size keeps everything.
+  // n > size keeps everything; n must be >= 1.
   EvenSubset(std::shared_ptr<const data::Dataset> base, int64_t n)
-      : base_(std::move(base)), n_(std::min<int64_t>(n, base_->size())) {}
+      : base_(std::move(base)), n_(std::min<int64_t>(n, base_->size())) {
+    SHEARS_CHECK(n >= 1, "EvenSubset", "need at least 1 sample, got ", n, " (of ", base_->describe(), ")");
+  }
   int64_t size() const override { return n_; }
   data::Sample get(int64_t index) const override { return base_->get(index * base_->size() / n_); }
   int64_t num_classes() const override { return base_->num_classes(); }

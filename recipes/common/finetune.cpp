@@ -4,7 +4,6 @@
 #include <algorithm>
 
 #include "data/data_loader.h"
-#include "train/trainer.h"
 
 namespace shears::recipes {
 
@@ -25,18 +24,12 @@ double finetune(nn::VisionTransformer& model, std::shared_ptr<const data::Datase
   lo.seed = ft.seed;
   lo.drop_last = true;
   data::DataLoader loader(train, lo, std::move(transform), mixing);
-  train::TrainerOptions to;
-  to.epochs = ft.epochs;
-  to.lr = ft.lr;
-  to.warmup_lr = ft.warmup_lr;
-  to.min_lr = ft.min_lr;
+  train::TrainerOptions to = ft;
   to.warmup_epochs = std::min<double>(ft.warmup_epochs, double(ft.epochs));
-  to.weight_decay = ft.weight_decay;
-  to.label_smoothing = ft.label_smoothing;
-  to.log_every = ft.log_every;
-  to.quiet = ft.log_every <= 0;
-  to.log_path = ft.log_path;
+  to.quiet = ft.quiet || ft.log_every <= 0;
   train::Trainer trainer(model, to, loader.batches_per_epoch());
+  for (const auto& controller : ft.controllers) trainer.add_controller(controller);
+  trainer.set_loss(ft.loss);
   double loss = 0;
   for (int64_t e = 0; e < ft.epochs; ++e) {
     loader.start_epoch(e);

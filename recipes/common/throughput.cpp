@@ -20,7 +20,9 @@ double median(std::vector<double> v) {
 
 std::vector<double> interleaved_images_per_second(const std::vector<std::function<void()>>& variants, int64_t batch,
                                                   const ThroughputOptions& options) {
-  SHEARS_CHECK(options.samples >= 1 && options.min_time >= 0, "throughput", "need samples >= 1 and min_time >= 0");
+  SHEARS_CHECK(options.samples >= 1 && options.min_time >= 0, "throughput", "need samples >= 1 and min_time >= 0, got ",
+               options.samples, " and ", options.min_time);
+  SHEARS_CHECK(batch >= 1, "throughput", "need a batch of at least 1 image, got ", batch);
   for (const auto& run : variants)
     for (int i = 0; i < options.warmup; ++i) run();
   std::vector<std::vector<double>> rates(variants.size());
