@@ -80,6 +80,7 @@ std::vector<nn::PruneStep> apply_all(nn::VisionTransformer& model, const std::ve
       fail("apply_all", "step ", i + 1, " '", steps[i]->name(), "': ", without_op(e.what()));
     }
     model.prune_log.push_back(step);
+    if (ctx.after_step) ctx.after_step(model, step, i);
     out.push_back(std::move(step));
   }
   return out;

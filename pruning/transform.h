@@ -31,6 +31,9 @@ struct PruneContext {
   // Called after every surgery with the slices it made (optimizers follow with apply_slices).
   std::function<void(nn::VisionTransformer&, const std::vector<nn::ParameterSlice>&)> on_surgery;
   uint64_t seed = 0;  // for criteria named without a seed ("random")
+  // Called by apply_all after each step is applied and logged (progress lines, snapshots, measurements);
+  // `index` is 0-based. An exception from it stops apply_all.
+  std::function<void(nn::VisionTransformer&, const nn::PruneStep&, size_t index)> after_step;
 };
 
 class Transform {

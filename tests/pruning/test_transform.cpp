@@ -369,3 +369,22 @@ TEST_CASE("composition: drop blocks, prune MLP neurons and token pruning in all 
   } while (std::next_permutation(perm.begin(), perm.end()));
   CHECK(orders == 6);
 }
+
+TEST_CASE("apply_all calls after_step once per step, after the step is logged", "[pruning][transform]") {
+  nn::VisionTransformer model(small_config(4), 1);
+  PruneContext ctx;
+  std::vector<std::string> seen;
+  ctx.after_step = [&](nn::VisionTransformer& m, const nn::PruneStep& step, size_t i) {
+    CHECK(m.prune_log.size() == i + 1);
+    CHECK(m.prune_log.back() == step);
+    seen.push_back(std::to_string(i) + " " + step.kind + " depth " + std::to_string(m.config().depth()));
+  };
+  apply_all(model, parse_steps("blocks:l1:k=1,mlp:magnitude:keep=0.5,tokens:evit@0.7"), ctx);
+  CHECK(seen == std::vector<std::string>{"0 drop_blocks depth 3", "1 prune_mlp depth 3", "2 token_pruning depth 3"});
+  // an exception from the callback stops apply_all (the step that triggered it stays applied and logged)
+  nn::VisionTransformer other(small_config(4), 1);
+  ctx.after_step = [](nn::VisionTransformer&, const nn::PruneStep&, size_t) { throw Error("stop here"); };
+  CHECK_THROWS_WITH(apply_all(other, parse_steps("blocks:l1:k=1,blocks:l1:k=1"), ctx), Catch::Contains("stop here"));
+  CHECK(other.config().depth() == 3);
+  CHECK(other.prune_log.size() == 1);
+}
