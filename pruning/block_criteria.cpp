@@ -1,5 +1,7 @@
 // Built-in block criteria: Gardener's data-free block statistics (block_stats.h, ranked exactly as
 // block_ranking.h ranks them), seeded random removal and one-shot sensitivity (see criterion.h).
+#include <algorithm>
+#include <cstdlib>
 #include <optional>
 
 #include "pruning/block_ranking.h"
@@ -44,6 +46,51 @@ class RandomBlockCriterion : public BlockCriterion {
   std::optional<uint64_t> seed_;
 };
 
+// An explicit removal order "order:<i;j;...>" (0-based block indices, first removed first; blocks not
+// listed are never removed before listed ones): removes exactly chosen blocks through the transform
+// API (a measured oracle ranking, a single-block drop, a user's choice). Every index must be a block.
+class OrderBlockCriterion : public BlockCriterion {
+ public:
+  explicit OrderBlockCriterion(std::vector<int64_t> order) : order_(std::move(order)) {}
+  std::string name() const override {
+    std::string s = "order:";
+    for (size_t i = 0; i < order_.size(); ++i) s += (i ? ";" : "") + std::to_string(order_[i]);
+    return s;
+  }
+  std::vector<double> scores(const nn::VisionTransformer& model, PruneContext&) const override {
+    const int64_t depth = static_cast<int64_t>(model.blocks->size());
+    std::vector<double> s(static_cast<size_t>(depth), static_cast<double>(depth));  // unlisted: after the listed
+    for (size_t pos = 0; pos < order_.size(); ++pos) {
+      SHEARS_CHECK(order_[pos] < depth, "order", "block ", order_[pos], " is not a block of this ", depth,
+                   "-block model");
+      s[size_t(order_[pos])] = double(pos);
+    }
+    return s;
+  }
+
+ private:
+  std::vector<int64_t> order_;
+};
+
+std::vector<int64_t> parse_block_order(const std::string& argument) {
+  SHEARS_CHECK(!argument.empty(), "order", "expected order:<i;j;...> (0-based block indices, first removed first)");
+  std::vector<int64_t> order;
+  size_t start = 0;
+  while (start <= argument.size()) {
+    const size_t end = std::min(argument.find(';', start), argument.size());
+    const std::string item = argument.substr(start, end - start);
+    char* stop = nullptr;
+    const long long v = std::strtoll(item.c_str(), &stop, 10);
+    SHEARS_CHECK(!item.empty() && stop && *stop == '\0' && v >= 0, "order", "'", item,
+                 "' is not a block index (expected order:<i;j;...>, 0-based)");
+    SHEARS_CHECK(std::find(order.begin(), order.end(), int64_t(v)) == order.end(), "order", "block ", v,
+                 " is listed twice");
+    order.push_back(int64_t(v));
+    start = end + 1;
+  }
+  return order;
+}
+
 // One-shot sensitivity: score_i = evaluate(model) - evaluate(model without block i), measured with
 // PruneContext::evaluate (no fine-tuning); the smallest drop is removed first, as
 // sensitivity_removal_order ranks. The model is restored after each measurement (same Block objects).
@@ -85,6 +132,9 @@ std::vector<BuiltinCriterion<BlockCriterionFactoryWithArgument>> builtin_block_c
                    [c](const std::string&) { return std::make_shared<StatisticCriterion>(c); }});
   }
   out.push_back({"sensitivity", false, [](const std::string&) { return std::make_shared<SensitivityCriterion>(); }});
+  out.push_back({"order", true, [](const std::string& argument) {
+                   return std::make_shared<OrderBlockCriterion>(parse_block_order(argument));
+                 }});
   out.push_back({"random", true, [](const std::string& argument) {
                    return std::make_shared<RandomBlockCriterion>(parse_criterion_seed("random", argument));
                  }});

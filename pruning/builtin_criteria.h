@@ -18,5 +18,8 @@ struct BuiltinCriterion {
 std::vector<BuiltinCriterion<BlockCriterionFactoryWithArgument>> builtin_block_criteria();    // block_criteria.cpp
 std::vector<BuiltinCriterion<NeuronCriterionFactoryWithArgument>> builtin_neuron_criteria();  // neuron_criteria.cpp
 std::vector<BuiltinCriterion<HeadCriterionFactoryWithArgument>> builtin_head_criteria();      // neuron_criteria.cpp
+// Gradient-driven criteria (taylor_criteria.cpp), listed by builtin_neuron_criteria / builtin_head_criteria.
+BuiltinCriterion<NeuronCriterionFactoryWithArgument> taylor_neuron_criterion();
+BuiltinCriterion<HeadCriterionFactoryWithArgument> taylor_head_criterion();
 
 }  // namespace shears::pruning::detail

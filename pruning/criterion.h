@@ -9,6 +9,8 @@
 //           sensitivity (accuracy drop of each single-block removal, by PruneContext::evaluate)
 //   neuron: magnitude (L2 norm of the neuron's fc1 row and fc2 column together), random[:<seed>]
 //   head:   magnitude (L2 norm of the head's q, k, v rows and proj columns together), random[:<seed>]
+//   neuron and head: taylor (taylor_criteria.cpp: mean over calibration batches of |sum g * dL/dg| over
+//           the unit's gate entries; needs PruneContext::calibration)
 // Data-driven criteria (Taylor, sensitivity) read PruneContext's calibration batches / evaluator.
 #pragma once
 #include <cstdint>

@@ -118,6 +118,7 @@ std::vector<BuiltinCriterion<NeuronCriterionFactoryWithArgument>> builtin_neuron
        [](const std::string& arg) {
          return std::make_shared<RandomNeuronCriterion>(parse_criterion_seed("random", arg));
        }},
+      taylor_neuron_criterion(),  // taylor_criteria.cpp
   };
 }
 
@@ -128,6 +129,7 @@ std::vector<BuiltinCriterion<HeadCriterionFactoryWithArgument>> builtin_head_cri
        [](const std::string& arg) {
          return std::make_shared<RandomHeadCriterion>(parse_criterion_seed("random", arg));
        }},
+      taylor_head_criterion(),  // taylor_criteria.cpp
   };
 }
 

@@ -40,6 +40,7 @@
 #include "data/transforms.h"
 #include "nn/checkpoint.h"
 #include "nn/flop_count.h"
+#include "pruning/provenance.h"
 #include "pruning/token_pruning.h"
 #include "pruning/transform.h"
 #include "tensor/gemm.h"
@@ -598,7 +599,7 @@ int run(const Settings& s) {
   double acc_dense_ft = std::nan("");
   std::string dense_note;
   if (s.finetune_dense) {
-    auto m = recipes::copy_model(*st.base);
+    auto m = pruning::clone_model(*st.base);
     recipes::finetune(*m, st.train, st.train_tf, s.ft);
     acc_dense_ft = recipes::evaluate_accuracy(*m, st.test, st.test_tf).top1;
     const double moved = 100 * (acc_dense_ft - acc_base);
@@ -626,7 +627,7 @@ int run(const Settings& s) {
       c.policy = policy;
       c.keep_rate = keep;
       c.fuse = fuse_of(s.fuse, policy);
-      auto model = recipes::copy_model(*st.base);
+      auto model = pruning::clone_model(*st.base);
       pruning::TokenPruningConfig pc;
       pc.policy = policy;
       pc.keep_rate = keep;

@@ -14,6 +14,7 @@
 #include "pruning/block_ranking.h"
 #include "pruning/block_stats.h"
 #include "pruning/block_weights.h"
+#include "pruning/provenance.h"
 #include "pruning/surgery.h"
 #include "train/metrics.h"
 #include "train/trainer.h"
@@ -31,11 +32,6 @@ std::string blocks_str(const std::vector<int64_t>& removed) {
   return s + "}";
 }
 
-std::shared_ptr<nn::VisionTransformer> copy_model(const nn::VisionTransformer& model) {
-  auto copy = std::make_shared<nn::VisionTransformer>(model.config());
-  nn::load_state_dict(*copy, nn::state_dict(model), /*strict=*/true);
-  return copy;
-}
 
 BlockRemovalRunner::BlockRemovalRunner(const nn::VisionTransformer& base, std::shared_ptr<const data::Dataset> train,
                                        std::shared_ptr<const data::Dataset> test, data::Transform train_transform,
@@ -66,12 +62,39 @@ const RemovalResult& BlockRemovalRunner::run(std::vector<int64_t> removed, uint6
     ++hits_;
     return it->second;
   }
+  std::string order;
+  for (int64_t b : removed) order += (order.empty() ? "" : ";") + std::to_string(b);
+  if (removed.empty()) return finish(pruning::clone_model(base_), removed, seed, now_s());  // the dense control
+  return run_transform(std::make_shared<pruning::BlockRemoval>(pruning::make_block_criterion("order:" + order),
+                                                     int64_t(removed.size())),
+             seed);
+}
+
+const RemovalResult& BlockRemovalRunner::run_transform(std::shared_ptr<pruning::Transform> removal, uint64_t seed) {
   const double t0 = now_s();
+  auto model = pruning::clone_model(base_);
+  pruning::PruneContext ctx;
+  ctx.seed = seed;
+  const std::vector<nn::PruneStep> steps = pruning::apply_all(*model, {removal}, ctx);
+  SHEARS_CHECK(steps.size() == 1 && steps[0].kept.count("blocks"), "BlockRemovalRunner", "step '", removal->name(),
+               "' is not a block removal (its record has no kept blocks)");
+  std::vector<int64_t> removed;
+  const std::vector<int64_t>& kept = steps[0].kept.at("blocks");
+  for (int64_t b = 0; b < int64_t(base_.blocks->size()); ++b)
+    if (!std::binary_search(kept.begin(), kept.end(), b)) removed.push_back(b);
+  auto it = cache_.find({removed, seed});
+  if (it != cache_.end()) {
+    ++hits_;
+    return it->second;
+  }
+  return finish(model, removed, seed, t0);
+}
+
+const RemovalResult& BlockRemovalRunner::finish(std::shared_ptr<nn::VisionTransformer> model,
+                                                std::vector<int64_t> removed, uint64_t seed, double t0) {
   RemovalResult r;
   r.removed = removed;
   r.seed = seed;
-  auto model = copy_model(base_);
-  pruning::drop_blocks(*model, removed);
   const nn::ModelConfig cfg = model->config();
   r.params = nn::count_parameters(cfg);
   r.gflops = nn::count_flops(cfg).total / 1e9;
@@ -98,12 +121,12 @@ std::vector<GardenerRow> gardener_rows(const nn::VisionTransformer& model, std::
                                        std::shared_ptr<const data::Dataset> test, data::Transform train_transform,
                                        data::Transform test_transform, const std::vector<int64_t>& ks,
                                        const FinetuneOptions& finetune) {
-  const auto stats = pruning::block_statistics(pruning::block_weights(model));
-  const auto order = pruning::removal_order(stats, pruning::Criterion::Entropy);
   BlockRemovalRunner runner(model, train, test, train_transform, test_transform,
                             [finetune](int64_t) { return finetune; });
   std::vector<GardenerRow> rows;
-  for (int64_t k : ks) rows.push_back({k, runner.run(pruning::blocks_to_remove(order, k))});
+  for (int64_t k : ks)
+    rows.push_back(
+        {k, runner.run_transform(std::make_shared<pruning::BlockRemoval>(pruning::make_block_criterion("entropy"), k), finetune.seed)});
   return rows;
 }
 

@@ -16,6 +16,7 @@
 #include "common/report.h"
 #include "data/dataset.h"
 #include "nn/vision_transformer.h"
+#include "pruning/transform.h"
 
 namespace shears::recipes {
 
@@ -30,8 +31,6 @@ struct RemovalResult {
   double seconds = 0;
 };
 
-// A fresh copy of a model (same config, weights copied).
-std::shared_ptr<nn::VisionTransformer> copy_model(const nn::VisionTransformer& model);
 
 class BlockRemovalRunner {
  public:
@@ -46,6 +45,11 @@ class BlockRemovalRunner {
   // The same with the fine-tune's seed replaced by `seed` (repeated runs for seed averages);
   // results are cached by (set, seed).
   const RemovalResult& run(std::vector<int64_t> removed, uint64_t seed);
+  // Removal by any block-removal transform (e.g. pruning::BlockRemoval with a registry criterion), applied
+  // to a copy of the base through pruning::apply_all; cached by the set it removed and the seed. Every run,
+  // explicit sets included ("order:<i;j>" criterion), goes through the transform API, so the pruned copy
+  // carries its prune log.
+  const RemovalResult& run_transform(std::shared_ptr<pruning::Transform> removal, uint64_t seed);
   bool cached(std::vector<int64_t> removed) const;
   bool cached(std::vector<int64_t> removed, uint64_t seed) const;
   // Measure accuracy right after removal, before the fine-tune (false: acc_removed is NaN;
@@ -63,6 +67,8 @@ class BlockRemovalRunner {
   const nn::VisionTransformer& base_;
   std::shared_ptr<const data::Dataset> train_, test_;
   data::Transform train_tf_, test_tf_;
+  const RemovalResult& finish(std::shared_ptr<nn::VisionTransformer> model, std::vector<int64_t> removed,
+                              uint64_t seed, double t0);
   std::function<FinetuneOptions(int64_t)> finetune_for_;
   std::map<std::pair<std::vector<int64_t>, uint64_t>, RemovalResult> cache_;
   int64_t runs_ = 0, hits_ = 0;

@@ -216,3 +216,20 @@ TEST_CASE("sensitivity scores the accuracy drop of each single-block removal and
   PruneContext no_eval;
   CHECK_THROWS_WITH(crit->scores(model, no_eval), Catch::Contains("needs PruneContext::evaluate"));
 }
+
+TEST_CASE("order:<i;j> removes exactly the listed blocks, first listed first", "[pruning][criterion]") {
+  nn::VisionTransformer model(small_config(5), 4);
+  PruneContext ctx;
+  const auto steps = apply_all(model, parse_steps("blocks:order:3;0:k=2"), ctx);
+  REQUIRE(steps.size() == 1);
+  CHECK(steps[0].kept.at("blocks") == std::vector<int64_t>{1, 2, 4});
+  nn::VisionTransformer one(small_config(5), 4);
+  apply_all(one, parse_steps("blocks:order:3;0:k=1"), ctx);
+  CHECK(one.prune_log.back().kept.at("blocks") == std::vector<int64_t>{0, 1, 2, 4});
+  CHECK(make_block_criterion("order:2;4")->name() == "order:2;4");
+  CHECK_THROWS_WITH(make_block_criterion("order:2;x"), Catch::Contains("'x' is not a block index"));
+  CHECK_THROWS_WITH(make_block_criterion("order:2;2"), Catch::Contains("listed twice"));
+  CHECK_THROWS_WITH(make_block_criterion("order"), Catch::Contains("expected order:<i;j;...>"));
+  nn::VisionTransformer small(small_config(3), 4);
+  CHECK_THROWS_WITH(apply_all(small, parse_steps("blocks:order:7:k=1"), ctx), Catch::Contains("block 7 is not a block"));
+}
