@@ -1,12 +1,15 @@
-// Measured speedup of token pruning: dense vs pruned (EViT policy, keep rate rho at blocks
-// 4/7/10, pruned tokens fused) no-grad inference images/s for configs (a) ViT-Tiny 28x28x1
-// patch 4, batch 128 and (c) DeiT-S 224 patch 16, batch 32 of specs/PERFORMANCE.md, random
-// weights. Reports the FLOP ratio (dense / pruned, nn::count_flops with the EViT token counts),
+// Measured speedup of token pruning: dense vs pruned (EViT policy by default, keep rate rho at
+// blocks 4/7/10; pruned tokens fused as --fuse says, by default as the policy does:
+// pruning::default_fuse, EViT fused, entropy/random not) no-grad inference images/s for configs
+// (a) ViT-Tiny 28x28x1 patch 4, batch 128 and (c) DeiT-S 224 patch 16, batch 32 of
+// specs/PERFORMANCE.md, random weights. Reports the FLOP ratio (dense / pruned, nn::count_flops
+// with the EViT token counts),
 // the realized speedup (medians of interleaved dense/pruned samples) and whether the realized
 // speedup reaches 0.9x the FLOP ratio, plus the share of the pruned forward spent in the pruning
 // hooks (policy scores, selection, gather and fusion). Markdown table on stdout.
 #include <cstdio>
 #include <functional>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -17,6 +20,7 @@
 #include "nn/flop_count.h"
 #include "nn/vision_transformer.h"
 #include "pruning/token_pruning.h"
+#include "pruning/transform.h"
 #include "tensor/gemm.h"
 #include "tensor/parallel.h"
 
@@ -61,13 +65,16 @@ std::vector<double> parse_list(const std::string& text) {
 
 int main(int argc, char** argv) {
   cxxopts::Options options("bench_token_pruning",
-                           "Dense vs token-pruned (EViT, fused, blocks 4/7/10) inference images/s: FLOP ratio vs "
+                           "Dense vs token-pruned (EViT by default, blocks 4/7/10) inference images/s: FLOP ratio vs "
                            "realized speedup (Markdown).");
   options.add_options()("config", "a (ViT-Tiny 28x28x1/4, batch 128), c (DeiT-S 224, batch 32) or all",
                         cxxopts::value<std::string>()->default_value("all"))(
       "keep-rates", "comma-separated keep rates", cxxopts::value<std::string>()->default_value("0.7,0.5"))(
       "policy", "token policy (evit, shannon, renyi:<a>, random)", cxxopts::value<std::string>()->default_value("evit"))(
-      "no-fuse", "drop pruned tokens instead of fusing them")(
+      "fuse", "fuse the pruned tokens into one: auto (the policy's default: evit yes, entropy/random no), on or off "
+      "(as shears_token_pruning --fuse)",
+      cxxopts::value<std::string>()->default_value("auto"))(
+      "no-fuse", "the same as --fuse off")(
       "samples", "interleaved samples per variant", cxxopts::value<int>()->default_value("5"))(
       "min-time", "seconds per sample", cxxopts::value<double>()->default_value("1.5"))("h,help", "show help");
   auto args = options.parse(argc, argv);
@@ -79,8 +86,18 @@ int main(int argc, char** argv) {
   const std::vector<double> keep_rates = parse_list(args["keep-rates"].as<std::string>());
   const int samples = args["samples"].as<int>();
   const double min_time = args["min-time"].as<double>();
-  const bool fuse = args.count("no-fuse") == 0;
   const pruning::TokenPolicySpec policy = pruning::parse_token_policy(args["policy"].as<std::string>());
+  const std::string fuse_flag = args.count("no-fuse") ? "off" : args["fuse"].as<std::string>();
+  std::optional<bool> fuse_choice;  // unset: the policy's default
+  if (fuse_flag == "on") {
+    fuse_choice = true;
+  } else if (fuse_flag == "off") {
+    fuse_choice = false;
+  } else if (fuse_flag != "auto") {
+    std::fprintf(stderr, "error: --fuse must be auto, on or off, got '%s'\n", fuse_flag.c_str());
+    return 2;
+  }
+  const bool fuse = fuse_choice.value_or(pruning::default_fuse(policy));
   std::vector<Config> cfgs;
   if (which == "a" || which == "all") cfgs.push_back({"a", "ViT-Tiny 28x28x1 p4", nn::vit_tiny_patch4_28(10), 128});
   if (which == "c" || which == "all") cfgs.push_back({"c", "DeiT-S 224 p16", nn::deit_small_patch16_224(1000), 32});
@@ -106,12 +123,14 @@ int main(int argc, char** argv) {
       pruning::TokenPruningConfig pc;
       pc.policy = policy;
       pc.keep_rate = keep;
-      pc.fuse = fuse;
-      auto tp = pruning::install_token_pruning(pruned, pc);
+      pc.fuse = fuse_choice;
+      pruning::PruneContext ctx;  // token pruning through the transform API, as the recipes apply it
+      pruning::apply_all(pruned, {std::make_shared<pruning::TokenPruningTransform>(pc)}, ctx);
+      auto tp = pruning::find_token_pruning(pruned);
       double hook_seconds = 0;
       time_hooks(pruned, &hook_seconds);
-      const auto locations = pruning::default_pruning_locations(c.model.depth());
-      const nn::TokenCounts counts = nn::keep_rate_token_counts(c.model, keep, locations, fuse);
+      const auto locations = tp->locations();
+      const nn::TokenCounts counts = nn::keep_rate_token_counts(c.model, keep, locations, tp->fuse());
       const double pruned_gflops = nn::count_flops(c.model, counts).total / 1e9;
       std::string tokens = std::to_string(c.model.num_tokens());
       for (int64_t loc : locations) tokens += "→" + std::to_string(counts[size_t(loc)].second);
@@ -150,6 +169,10 @@ int main(int argc, char** argv) {
   std::printf("\npolicy %s, %s, %d threads; medians of %d interleaved samples of >= %.1f s each (dense, pruned, "
               "dense, ...). FLOP ratio: fvcore convention, dense / pruned. hook share: time inside the pruning hooks "
               "(scores, selection, gather, fusion) / pruned forward time.\n",
-              policy.name().c_str(), fuse ? "fused" : "not fused", get_num_threads(), samples, min_time);
+              policy.name().c_str(),
+              (std::string(fuse ? "pruned tokens fused" : "pruned tokens not fused") +
+               (fuse_choice ? " (--fuse " + fuse_flag + ")" : " (--fuse auto: the policy's default)"))
+                  .c_str(),
+              get_num_threads(), samples, min_time);
   return 0;
 }

@@ -16,19 +16,23 @@ std::string key_where(const std::string& path, const char* key) {
   return str_cat(path, ": metadata '", key, "'");
 }
 
-std::vector<PruneStep> prune_log_of(const std::map<std::string, std::string>& meta, const std::string& path) {
+}  // namespace
+
+std::vector<PruneStep> prune_log_in(const std::map<std::string, std::string>& meta, const std::string& path) {
   auto it = meta.find(kPruneLogKey);
   if (it == meta.end()) return {};
   return prune_log_from_json(it->second, key_where(path, kPruneLogKey));
 }
 
-}  // namespace
+std::vector<SavedExtension> extensions_in(const std::map<std::string, std::string>& meta, const std::string& path) {
+  auto it = meta.find(kExtensionsKey);
+  if (it == meta.end()) return {};
+  return extensions_from_json(it->second, key_where(path, kExtensionsKey));
+}
 
-void save_model(const std::string& path, const VisionTransformer& model,
-                const std::map<std::string, std::string>& extra) {
-  std::map<std::string, std::string> meta = extra;
+std::map<std::string, std::string> model_metadata(const VisionTransformer& model, const std::string& path) {
+  std::map<std::string, std::string> meta;
   meta[kConfigKey] = model.config().to_json();
-  meta["format"] = "pt";  // tensors use PyTorch names and layouts
   if (!model.prune_log.empty()) meta[kPruneLogKey] = prune_log_to_json(model.prune_log);
   if (!model.extensions.empty()) {
     try {
@@ -37,6 +41,14 @@ void save_model(const std::string& path, const VisionTransformer& model,
       fail("save_model", path, ": cannot save the model's extensions: ", e.what());
     }
   }
+  return meta;
+}
+
+void save_model(const std::string& path, const VisionTransformer& model,
+                const std::map<std::string, std::string>& extra) {
+  std::map<std::string, std::string> meta = extra;
+  for (auto& [key, value] : model_metadata(model, path)) meta[key] = value;
+  meta["format"] = "pt";  // tensors use PyTorch names and layouts
   write_safetensors(path, state_dict(model), meta);
 }
 
@@ -55,16 +67,14 @@ ModelConfig read_model_config(const std::string& path) {
 }
 
 std::vector<PruneStep> read_prune_log(const std::string& path) {
-  return prune_log_of(read_safetensors_metadata(path), path);
+  return prune_log_in(read_safetensors_metadata(path), path);
 }
 
 std::shared_ptr<VisionTransformer> load_model(const std::string& path, const ExtensionRestorer& restorer) {
   const auto meta = read_safetensors_metadata(path);
   // parse everything before building, so a bad file fails fast
-  std::vector<PruneStep> log = prune_log_of(meta, path);
-  std::vector<SavedExtension> saved;
-  if (auto it = meta.find(kExtensionsKey); it != meta.end())
-    saved = extensions_from_json(it->second, key_where(path, kExtensionsKey));
+  std::vector<PruneStep> log = prune_log_in(meta, path);
+  std::vector<SavedExtension> saved = extensions_in(meta, path);
   for (const auto& ext : saved)
     SHEARS_CHECK(restorer, "load_model", path, ": the model carries extension '", ext.kind,
                  "', which nn::load_model cannot restore; load it with pruning::load_model (pruning/provenance.h) "

@@ -27,6 +27,17 @@ void save_model(const std::string& path, const VisionTransformer& model,
 // token pruning); a malformed prune log or extension list is an error naming the file and key.
 std::shared_ptr<VisionTransformer> load_model(const std::string& path, const ExtensionRestorer& restorer = {});
 
+// The metadata save_model writes for `model` besides `extra` and "format": "shears.config", and
+// "shears.prune_log" / "shears.extensions" when non-empty. Training checkpoints
+// (train/train_state.h) write the same keys. Throws naming `path` when an extension cannot be
+// serialised.
+std::map<std::string, std::string> model_metadata(const VisionTransformer& model, const std::string& path);
+// The prune log / the saved extensions in a checkpoint's metadata (empty when the key is absent);
+// throw naming `path` and the key when malformed.
+std::vector<PruneStep> prune_log_in(const std::map<std::string, std::string>& metadata, const std::string& path);
+std::vector<SavedExtension> extensions_in(const std::map<std::string, std::string>& metadata,
+                                          const std::string& path);
+
 // The config stored in a checkpoint (throws naming the file when there is none).
 ModelConfig read_model_config(const std::string& path);
 // The prune log stored in a checkpoint (empty when it has none; throws naming the file and key

@@ -24,6 +24,7 @@
 #include "data/transforms.h"
 #include "nn/checkpoint.h"
 #include "nn/flop_count.h"
+#include "pruning/token_policy.h"
 #include "tensor/gemm.h"
 #include "tensor/parallel.h"
 #include "train/train_state.h"
@@ -103,7 +104,9 @@ Config parse_args(int argc, char** argv, bool& exit_now) {
       ("pruning-rows", "after training, add the pruning rows to the summary: token pruning (no fine-tuning) and "
                        "Gardener block removal (with and without a short fine-tune); --pruning-rows=false skips them",
        cxxopts::value<bool>()->default_value("true"))
-      ("token-policies", "token policies of the summary rows (evit, shannon, renyi:<alpha>, random)",
+      ("token-policies", "token policies of the summary rows (evit, shannon, renyi:<alpha>, random), each applied "
+                         "as a tokens:<policy>@<keep rate> transform with its default fusion (evit fused, the "
+                         "others not)",
        cxxopts::value<std::vector<std::string>>()->default_value("evit,renyi:2"))
       ("token-keep-rate", "keep rate of the token-pruning rows", cxxopts::value<double>()->default_value("0.7"))
       ("gardener-ks", "numbers of blocks Gardener removes in the summary rows (lowest weight entropy first)",
@@ -160,6 +163,13 @@ Config parse_args(int argc, char** argv, bool& exit_now) {
   c.gardener_finetune_epochs = r["gardener-finetune-epochs"].as<int64_t>();
   SHEARS_CHECK(c.token_keep_rate > 0 && c.token_keep_rate <= 1, "shears_main", "--token-keep-rate must be in (0, 1], got ",
                c.token_keep_rate);
+  for (const std::string& p : c.token_policies) {  // before training, not after it
+    try {
+      pruning::parse_token_policy(p);
+    } catch (const Error& e) {
+      fail("shears_main", "--token-policies: ", e.what());
+    }
+  }
   for (int64_t k : c.gardener_ks)
     SHEARS_CHECK(k >= 1 && k < r["depth"].as<int64_t>(), "shears_main", "--gardener-ks: ", k,
                  " blocks cannot be removed from a model of depth ", r["depth"].as<int64_t>());

@@ -1,11 +1,12 @@
 // shears_prune: applies a pipeline of pruning transforms (pruning/transform.h step strings) to any
-// checkpoint (shears, timm DeiT, Hugging Face VideoMAE), optionally fine-tunes the result, prints
+// checkpoint (shears, timm ViT/DeiT, Hugging Face VideoMAE), optionally fine-tunes the result, prints
 // params, GFLOPs, measured images/s and accuracy before and after each step, and writes a
 // self-describing pruned checkpoint (config, prune log and token pruning inside) that
 // pruning::load_model rebuilds from the file alone.
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 
 #include <cxxopts.hpp>
 
@@ -38,7 +39,7 @@ constexpr const char* kProg = "shears_prune";
 struct Args {
   std::string checkpoint, steps, out, format, data, data_dir, train_dir, val_dir;
   int64_t num_classes = 0, eval_limit = 0, train_limit = 0, calib_batches = 4, batch_size = 64, timing_batch = 64;
-  int64_t finetune_epochs = 0, threads = 0, frames = 16, sampling_rate = 4;
+  int64_t finetune_epochs = 0, threads = 0, frames = 16, sampling_rate = 4, heads = 0, image_size = 224;
   double lr = 1e-4, warmup_epochs = 0.1, weight_decay = 0.05, smoothing = 0.1;
   uint64_t seed = 0;
   int timing_samples = 3;
@@ -72,12 +73,15 @@ bool parse_args(int argc, char** argv, Args& a) {
        cxxopts::value<std::string>()->default_value("auto"))
       ("num-classes", "timm / HF checkpoints: classes of the head (0 = the file's head)",
        cxxopts::value<int64_t>()->default_value("0"))
+      ("heads", "timm checkpoints: attention heads per block (not stored in timm files; 0 = width / 64)",
+       cxxopts::value<int64_t>()->default_value("0"))
       ("data", "auto | fashion-mnist | imagefolder | video | none", cxxopts::value<std::string>()->default_value("auto"))
       ("data-dir", "Fashion-MNIST folder", cxxopts::value<std::string>()->default_value("/usr/share/datasets/fashion-mnist"))
       ("train-dir", "imagefolder/video: training folder (calibration and fine-tuning)",
        cxxopts::value<std::string>()->default_value(""))
       ("val-dir", "imagefolder/video: evaluation folder", cxxopts::value<std::string>()->default_value(""))
-      ("frames", "video: frames per clip", cxxopts::value<int64_t>()->default_value("16"))
+      ("frames", "video: frames per clip (HF VideoMAE: the model's clip length)", cxxopts::value<int64_t>()->default_value("16"))
+      ("image-size", "HF VideoMAE: frame size the model was trained at", cxxopts::value<int64_t>()->default_value("224"))
       ("sampling-rate", "video: frame stride", cxxopts::value<int64_t>()->default_value("4"))
       ("eval-limit", "evaluate on N evenly spread held-out samples (0 = all)", cxxopts::value<int64_t>()->default_value("0"))
       ("train-limit", "calibrate / fine-tune on the first N training samples (0 = all)",
@@ -103,11 +107,13 @@ bool parse_args(int argc, char** argv, Args& a) {
   a.out = r["out"].as<std::string>();
   a.format = r["format"].as<std::string>();
   a.num_classes = r["num-classes"].as<int64_t>();
+  a.heads = r["heads"].as<int64_t>();
   a.data = r["data"].as<std::string>();
   a.data_dir = r["data-dir"].as<std::string>();
   a.train_dir = r["train-dir"].as<std::string>();
   a.val_dir = r["val-dir"].as<std::string>();
   a.frames = r["frames"].as<int64_t>();
+  a.image_size = r["image-size"].as<int64_t>();
   a.sampling_rate = r["sampling-rate"].as<int64_t>();
   a.eval_limit = r["eval-limit"].as<int64_t>();
   a.train_limit = r["train-limit"].as<int64_t>();
@@ -129,6 +135,7 @@ bool parse_args(int argc, char** argv, Args& a) {
                    a.data == "none",
                kProg, "--data must be auto, fashion-mnist, imagefolder, video or none, got '", a.data, "'");
   SHEARS_CHECK(a.num_classes >= 0, kProg, "--num-classes must be >= 0, got ", a.num_classes);
+  SHEARS_CHECK(a.heads >= 0, kProg, "--heads must be >= 0 (0 = width / 64), got ", a.heads);
   SHEARS_CHECK(a.eval_limit >= 0 && a.train_limit >= 0, kProg, "--eval-limit/--train-limit must be >= 0");
   SHEARS_CHECK(a.calib_batches >= 0, kProg, "--calib-batches must be >= 0, got ", a.calib_batches);
   SHEARS_CHECK(a.batch_size >= 1 && a.timing_batch >= 1, kProg, "--batch-size/--timing-batch must be >= 1");
@@ -137,7 +144,8 @@ bool parse_args(int argc, char** argv, Args& a) {
   SHEARS_CHECK(a.lr > 0 && a.weight_decay >= 0 && a.warmup_epochs >= 0 && a.smoothing >= 0 && a.smoothing < 1, kProg,
                "--lr must be > 0, --weight-decay/--warmup-epochs >= 0, --smoothing in [0, 1)");
   SHEARS_CHECK(a.threads >= 0 && a.threads <= 1024, kProg, "--threads must be in 0..1024, got ", a.threads);
-  SHEARS_CHECK(a.frames >= 1 && a.sampling_rate >= 1, kProg, "--frames/--sampling-rate must be >= 1");
+  SHEARS_CHECK(a.frames >= 1 && a.sampling_rate >= 1 && a.image_size >= 1, kProg,
+               "--frames/--sampling-rate/--image-size must be >= 1");
   return true;
 }
 
@@ -151,30 +159,60 @@ std::string detect_format(const std::string& path) {
   return "timm";
 }
 
-// A Hugging Face VideoMAE-B classifier (16 x 224 x 224 clips, tubelet 2 x 16 x 16).
-std::shared_ptr<nn::VisionTransformer> load_hf_videomae(const std::string& path, int64_t num_classes) {
+// A Hugging Face VideoMAE classifier: width, tubelet, patch, depth, MLP widths and classes from the
+// shapes; clip length, frame size and head count are not stored in the weights (--frames,
+// --image-size, --heads; defaults 16, 224 and width / 64 as in VideoMAE-S/B).
+std::shared_ptr<nn::VisionTransformer> load_hf_videomae(const std::string& path, int64_t num_classes, int64_t heads,
+                                                        int64_t frames, int64_t image_size) {
   const nn::SafetensorsFile file = nn::read_safetensors(path);
-  int64_t file_classes = 0;
-  for (const auto& [name, tensor] : file.tensors)
-    if (name == "classifier.weight") file_classes = tensor.size(0);
-  SHEARS_CHECK(file_classes > 0 || num_classes > 0, kProg, path,
+  std::map<std::string, Shape> shapes;
+  for (const auto& [name, tensor] : file.tensors) {
+    std::string n = name.rfind("videomae.", 0) == 0 ? name.substr(9) : name;
+    shapes[n] = tensor.shape();
+  }
+  auto shape_of = [&](const std::string& name) -> const Shape& {
+    auto it = shapes.find(name);
+    if (it == shapes.end()) fail(kProg, path, ": no '", name, "' in this Hugging Face VideoMAE file");
+    return it->second;
+  };
+  const Shape proj = shape_of("embeddings.patch_embeddings.projection.weight");  // (dim, C, t, p, p)
+  SHEARS_CHECK(proj.size() == 5 && proj[3] == proj[4], kProg, path,
+               ": embeddings.patch_embeddings.projection.weight should be (dim, C, t, p, p), got ", shape_str(proj));
+  nn::ModelConfig cfg = nn::videomae_base_patch16_224(1);
+  cfg.dim = proj[0], cfg.in_chans = proj[1], cfg.tubelet = proj[2], cfg.patch_size = proj[3];
+  cfg.frames = frames, cfg.image_size = image_size;
+  cfg.qkv_bias = shapes.count("encoder.layer.0.attention.attention.q_bias") > 0;
+  cfg.blocks.clear();
+  for (int64_t b = 0; shapes.count("encoder.layer." + std::to_string(b) + ".intermediate.dense.weight"); ++b) {
+    const std::string l = "encoder.layer." + std::to_string(b) + ".";
+    const int64_t width = shape_of(l + "attention.attention.query.weight")[0];
+    const int64_t h = heads > 0 ? heads : width / 64;
+    SHEARS_CHECK(h >= 1 && width % h == 0, kProg, path, ": layer ", b, " has attention width ", width, " which ",
+                 heads > 0 ? "--heads does not divide" : "is not a multiple of 64: give --heads");
+    cfg.blocks.push_back({h, width / h, shape_of(l + "intermediate.dense.weight")[0]});
+  }
+  SHEARS_CHECK(!cfg.blocks.empty(), kProg, path, ": no encoder.layer.<i> weights (not a VideoMAE encoder)");
+  const auto head = shapes.find("classifier.weight");
+  SHEARS_CHECK(head != shapes.end() || num_classes > 0, kProg, path,
                ": no classifier.weight in this Hugging Face VideoMAE file; give --num-classes for a fresh head");
-  nn::ModelConfig cfg = nn::videomae_base_patch16_224(file_classes > 0 ? file_classes : num_classes);
-  auto model = std::make_shared<nn::VisionTransformer>(cfg);
-  nn::load_safetensors(*model, path, /*strict=*/true);
-  SHEARS_CHECK(num_classes == 0 || num_classes == file_classes, kProg, path, ": the head has ", file_classes,
+  cfg.num_classes = head != shapes.end() ? head->second[0] : num_classes;
+  SHEARS_CHECK(num_classes == 0 || num_classes == cfg.num_classes, kProg, path, ": the head has ", cfg.num_classes,
                " classes, --num-classes says ", num_classes, " (pruning keeps the head; fine-tune it elsewhere)");
+  cfg.validate();
+  auto model = std::make_shared<nn::VisionTransformer>(cfg);
+  nn::load_safetensors(*model, path, /*strict=*/head != shapes.end());
   return model;
 }
 
 std::shared_ptr<nn::VisionTransformer> load_input_model(const Args& a, std::string& format) {
   format = a.format == "auto" ? detect_format(a.checkpoint) : a.format;
   if (format == "shears") return pruning::load_model(a.checkpoint);
-  if (format == "hf-videomae") return load_hf_videomae(a.checkpoint, a.num_classes);
+  if (format == "hf-videomae") return load_hf_videomae(a.checkpoint, a.num_classes, a.heads, a.frames, a.image_size);
   bool replaced = false;
-  const int64_t classes = a.num_classes > 0 ? a.num_classes : 1000;
-  auto model = recipes::load_timm_deit(a.checkpoint, classes, 0.0, &replaced);
-  if (replaced) std::printf("note: the head was replaced by a fresh %ld-way head (accuracy is near chance)\n", long(classes));
+  auto model = recipes::load_timm_vit(a.checkpoint, a.num_classes, a.heads, &replaced);
+  if (replaced)
+    std::printf("note: the head was replaced by a fresh %ld-way head (accuracy is near chance)\n",
+                long(model->config().num_classes));
   return model;
 }
 
@@ -338,7 +376,8 @@ int run(const Args& a) {
   t.notes.push_back("GFLOPs: fvcore convention (1 multiply-add = 1 flop) from the model's real shapes and the token "
                     "counts of a forward. Images/s: no-grad forward of one fixed batch of " +
                     std::to_string(timing_batch.size(0)) + ", medians of " + std::to_string(a.timing_samples) +
-                    " interleaved samples. SE: binomial standard error on " + std::to_string(n) + " samples.");
+                    " interleaved samples." +
+                    (n > 0 ? " SE: binomial standard error on " + std::to_string(n) + " samples." : ""));
   t.emit("");
   if (!a.out.empty()) {
     const auto parent = std::filesystem::path(a.out).parent_path();

@@ -4,7 +4,9 @@
 //                        one heatmap per block (viridis, each block min-max scaled; dark = low
 //                        entropy = kept first by the entropy policies); row 2 the same over the image
 //   kept_patches.png     kept (bright) and pruned (darkened, red) patches after each pruning block,
-//                        one row per policy (EViT, then Rényi), as installed on the model
+//                        one row per policy (EViT, then Rényi), each applied through the transform
+//                        API to a copy of the model with the policy's default fusion (EViT fused,
+//                        Rényi not)
 // The image: a Fashion-MNIST test index (--index) for the main job's model (--base-checkpoint),
 // or an image file (--image) for a timm DeiT-S/B checkpoint (--checkpoint), resized 256 and
 // center-cropped 224 as for evaluation.
@@ -24,7 +26,7 @@
 #include "data/datasets.h"
 #include "data/fashion_mnist.h"
 #include "data/transforms.h"
-#include "nn/checkpoint.h"
+#include "pruning/provenance.h"
 
 using namespace shears;
 
@@ -93,7 +95,7 @@ int run(const Settings& s) {
                    s.base_checkpoint,
                    "' does not exist: run the main job first (bash scripts/main.sh), pass --base-checkpoint <file>, "
                    "or --random-model");
-      model = nn::load_model(s.base_checkpoint);
+      model = pruning::load_model(s.base_checkpoint);  // a token-pruned checkpoint keeps its pruning
       source = s.base_checkpoint;
     }
     const nn::ModelConfig c = model->config();
@@ -132,21 +134,23 @@ int run(const Settings& s) {
   }
 
   std::vector<std::vector<std::vector<int64_t>>> kept;
+  std::vector<recipes::KeptPatches> results;
   std::string rows;
   for (const std::string& p : split_list(s.policies)) {
-    pruning::TokenPruningConfig pc;
+    pruning::TokenPruningConfig pc;  // fuse unset: the policy's default (EViT fused, entropy/random not)
     pc.policy = pruning::parse_token_policy(p);
     pc.keep_rate = s.keep_rate;
-    kept.push_back(recipes::kept_patches_per_pruning_block(*model, input, pc));
-    rows += (rows.empty() ? "" : ", ") + pc.policy.name();
+    results.push_back(recipes::kept_patches_per_pruning_block(*model, input, pc));
+    kept.push_back(results.back().kept);
+    rows += (rows.empty() ? "" : ", ") + pc.policy.name() + (results.back().fused ? " (fused)" : " (unfused)");
   }
   const data::Image8 fig = recipes::kept_patches_figure(picture, grid, kept);
   const std::string path = s.out + "/kept_patches.png";
   data::write_png(path, fig);
   std::string stages;
-  for (int64_t loc : pruning::default_pruning_locations(cfg.depth())) stages += " " + std::to_string(loc + 1);
-  std::printf("wrote %s: rows %s at keep rate %.2f; columns: the image, then the patches kept after blocks%s "
-              "(pruned patches darkened red; the fused token is not drawn)\n",
+  for (int64_t loc : results.front().blocks) stages += " " + std::to_string(loc + 1);
+  std::printf("wrote %s: rows %s at keep rate %.2f, each policy's default fusion; columns: the image, then the "
+              "patches kept after blocks%s (pruned patches darkened red; a fused token is not drawn)\n",
               png_info(path, fig).c_str(), rows.c_str(), s.keep_rate, stages.c_str());
   for (size_t p = 0; p < kept.size(); ++p) {
     std::printf("  %s kept:", split_list(s.policies)[p].c_str());

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "autograd/ops.h"
+#include "nn/checkpoint.h"
 #include "nn/io/safetensors.h"
 #include "nn/io/state_dict.h"
 
@@ -12,7 +13,6 @@ namespace shears::train {
 namespace {
 using json = nlohmann::json;
 const char* kOp = "train_state";
-const char* kConfigKey = "shears.config";  // the same key nn::save_model uses
 const char* kStateKey = "shears.train_state";
 const char* kExtraKey = "shears.extra";
 const std::string kModelPrefix = "model.";
@@ -20,6 +20,28 @@ const std::string kOptimPrefix = "optim.";
 constexpr int kVersion = 1;
 
 bool starts_with(const std::string& s, const std::string& p) { return s.compare(0, p.size(), p) == 0; }
+
+// The resumed model must carry the extensions the checkpoint was saved with (the same kinds, as
+// many of each): train/ cannot re-create them (token pruning lives in pruning/), and training on
+// without them would silently train a different model.
+void check_extensions(const std::string& path, const nn::VisionTransformer& model,
+                      const std::vector<nn::SavedExtension>& saved) {
+  std::map<std::string, int64_t> in_file, in_model;
+  for (const auto& e : saved) ++in_file[e.kind];
+  for (const auto& e : model.extensions) ++in_model[e->kind()];
+  for (const auto& [kind, n] : in_file) {
+    const int64_t have = in_model.count(kind) ? in_model.at(kind) : 0;
+    if (have != n)
+      fail(kOp, path, ": the training checkpoint was saved from a model with extension '", kind, "' (", n,
+           "x), the resuming model has it ", have, "x; install it on the model before resuming (for "
+           "'token_pruning': the same pruning::TokenPruningTransform / install_token_pruning the run started with)");
+  }
+  for (const auto& [kind, n] : in_model)
+    if (!in_file.count(kind))
+      fail(kOp, path, ": the resuming model has extension '", kind,
+           "', but the training checkpoint was saved from a model without it; remove it or resume from a "
+           "checkpoint of the same model");
+}
 
 struct Header {
   TrainState state;
@@ -79,7 +101,11 @@ void save_train_state(const std::string& path, const nn::VisionTransformer& mode
               {"lr", optimizer.lr},
               {"tensors", int64_t(optimizer.tensors.size())}}}};
   std::map<std::string, std::string> meta;
-  meta[kConfigKey] = model.config().to_json();
+  try {
+    meta = nn::model_metadata(model, path);  // config, prune log, extensions (as nn::save_model)
+  } catch (const Error& e) {
+    fail(kOp, path, ": cannot write the training checkpoint (any previous file is left intact): ", e.what());
+  }
   meta[kStateKey] = j.dump();
   if (!state.extra_json.empty()) meta[kExtraKey] = state.extra_json;
   meta["format"] = "pt";
@@ -107,6 +133,15 @@ TrainState load_train_state(const std::string& path, nn::VisionTransformer& mode
     fail(kOp, path, ": cannot read the training checkpoint: ", e.what());
   }
   const Header h = parse_header(path, file.metadata);
+  std::vector<nn::PruneStep> prune_log;
+  std::vector<nn::SavedExtension> extensions;
+  try {
+    prune_log = nn::prune_log_in(file.metadata, path);
+    extensions = nn::extensions_in(file.metadata, path);
+  } catch (const Error& e) {
+    fail(kOp, path, ": bad training checkpoint metadata: ", e.what());
+  }
+  check_extensions(path, model, extensions);
 
   // 1. optimizer: kind, count, shapes (validated before anything is copied)
   if (!optimizer.kind.empty() && !h.kind.empty() && optimizer.kind != h.kind)
@@ -154,10 +189,11 @@ TrainState load_train_state(const std::string& path, nn::VisionTransformer& mode
   try {
     nn::load_state_dict(model, weights, /*strict=*/true);
   } catch (const Error& e) {
-    auto cfg = file.metadata.find(kConfigKey);
+    auto cfg = file.metadata.find("shears.config");  // nn::model_metadata's config key
     fail(kOp, path, ": the model does not match the checkpoint: ", e.what(),
          cfg != file.metadata.end() ? "\n  checkpoint model config: " + cfg->second : std::string());
   }
+  if (!prune_log.empty()) model.prune_log = std::move(prune_log);
 
   // 3. optimizer tensors and counters
   for (size_t i = 0; i < optim.size(); ++i) kernels::copy_(optimizer.tensors[i], *optim[i]);
@@ -166,20 +202,23 @@ TrainState load_train_state(const std::string& path, nn::VisionTransformer& mode
   return h.state;
 }
 
-TrainState load_train_state(const std::string& path, nn::VisionTransformer& model, AdamW& optimizer) {
+namespace {
+// load_train_state for an optimizer with state(), set_steps() and set_lr() (AdamW, SGD).
+template <typename Optimizer>
+TrainState load_into_optimizer(const std::string& path, nn::VisionTransformer& model, Optimizer& optimizer) {
   OptimizerState s = optimizer_state(optimizer);
   TrainState st = load_train_state(path, model, s);
   optimizer.set_steps(s.steps);
   optimizer.set_lr(s.lr);
   return st;
 }
+}  // namespace
 
+TrainState load_train_state(const std::string& path, nn::VisionTransformer& model, AdamW& optimizer) {
+  return load_into_optimizer(path, model, optimizer);
+}
 TrainState load_train_state(const std::string& path, nn::VisionTransformer& model, SGD& optimizer) {
-  OptimizerState s = optimizer_state(optimizer);
-  TrainState st = load_train_state(path, model, s);
-  optimizer.set_steps(s.steps);
-  optimizer.set_lr(s.lr);
-  return st;
+  return load_into_optimizer(path, model, optimizer);
 }
 
 TrainState read_train_state(const std::string& path) {

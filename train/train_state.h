@@ -1,7 +1,9 @@
 // Exact-resume training checkpoints: ONE safetensors file with the model weights
-// ("model.<name>"), the optimizer's state tensors ("optim.<i>"), and in __metadata__ the
-// model config ("shears.config", so nn::read_model_config rebuilds the model), the counters,
-// RNG offsets and optimizer step/lr ("shears.train_state") and free-form JSON ("shears.extra").
+// ("model.<name>"), the optimizer's state tensors ("optim.<i>"), and in __metadata__ what
+// nn::save_model writes about the model (nn::model_metadata: "shears.config", so
+// nn::read_model_config rebuilds the model, and a pruned model's "shears.prune_log" and
+// "shears.extensions"), the counters, RNG offsets and optimizer step/lr ("shears.train_state")
+// and free-form JSON ("shears.extra").
 #pragma once
 #include <cstdint>
 #include <map>
@@ -43,10 +45,14 @@ void save_train_state(const std::string& path, const nn::VisionTransformer& mode
                       const TrainState& state);
 
 // Restores the model weights and the optimizer tensors in place and returns the counters;
-// optimizer.steps and optimizer.lr receive the saved values. Everything is validated
-// before anything is copied (the optimizer kind, tensor count and shapes, and a strict
-// model load listing every missing/unexpected/mis-shaped key), so a failed load leaves
-// model and optimizer untouched. Errors are "[train_state] <path>: <problem>".
+// optimizer.steps and optimizer.lr receive the saved values; a prune log in the file replaces
+// model.prune_log. Everything is validated before anything is copied (the optimizer kind,
+// tensor count and shapes, the prune log, the extensions, and a strict model load listing every
+// missing/unexpected/mis-shaped key), so a failed load leaves model and optimizer untouched.
+// Extensions are not re-created here (train/ does not know them): the model must already carry
+// the kinds the file was saved with, as many of each, and no others, or the load fails naming the
+// file and the kind. Their state (e.g. a token keep rate a schedule sets) is the caller's.
+// Errors are "[train_state] <path>: <problem>".
 TrainState load_train_state(const std::string& path, nn::VisionTransformer& model, OptimizerState& optimizer);
 // The same, also restoring the optimizer's step count (set_steps) and lr (set_lr).
 TrainState load_train_state(const std::string& path, nn::VisionTransformer& model, AdamW& optimizer);

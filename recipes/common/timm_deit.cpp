@@ -1,7 +1,9 @@
 // timm DeiT checkpoints and the DeiT transforms (see timm_deit.h).
 #include "common/timm_deit.h"
 
+#include <cmath>
 #include <filesystem>
+#include <map>
 #include <set>
 #include <string>
 
@@ -62,10 +64,69 @@ nn::ModelConfig timm_deit_config(const std::string& path, int64_t num_classes) {
   return cfg;
 }
 
+nn::ModelConfig timm_vit_config(const std::string& path, int64_t num_classes, int64_t heads) {
+  SHEARS_CHECK(std::filesystem::is_regular_file(path), kOp, "checkpoint '", path, "' is not a file");
+  SHEARS_CHECK(heads >= 0, kOp, "heads must be >= 0 (0 = width / 64), got ", heads);
+  const nn::SafetensorsFile file = nn::read_safetensors(path);
+  std::map<std::string, Shape> shapes;
+  std::set<int64_t> blocks;
+  for (const auto& [raw, t] : file.tensors) {
+    const std::string name = unwrapped(raw);
+    shapes[name] = t.shape();
+    if (name.compare(0, 7, "blocks.") == 0) blocks.insert(std::stoll(name.substr(7, name.find('.', 7) - 7)));
+  }
+  auto shape_of = [&](const std::string& name) -> const Shape& {
+    auto it = shapes.find(name);
+    SHEARS_CHECK(it != shapes.end(), kOp, "checkpoint '", path, "' has no '", name, "': expected a timm ViT/DeiT state dict");
+    return it->second;
+  };
+  const Shape ps = shape_of("patch_embed.proj.weight");
+  const Shape pos = shape_of("pos_embed");
+  SHEARS_CHECK(ps.size() == 4 && ps[2] == ps[3] && pos.size() == 3 && pos[2] == ps[0] && shapes.count("cls_token"), kOp,
+               "checkpoint '", path, "': expected patch_embed.proj.weight (dim, C, p, p), pos_embed (1, N, dim) and a "
+               "cls_token, got ", shape_str(ps), " and ", shape_str(pos));
+  const int64_t grid = int64_t(std::llround(std::sqrt(double(pos[1] - 1))));
+  SHEARS_CHECK(grid * grid == pos[1] - 1, kOp, "checkpoint '", path, "': pos_embed holds ", pos[1],
+               " tokens, not 1 + a square number of patches");
+  SHEARS_CHECK(!blocks.empty() && *blocks.rbegin() + 1 == int64_t(blocks.size()), kOp, "checkpoint '", path,
+               "': the blocks.<i> tensors are not numbered 0..depth-1");
+  nn::ModelConfig cfg;
+  cfg.arch = "vit";
+  cfg.dim = ps[0];
+  cfg.in_chans = ps[1];
+  cfg.patch_size = ps[2];
+  cfg.image_size = grid * ps[2];
+  cfg.qkv_bias = shapes.count("blocks.0.attn.qkv.bias") > 0;
+  if (cfg.in_chans != 3) cfg.mean = std::vector<double>(size_t(cfg.in_chans), 0.5), cfg.std = cfg.mean;
+  for (int64_t b = 0; b < int64_t(blocks.size()); ++b) {
+    const std::string prefix = "blocks." + std::to_string(b) + ".";
+    const int64_t width = shape_of(prefix + "attn.qkv.weight")[0] / 3;
+    const int64_t h = heads > 0 ? heads : width / 64;
+    SHEARS_CHECK(h >= 1 && width % h == 0 && (heads > 0 || width % 64 == 0), kOp, "checkpoint '", path, "': block ", b,
+                 " has attention width ", width, heads > 0 ? ", which the given head count does not divide"
+                                                  : "; the head count is not stored in a timm file: give it (--heads)");
+    cfg.blocks.push_back({h, width / h, shape_of(prefix + "mlp.fc1.weight")[0]});
+  }
+  const auto head = shapes.find("head.weight");
+  cfg.num_classes = num_classes > 0 ? num_classes : head != shapes.end() ? head->second[0] : 0;
+  cfg.validate();
+  return cfg;
+}
+
+std::shared_ptr<nn::VisionTransformer> load_timm_vit(const std::string& path, int64_t num_classes, int64_t heads,
+                                                     bool* head_replaced) {
+  return load_timm_model(timm_vit_config(path, num_classes, heads), path, head_replaced);
+}
+
 std::shared_ptr<nn::VisionTransformer> load_timm_deit(const std::string& path, int64_t num_classes, double drop_path,
                                                       bool* head_replaced) {
   nn::ModelConfig cfg = timm_deit_config(path, num_classes);
   cfg.drop_path = drop_path;
+  return load_timm_model(cfg, path, head_replaced);
+}
+
+std::shared_ptr<nn::VisionTransformer> load_timm_model(const nn::ModelConfig& cfg, const std::string& path,
+                                                       bool* head_replaced) {
   auto model = std::make_shared<nn::VisionTransformer>(cfg, 0);
   nn::LoadReport report = nn::load_safetensors(*model, path, /*strict=*/false);
   bool replaced = false;

@@ -24,6 +24,17 @@ nn::ModelConfig timm_deit_config(const std::string& path, int64_t num_classes);
 std::shared_ptr<nn::VisionTransformer> load_timm_deit(const std::string& path, int64_t num_classes,
                                                       double drop_path, bool* head_replaced = nullptr);
 
+// Any timm ViT/DeiT state dict (cls token, learned pos_embed): patch size, width, input size, per-block
+// attention and MLP widths and the qkv bias are read from the shapes; the head count is not stored in a
+// timm file: `heads` (0 = attention width / 64, timm's DeiT/ViT convention; an error when that does not
+// divide). num_classes 0 = the file's head. Mean/std: ImageNet for 3 channels, 0.5 otherwise.
+nn::ModelConfig timm_vit_config(const std::string& path, int64_t num_classes, int64_t heads);
+std::shared_ptr<nn::VisionTransformer> load_timm_vit(const std::string& path, int64_t num_classes, int64_t heads,
+                                                     bool* head_replaced = nullptr);
+// A model of `cfg` with the file's weights: the backbone strictly, the head when its shape matches.
+std::shared_ptr<nn::VisionTransformer> load_timm_model(const nn::ModelConfig& cfg, const std::string& path,
+                                                       bool* head_replaced = nullptr);
+
 // DeiT training augmentation for ImageNet-style folders (METHODS.md §7): RandomResizedCrop
 // (size, scale 0.08-1, bicubic), flip 0.5, ImageNet normalization, RandomErasing 0.25 'pixel'.
 // (RandAugment and color jitter are not implemented in shears::data.)

@@ -6,6 +6,8 @@
 
 #include "autograd/ops.h"
 #include "pruning/entropy.h"
+#include "pruning/provenance.h"
+#include "pruning/transform.h"
 
 namespace shears::recipes {
 
@@ -43,11 +45,12 @@ std::vector<std::vector<float>> patch_entropy_per_block(nn::VisionTransformer& m
     b->token_hook = nullptr;
     b->keep_attention = true;
   }
+  const bool was_training = model.is_training();
   {
     NoGradGuard no_grad;
     model.eval();
     model.forward(input);
-    model.train();
+    model.train(was_training);
   }
   std::vector<std::vector<float>> out;
   for (size_t i = 0; i < model.blocks->size(); ++i) {
@@ -62,27 +65,28 @@ std::vector<std::vector<float>> patch_entropy_per_block(nn::VisionTransformer& m
   return out;
 }
 
-std::vector<std::vector<int64_t>> kept_patches_per_pruning_block(nn::VisionTransformer& model, const Tensor& input,
-                                                                 const pruning::TokenPruningConfig& config) {
+KeptPatches kept_patches_per_pruning_block(const nn::VisionTransformer& model, const Tensor& input,
+                                           const pruning::TokenPruningConfig& config) {
   check_single_input(model, input);
-  std::vector<std::function<Tensor(const Tensor&, const Tensor&)>> hooks;
-  for (auto& b : model.blocks->items) hooks.push_back(b->token_hook);
-  pruning::remove_token_pruning(model);
-  auto tp = pruning::install_token_pruning(model, config);
+  std::shared_ptr<nn::VisionTransformer> pruned = pruning::clone_model(model);
+  pruning::remove_token_pruning(*pruned);
+  pruning::PruneContext ctx;
+  pruning::apply_all(*pruned, {std::make_shared<pruning::TokenPruningTransform>(config)}, ctx);
+  std::shared_ptr<pruning::TokenPruning> tp = pruning::find_token_pruning(*pruned);
   {
     NoGradGuard no_grad;
-    model.eval();
-    model.forward(input);
-    model.train();
+    pruned->eval();
+    pruned->forward(input);
   }
-  std::vector<std::vector<int64_t>> out;
+  KeptPatches out;
+  out.blocks = tp->locations();
+  out.fused = tp->fuse();
   for (const auto& rec : tp->last_records()) {
     std::vector<int64_t> kept;
     for (int64_t p : rec.kept_patches.at(0))
       if (p >= 0) kept.push_back(p);
-    out.push_back(kept);
+    out.kept.push_back(kept);
   }
-  for (size_t i = 0; i < hooks.size(); ++i) (*model.blocks)[i]->token_hook = hooks[i];
   return out;
 }
 

@@ -3,11 +3,13 @@
 # (blocks -> MLP neurons -> tokens) and fine-tuned with pruning in place is written to a file that a
 # SECOND process reloads from the file alone: same shapes, same GFLOPs (token pruning restored) and
 # the same accuracy on the same images. Bad step strings and unknown criteria fail naming the step.
-# Usage: test_prune.sh <shears_main> <shears_prune> <scratch dir>
+# Also: a Hugging Face VideoMAE file and a timm-named file (shapes read from the tensors) prune and reload.
+# Usage: test_prune.sh <shears_main> <shears_prune> <shears_make_test_checkpoint> <scratch dir>
 set -euo pipefail
 main=$1
 prune=$2
-dir=$3
+make_checkpoint=$3
+dir=$4
 rm -rf "$dir" && mkdir -p "$dir"
 "$main" --scale quick --train-limit 1024 --eval-limit 200 --pruning-rows=false --threads 2 --out "$dir/main" > "$dir/main.txt"
 ckpt="$dir/main/vit_fmnist.safetensors"
@@ -34,6 +36,22 @@ g=$(grep -E '^\| (input|\+ [bmt])' "$dir/a.txt" | awk -F'|' '{print $4}' | tr -d
 echo "GFLOPs per step: $g"
 decreasing=$(echo "$g" | awk '{ok = 1; for (i = 2; i <= NF; ++i) if ($i + 0 >= $(i - 1) + 0) ok = 0; print ok}')
 [[ "$decreasing" == 1 ]] || { echo "FAIL: GFLOPs do not decrease with every step: $g"; fail=1; }
+
+# Hugging Face VideoMAE names (videomae_small_patch4_32: 16 frames of 32x32, width 192 = 3 heads of 64)
+"$make_checkpoint" "$dir/hf.safetensors" videomae_small_patch4_32 --hf --depth 3 > /dev/null
+"$prune" --checkpoint "$dir/hf.safetensors" --image-size 32 --data none --timing-samples 1 --timing-batch 2 \
+  --steps "blocks:entropy:k=1,mlp:magnitude:keep=0.5,heads:magnitude:keep=2" --out "$dir/hf_pruned.safetensors" > "$dir/hf_a.txt"
+"$prune" --checkpoint "$dir/hf_pruned.safetensors" --data none --timing-samples 1 --timing-batch 2 > "$dir/hf_b.txt"
+grep -q "(hf-videomae, videomae, 3 blocks" "$dir/hf_a.txt" || { echo "FAIL: the HF file was not read as HF VideoMAE"; fail=1; }
+a=$(last_row "$dir/hf_a.txt" | awk -F'|' '{print $3, $4}')
+b=$(first_row "$dir/hf_b.txt" | awk -F'|' '{print $3, $4}')
+echo "HF VideoMAE pruned: $a / reloaded: $b"
+[[ -n "$a" && "$a" == "$b" ]] || { echo "FAIL: the pruned HF model reloads with other shapes"; fail=1; }
+# a timm-named file: the shears checkpoint read as timm (no config used) has the same parameter count
+t=$("$prune" --checkpoint "$ckpt" --format timm --heads 4 --data none --timing-samples 1 | first_row /dev/stdin | awk -F'|' '{print $3}')
+s=$("$prune" --checkpoint "$ckpt" --data none --timing-samples 1 | first_row /dev/stdin | awk -F'|' '{print $3}')
+echo "params as timm: $t, as shears: $s"
+[[ -n "$t" && "$t" == "$s" ]] || { echo "FAIL: the timm reading of the checkpoint has other shapes"; fail=1; }
 
 expect_error() {  # expect_error <regex> <steps>
   local out

@@ -1,7 +1,8 @@
 // Training checkpoints: a round trip restores weights, optimizer moments and counters
 // bit for bit; truncated and mismatched files give errors naming the file; a failed write
 // leaves the previous checkpoint intact; k steps + save + load into a fresh model and
-// optimizer + N-k steps equals N steps in one go, bitwise.
+// optimizer + N-k steps equals N steps in one go, bitwise; a pruned model's prune log and
+// extensions travel with the file (the log is restored, the extensions must already be installed).
 #include <catch2/catch.hpp>
 
 #include <unistd.h>
@@ -12,8 +13,12 @@
 
 #include "autograd/ops.h"
 #include "nn/checkpoint.h"
+#include "nn/io/safetensors.h"
+#include "nn/model_extension.h"
+#include "nn/prune_log.h"
 #include "nn/vision_transformer.h"
 #include "train/schedule.h"
+#include "tiny_vit_task.h"
 #include "train/train_state.h"
 
 using namespace shears;
@@ -28,15 +33,8 @@ fs::path temp_dir() {
 }
 
 nn::ModelConfig tiny_config(int64_t depth = 1) {
-  nn::ModelConfig c;
-  c.arch = "vit";
-  c.image_size = 8;
-  c.in_chans = 1;
-  c.patch_size = 4;
-  c.dim = 16;
+  nn::ModelConfig c = test::tiny_vit_config(3);
   c.blocks = nn::uniform_blocks(depth, 2, 8, 32);
-  c.num_classes = 3;
-  c.mean = {0.5};
   c.std = {0.25};
   return c;
 }
@@ -261,5 +259,120 @@ TEST_CASE("k steps + save + load into a fresh model + N-k steps equals N steps",
   auto ma = full.opt->state(), mb = second.opt->state();
   for (size_t i = 0; i < ma.size(); ++i) require_same_bits(ma[i], mb[i]);
   CHECK(full.drop_gen.offset() == second.drop_gen.offset());
+  fs::remove_all(dir);
+}
+
+namespace {
+
+// A stand-in for an extension train/ does not know (token pruning lives in pruning/).
+class MarkerExtension : public nn::ModelExtension {
+ public:
+  explicit MarkerExtension(std::string state = R"({"keep_rate": 0.7})") : state_(std::move(state)) {}
+  std::string kind() const override { return "test_marker"; }
+  std::string to_json() const override {
+    if (state_.empty()) fail("test_marker", "this marker cannot be serialised");
+    return state_;
+  }
+
+ private:
+  std::string state_;
+};
+
+// A "pruned" model: uneven MLP widths, a prune log of one step, optionally a marker extension.
+std::shared_ptr<nn::VisionTransformer> pruned_model(uint64_t seed, bool with_extension) {
+  nn::ModelConfig c = tiny_config(2);
+  c.blocks[1].mlp_hidden = 20;
+  auto m = std::make_shared<nn::VisionTransformer>(c, seed);
+  nn::PruneStep step;
+  step.kind = "prune_mlp";
+  step.method = "mlp:magnitude:widths=32;20";
+  step.params_json = R"({"criterion": "magnitude", "widths": [32, 20]})";
+  step.kept["blocks.1.mlp"] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 31};
+  m->prune_log.push_back(step);
+  if (with_extension) m->extensions.push_back(std::make_shared<MarkerExtension>());
+  return m;
+}
+
+}  // namespace
+
+TEST_CASE("a pruned model's prune log and extensions are saved and the log is restored", "[train][train_state]") {
+  const fs::path dir = temp_dir();
+  const std::string path = (dir / "pruned.safetensors").string();
+  auto a = pruned_model(1, true);
+  train::AdamW opt_a(train::decay_groups(*a, 0.05), {});
+  train::save_train_state(path, *a, opt_a, {});
+  // the same keys and values nn::save_model writes
+  CHECK(nn::read_prune_log(path) == a->prune_log);
+  const auto meta = nn::read_safetensors_metadata(path);
+  const auto saved = nn::extensions_in(meta, path);
+  REQUIRE(saved.size() == 1);
+  CHECK(saved[0].kind == "test_marker");
+  CHECK(nn::read_model_config(path).to_json() == a->config().to_json());
+
+  // resuming: a model of the file's config with the extension installed, log empty
+  auto b = std::make_shared<nn::VisionTransformer>(nn::read_model_config(path), 2);
+  b->extensions.push_back(std::make_shared<MarkerExtension>());
+  train::AdamW opt_b(train::decay_groups(*b, 0.05), {});
+  train::load_train_state(path, *b, opt_b);
+  require_same_model(*a, *b);
+  REQUIRE(b->prune_log.size() == 1);
+  CHECK(b->prune_log == a->prune_log);
+
+  // a file without a prune log leaves the model's log as it is; a plain model's file has no
+  // prune-log or extensions key
+  const std::string plain = (dir / "plain.safetensors").string();
+  nn::VisionTransformer p(nn::read_model_config(path), 3);
+  train::AdamW opt_p(train::decay_groups(p, 0.05), {});
+  train::save_train_state(plain, p, opt_p, {});
+  const auto plain_meta = nn::read_safetensors_metadata(plain);
+  CHECK(plain_meta.count("shears.prune_log") == 0);
+  CHECK(plain_meta.count("shears.extensions") == 0);
+  b->extensions.clear();
+  train::load_train_state(plain, *b, opt_b);
+  CHECK(b->prune_log == a->prune_log);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("resuming a model without the checkpoint's extensions fails naming the file and kind",
+          "[train][train_state]") {
+  const fs::path dir = temp_dir();
+  const std::string path = (dir / "with_marker.safetensors").string();
+  auto a = pruned_model(1, true);
+  train::AdamW opt_a(train::decay_groups(*a, 0.05), {});
+  train::save_train_state(path, *a, opt_a, {});
+
+  auto b = std::make_shared<nn::VisionTransformer>(nn::read_model_config(path), 2);
+  train::AdamW opt_b(train::decay_groups(*b, 0.05), {});
+  const auto before = b->parameters()[0].to_vector<float>();
+  CHECK_THROWS_WITH(train::load_train_state(path, *b, opt_b),
+                    Catch::Contains(path) && Catch::Contains("'test_marker'") && Catch::Contains("install"));
+  CHECK(b->parameters()[0].to_vector<float>() == before);  // nothing copied
+  CHECK(b->prune_log.empty());
+
+  // twice the extension is not the same model either
+  b->extensions = {std::make_shared<MarkerExtension>(), std::make_shared<MarkerExtension>()};
+  CHECK_THROWS_WITH(train::load_train_state(path, *b, opt_b), Catch::Contains(path) && Catch::Contains("'test_marker'"));
+
+  // a model WITH an extension resuming from a checkpoint saved without it
+  const std::string plain = (dir / "no_marker.safetensors").string();
+  auto c = pruned_model(4, false);
+  train::AdamW opt_c(train::decay_groups(*c, 0.05), {});
+  train::save_train_state(plain, *c, opt_c, {});
+  b->extensions = {std::make_shared<MarkerExtension>()};
+  CHECK_THROWS_WITH(train::load_train_state(plain, *b, opt_b),
+                    Catch::Contains(plain) && Catch::Contains("'test_marker'") && Catch::Contains("without it"));
+  CHECK(b->parameters()[0].to_vector<float>() == before);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("an extension that cannot be serialised fails the save before anything is written", "[train][train_state]") {
+  const fs::path dir = temp_dir();
+  const std::string path = (dir / "unsaveable.safetensors").string();
+  auto a = pruned_model(1, false);
+  a->extensions.push_back(std::make_shared<MarkerExtension>(""));
+  train::AdamW opt(train::decay_groups(*a, 0.05), {});
+  CHECK_THROWS_WITH(train::save_train_state(path, *a, opt, {}),
+                    Catch::Contains(path) && Catch::Contains("test_marker"));
+  CHECK_FALSE(fs::exists(path));
   fs::remove_all(dir);
 }
