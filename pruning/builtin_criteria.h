@@ -21,5 +21,8 @@ std::vector<BuiltinCriterion<HeadCriterionFactoryWithArgument>> builtin_head_cri
 // Gradient-driven criteria (taylor_criteria.cpp), listed by builtin_neuron_criteria / builtin_head_criteria.
 BuiltinCriterion<NeuronCriterionFactoryWithArgument> taylor_neuron_criterion();
 BuiltinCriterion<HeadCriterionFactoryWithArgument> taylor_head_criterion();
+// AMP's per-sample Taylor scores (amp_criterion.cpp), listed by builtin_neuron_criteria.
+BuiltinCriterion<NeuronCriterionFactoryWithArgument> entropy_taylor_neuron_criterion();
+BuiltinCriterion<NeuronCriterionFactoryWithArgument> ce_taylor_neuron_criterion();
 
 }  // namespace shears::pruning::detail

@@ -119,6 +119,8 @@ std::vector<BuiltinCriterion<NeuronCriterionFactoryWithArgument>> builtin_neuron
          return std::make_shared<RandomNeuronCriterion>(parse_criterion_seed("random", arg));
        }},
       taylor_neuron_criterion(),  // taylor_criteria.cpp
+      entropy_taylor_neuron_criterion(),  // amp_criterion.cpp
+      ce_taylor_neuron_criterion(),       // amp_criterion.cpp
   };
 }
 

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <numeric>
 
+#include "pruning/amp.h"
 #include "pruning/block_ranking.h"
 #include "pruning/surgery.h"
 
@@ -61,6 +62,10 @@ void check_scores_shape(const std::vector<std::vector<double>>& scores, const nn
 
 std::string format_number(double value) {
   char buf[64];
+  if (value == std::floor(value) && std::abs(value) < 1e15) {  // integers without an exponent ("20", not "2e+01")
+    std::snprintf(buf, sizeof(buf), "%.0f", value);
+    return buf;
+  }
   for (int precision = 1; precision <= 17; ++precision) {
     std::snprintf(buf, sizeof(buf), "%.*g", precision, value);
     if (std::strtod(buf, nullptr) == value) break;
@@ -300,6 +305,35 @@ auto make_criterion(Make make, const std::string& name) {
   }
 }
 
+// "amp:delta=<d>[:tau=<t>][:steps=<n>]" (the text after "mlp:") -> AmpPruning (amp.h).
+std::shared_ptr<Transform> parse_amp_step(const std::string& rest) {
+  const std::string form = "mlp:amp:delta=<d >= 0>[:tau=<temp_inv > 0>][:steps=<n >= 1>]";
+  AmpOptions options;
+  bool has_delta = false;
+  const std::vector<std::string> parts = split(rest, ':');
+  for (size_t i = 1; i < parts.size(); ++i) {
+    const size_t eq = parts[i].find('=');
+    if (eq == std::string::npos) bad_step(str_cat("option '", parts[i], "' has no '='; expected ", form));
+    const std::string key = parts[i].substr(0, eq), value = parts[i].substr(eq + 1);
+    if (key == "delta") {
+      options.delta = parse_double(value, "delta");
+      if (options.delta < 0) bad_step(str_cat("delta must be >= 0, got ", value));
+      has_delta = true;
+    } else if (key == "tau") {
+      options.temp_inv = parse_double(value, "tau (temp_inv)");
+      if (!(options.temp_inv > 0)) bad_step(str_cat("tau (temp_inv) must be > 0, got ", value));
+    } else if (key == "steps") {
+      options.search_steps = parse_int(value, "steps");
+      if (options.search_steps < 1 || options.search_steps > 62)
+        bad_step(str_cat("steps must be in [1, 62], got ", value));
+    } else {
+      bad_step(str_cat("unknown option '", key, "'; expected ", form));
+    }
+  }
+  if (!has_delta) bad_step(str_cat("missing delta; expected ", form));
+  return std::make_shared<AmpPruning>(options);
+}
+
 std::shared_ptr<Transform> parse_step_unprefixed(const std::string& step) {
   if (step.empty()) bad_step("empty step; expected blocks:..., mlp:..., heads:... or tokens:...");
   const size_t colon = step.find(':');
@@ -313,6 +347,7 @@ std::shared_ptr<Transform> parse_step_unprefixed(const std::string& step) {
     if (k < 0) bad_step(str_cat("k must be >= 0, got ", k));
     return std::make_shared<BlockRemoval>(c, k);
   }
+  if (kind == "mlp" && (rest == "amp" || rest.rfind("amp:", 0) == 0)) return parse_amp_step(rest);
   if (kind == "mlp") {
     const std::string form = "mlp:<criterion>:keep=<ratio in (0, 1]>";
     auto [criterion, value] = criterion_and_value(rest, "keep", form);

@@ -27,6 +27,7 @@ struct CalibrationBatch {
 
 struct PruneContext {
   std::vector<CalibrationBatch> calibration;              // for data-driven criteria (Taylor, sensitivity)
+  std::vector<CalibrationBatch> validation;               // fixed batches for searches (AMP: labels unused)
   std::function<double(nn::VisionTransformer&)> evaluate;  // held-out top-1, optional
   // Called after every surgery with the slices it made (optimizers follow with apply_slices).
   std::function<void(nn::VisionTransformer&, const std::vector<nn::ParameterSlice>&)> on_surgery;
@@ -111,6 +112,7 @@ class TokenPruningTransform : public Transform {
 //   blocks:<block criterion>:k=<n>                 e.g. blocks:entropy:k=2, blocks:random:7:k=3
 //   mlp:<neuron criterion>:keep=<ratio in (0, 1]>  e.g. mlp:magnitude:keep=0.5
 //   heads:<head criterion>:keep=<n >= 1>           e.g. heads:magnitude:keep=4
+//   mlp:amp:delta=<d >= 0>[:tau=<t>][:steps=<n>]   AMP (amp.h); needs calibration and validation batches
 //   tokens:<policy>@<keep rate in (0, 1]>[:locations=<i;j;...>][:fuse=0|1][:seed=<n>]
 // Criteria are made (and so checked) at parse time. Every error starts with the step number and
 // text and says what was expected: "step 2 'blocks:foo:k=2': unknown block criterion 'foo'; known: ...".
