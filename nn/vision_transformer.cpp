@@ -126,6 +126,7 @@ Tensor VisionTransformer::forward_features(const Tensor& x) {
 
 Tensor VisionTransformer::forward(const Tensor& x) {
   Tensor f = forward_features(x);
+  if (keep_last_features) last_features = f;
   return head ? head->forward(f) : f;
 }
 

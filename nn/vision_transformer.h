@@ -71,6 +71,12 @@ class VisionTransformer : public Module {
   // Runtime state that is part of what the model computes (token pruning); saved by save_model.
   std::vector<std::shared_ptr<ModelExtension>> extensions;
 
+  // Opt-in cache for distillation: while keep_last_features is true, forward() stores its pooled
+  // features (B, dim), graph included, in last_features (read the student's features without a
+  // second forward). Off by default; not saved, not copied by clone_model.
+  bool keep_last_features = false;
+  Tensor last_features;
+
  private:
   ModelConfig base_;
 };
