@@ -1,0 +1,76 @@
+// Measured speedup of structurally pruned (or any transformed) checkpoints against their original:
+// no-grad inference images/s of every model on the same fixed batch, samples interleaved
+// (original, pruned 1, pruned 2, ..., repeated) and medians taken, next to the FLOP ratio from the
+// models' real shapes and token counts (recipes::model_cost). The check of issues 10-12: realized
+// speedup >= 0.9x the FLOP ratio. Models are reloaded from their files alone (pruning::load_model).
+// Usage: bench_pruned --original A.safetensors --pruned B.safetensors[,C.safetensors] [--batch 128]
+#include <cstdio>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <cxxopts.hpp>
+
+#include "common/model_cost.h"
+#include "common/throughput.h"
+#include "pruning/provenance.h"
+#include "tensor/gemm.h"
+#include "tensor/parallel.h"
+#include "tensor/random.h"
+
+using namespace shears;
+
+int main(int argc, char** argv) {
+  cxxopts::Options options("bench_pruned", "Realized speedup vs FLOP ratio of pruned checkpoints (interleaved medians)");
+  options.add_options()("original", "the unpruned checkpoint", cxxopts::value<std::string>())(
+      "pruned", "pruned checkpoints, comma-separated", cxxopts::value<std::string>())(
+      "batch", "images per forward", cxxopts::value<int64_t>()->default_value("128"))(
+      "samples", "timed samples per model (median)", cxxopts::value<int>()->default_value("7"))(
+      "min-time", "seconds per sample", cxxopts::value<double>()->default_value("1.0"))(
+      "threads", "worker threads (0 = all cores)", cxxopts::value<int>()->default_value("0"))("h,help", "help");
+  try {
+    auto r = options.parse(argc, argv);
+    if (r.count("help") || !r.count("original") || !r.count("pruned")) {
+      std::printf("%s\n", options.help().c_str());
+      return r.count("help") ? 0 : 2;
+    }
+    if (r["threads"].as<int>() > 0) set_num_threads(r["threads"].as<int>());
+    std::vector<std::string> paths{r["original"].as<std::string>()};
+    std::stringstream ss(r["pruned"].as<std::string>());
+    for (std::string p; std::getline(ss, p, ',');)
+      if (!p.empty()) paths.push_back(p);
+    std::vector<std::shared_ptr<nn::VisionTransformer>> models;
+    for (const auto& p : paths) models.push_back(pruning::load_model(p));
+    const nn::ModelConfig cfg = models[0]->config();
+    const int64_t B = r["batch"].as<int64_t>();
+    Shape shape = cfg.arch == "videomae" ? Shape{B, cfg.in_chans, cfg.frames, cfg.image_size, cfg.image_size}
+                                         : Shape{B, cfg.in_chans, cfg.image_size, cfg.image_size};
+    Generator gen(7);
+    const Tensor images = models[0]->normalize(uniform(shape, 0.0, 1.0, DType::F32, &gen));
+    std::vector<recipes::ModelCost> costs;
+    std::vector<std::function<void()>> variants;
+    for (auto& m : models) {
+      costs.push_back(recipes::model_cost(*m, images));
+      variants.push_back(recipes::inference_forward(*m, images));
+    }
+    recipes::ThroughputOptions to;
+    to.samples = r["samples"].as<int>();
+    to.min_time = r["min-time"].as<double>();
+    to.warmup = 2;
+    const std::vector<double> ips = recipes::interleaved_images_per_second(variants, B, to);
+    std::printf("bench_pruned: batch %ld, %d interleaved samples of >= %.1f s per model, %d threads, GEMM %s\n\n",
+                long(B), to.samples, to.min_time, get_num_threads(), gemm_backend_info());
+    std::printf("| model | params (M) | GFLOPs | FLOP ratio | img/s | realized speedup | realized / FLOP ratio | >= 0.9 |\n");
+    std::printf("|---|---:|---:|---:|---:|---:|---:|---|\n");
+    for (size_t i = 0; i < models.size(); ++i) {
+      const double flop_ratio = costs[0].gflops / costs[i].gflops, speedup = ips[i] / ips[0];
+      std::printf("| %s | %.3f | %.5f | %.2f | %.0f | %.2f | %.2f | %s |\n", paths[i].c_str(), costs[i].params / 1e6,
+                  costs[i].gflops, flop_ratio, ips[i], speedup, speedup / flop_ratio,
+                  i == 0 ? "-" : (speedup / flop_ratio >= 0.9 ? "yes" : "NO"));
+    }
+    return 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 2;
+  }
+}
