@@ -10,6 +10,7 @@
 #include <array>
 #include <cctype>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <memory>
@@ -59,9 +60,57 @@ struct Rgb8 {
   int width = 0, height = 0;
 };
 
+uint32_t le_u32(const unsigned char* p) { return uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24; }
+uint16_t le_u16(const unsigned char* p) { return uint16_t(p[0] | p[1] << 8); }
+
+// Refuses a header whose size is beyond the caps or beyond what the file's bytes can hold,
+// before anything is decoded (stbi_info reads only the header).
+void check_image_size(const std::string& path, uint64_t file_size) {
+  int w = 0, h = 0, comp = 0;
+  if (!stbi_info(path.c_str(), &w, &h, &comp)) {
+    const char* why = stbi_failure_reason();
+    fail("load_image", "cannot decode '", path, "': ", why ? why : "unknown error",
+         " (corrupt or unsupported image file; JPEG, PNG and BMP are read)");
+  }
+  const int64_t pixels = int64_t(w) * int64_t(h);
+  if (w < 1 || h < 1 || w > kMaxImageSide || h > kMaxImageSide || pixels > kMaxImagePixels)
+    fail("load_image", "'", path, "' claims a ", w, " x ", h, " image; the caps are ", kMaxImageSide,
+         " pixels a side and ", kMaxImagePixels, " pixels in all (corrupt or hostile file?)");
+  unsigned char head[32] = {};
+  if (std::FILE* f = std::fopen(path.c_str(), "rb")) {
+    const size_t got = std::fread(head, 1, sizeof head, f);
+    std::fclose(f);
+    if (got < sizeof head) std::memset(head + got, 0, sizeof head - got);
+  }
+  uint64_t max_pixels = 0;  // most pixels the file's bytes can encode
+  const char* why = "";
+  if (head[0] == 'B' && head[1] == 'M') {  // uncompressed (stb reads no RLE): every row is stored
+    const uint32_t data_offset = le_u32(head + 10), info_size = le_u32(head + 14);
+    const uint64_t bpp = info_size == 12 ? le_u16(head + 24) : le_u16(head + 28);
+    const uint64_t row_bytes = ((uint64_t(w) * std::max<uint64_t>(bpp, 1) + 31) / 32) * 4;
+    const uint64_t need = uint64_t(data_offset) + row_bytes * uint64_t(h);
+    if (need > file_size)
+      fail("load_image", "'", path, "' is truncated or corrupt: its BMP header claims ", w, " x ", h, " pixels at ",
+           bpp, " bits (", need, " bytes) but the file has ", file_size, " bytes");
+    return;
+  } else if (head[0] == 0x89 && head[1] == 'P') {  // deflate expands at most 1032:1, 1 bit a pixel at least
+    max_pixels = file_size * 1032 * 8;
+    why = "PNG (deflate expands at most 1032:1, 1 bit per pixel at least)";
+  } else {  // JPEG: at least 1 bit for each 8 x 8 block of the full-resolution component
+    max_pixels = file_size * 8 * 64;
+    why = "JPEG (at least 1 bit per 8 x 8 block)";
+  }
+  if (uint64_t(pixels) > max_pixels)
+    fail("load_image", "'", path, "' is truncated or corrupt: it claims ", w, " x ", h, " pixels, more than its ",
+         file_size, " bytes can encode as ", why);
+}
+
 Rgb8 decode_rgb8(const std::string& path) {
   std::error_code ec;
   if (!fs::is_regular_file(path, ec)) fail("load_image", "cannot open '", path, "': no such file");
+  const uint64_t file_size = fs::file_size(path, ec);
+  if (ec) fail("load_image", "cannot read the size of '", path, "': ", ec.message());
+  check_image_size(path, file_size);
   Rgb8 img;
   int channels = 0;
   img.pixels.reset(stbi_load(path.c_str(), &img.width, &img.height, &channels, 3));

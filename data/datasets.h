@@ -13,9 +13,17 @@
 
 namespace shears::data {
 
-// Decodes one image file (JPEG, PNG, BMP, ... anything stb_image reads) to f32 (3, H, W)
-// in [0, 1]: grey is replicated, alpha dropped, 16-bit PNG reduced to 8 bits. Throws
-// shears::Error naming the file and stb_image's reason. Thread-safe.
+// Caps on a decoded image (docs/DESIGN.md, Hostile input): each side, and width * height
+// (64 Mpixel: 768 MB as f32 RGB).
+inline constexpr int64_t kMaxImageSide = 16384;
+inline constexpr int64_t kMaxImagePixels = int64_t(1) << 26;
+
+// Decodes one image file (JPEG, PNG or BMP) to f32 (3, H, W) in [0, 1]: grey is replicated,
+// alpha dropped, 16-bit PNG reduced to 8 bits. Before decoding, the header's size is checked
+// against the caps above and against the file length (an uncompressed BMP must hold all its
+// rows; a PNG or JPEG cannot encode more pixels than its format's best compression allows), so
+// a tiny file claiming a huge image is refused instead of decoding gigabytes of garbage. Throws
+// shears::Error naming the file and the reason. Thread-safe.
 Tensor load_image_rgb(const std::string& path);
 
 // Orders names with digit runs compared as numbers ("frame_2" < "frame_10"); for

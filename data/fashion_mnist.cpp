@@ -21,8 +21,13 @@ namespace {
 constexpr const char* kOp = "fashion_mnist";
 constexpr uint32_t kImagesMagic = 0x00000803;  // unsigned byte, 3 dims
 constexpr uint32_t kLabelsMagic = 0x00000801;  // unsigned byte, 1 dim
-// Largest payload we accept (16 GiB): guards against garbage headers.
+// Largest payload we accept (16 GiB): guards against garbage headers (docs/DESIGN.md, Hostile input).
 constexpr uint64_t kMaxPayload = uint64_t(1) << 34;
+// The payload buffer starts at this size and doubles as data arrives (gzip gives no size up front).
+constexpr uint64_t kFirstChunk = uint64_t(1) << 24;
+
+// a * b, or false when it overflows uint64 (IDX dims are three 32-bit words).
+bool mul_fits(uint64_t a, uint64_t b, uint64_t& out) { return !__builtin_mul_overflow(a, b, &out); }
 
 std::string hex32(uint32_t v) {
   char buf[16];
@@ -85,13 +90,29 @@ class GzReader {
     return (uint32_t(b[0]) << 24) | (uint32_t(b[1]) << 16) | (uint32_t(b[2]) << 8) | uint32_t(b[3]);
   }
 
-  // Reads exactly n payload bytes; `layout` describes what the header promised.
-  std::vector<uint8_t> read_payload(uint64_t n, const std::string& layout) {
+  // Reads exactly n payload bytes; `layout` describes what the header promised. Memory follows
+  // the data actually present, never the header's claim: a raw file's size is checked before
+  // anything is allocated, and a gzip stream is read in chunks, the buffer growing as bytes arrive.
+  std::vector<uint8_t> read_payload(uint64_t n, const std::string& layout, uint64_t header_bytes) {
     if (n > kMaxPayload)
       fail(kOp, "'", path_, "' has an implausible IDX header: ", layout, " would be ", n,
-           " bytes; the file is corrupt or not an IDX file");
-    std::vector<uint8_t> buf(n);
-    uint64_t got = read(buf.data(), n);
+           " bytes, above the limit of ", kMaxPayload, " bytes; the file is corrupt or not an IDX file");
+    if (gzdirect(file_)) {  // not gzipped: the file size says how much follows
+      std::error_code ec;
+      const uint64_t size = std::filesystem::file_size(path_, ec);
+      if (!ec && size >= header_bytes && size - header_bytes < n)
+        fail(kOp, "'", path_, "' is truncated: the header says ", layout, " (", n,
+             " bytes after the header) but only ", size - header_bytes, " bytes follow");
+    }
+    std::vector<uint8_t> buf;
+    uint64_t got = 0;
+    while (got < n) {
+      const uint64_t want = std::min<uint64_t>(n, std::max<uint64_t>(got * 2, kFirstChunk));
+      buf.resize(want);
+      const uint64_t chunk = read(buf.data() + got, want - got);
+      got += chunk;
+      if (got < want) break;  // end of data
+    }
     if (got < n)
       fail(kOp, "'", path_, "' is truncated: the header says ", layout, " (", n,
            " bytes after the header) but only ", got, " bytes follow");
@@ -141,7 +162,10 @@ Tensor read_idx_images(const std::string& path) {
   if (rows == 0 || cols == 0)
     fail(kOp, "'", path, "' declares images of ", rows, " x ", cols, " pixels; expected both > 0");
   std::string layout = str_cat(n, " images of ", rows, " x ", cols);
-  std::vector<uint8_t> bytes = in.read_payload(n * rows * cols, layout);
+  uint64_t pixels = 0;
+  if (!mul_fits(n, rows, pixels) || !mul_fits(pixels, cols, pixels))
+    fail(kOp, "'", path, "' has an implausible IDX header: ", layout, " overflows a 64-bit byte count");
+  std::vector<uint8_t> bytes = in.read_payload(pixels, layout, 16);
 
   Tensor images = Tensor::empty({int64_t(n), 1, int64_t(rows), int64_t(cols)}, DType::F32);
   float* dst = images.data<float>();
@@ -154,7 +178,7 @@ Tensor read_idx_labels(const std::string& path) {
   GzReader in(path);
   in.check_magic(kLabelsMagic, "labels");
   uint64_t n = in.read_u32("label count");
-  std::vector<uint8_t> bytes = in.read_payload(n, str_cat(n, " labels"));
+  std::vector<uint8_t> bytes = in.read_payload(n, str_cat(n, " labels"), 8);
 
   Tensor labels = Tensor::empty({int64_t(n)}, DType::I64);
   int64_t* dst = labels.data<int64_t>();

@@ -19,7 +19,9 @@ const std::array<const char*, 10>& fashion_mnist_class_names();
 
 // Reads an IDX3 unsigned-byte image file (magic 0x00000803), gzipped or raw.
 // Returns f32 (N, 1, rows, cols), pixel / 255. Throws shears::Error naming the file on
-// a missing file, a wrong magic number or a truncated payload.
+// a missing file, a wrong magic number or a truncated payload. Memory follows the data present,
+// not the header's dims: a raw file's size is checked first, gzip is read incrementally, and a
+// payload above 16 GiB (or dims whose product overflows) is refused before reading.
 Tensor read_idx_images(const std::string& path);
 
 // Reads an IDX1 unsigned-byte label file (magic 0x00000801), gzipped or raw.

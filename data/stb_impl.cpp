@@ -1,5 +1,5 @@
-// The one translation unit that compiles stb_image (decoding, with readable failure
-// messages) and stb_image_write (used by tests and recipes' PNG figures). stb keeps its
+// The one translation unit that compiles stb_image (decoding of JPEG, PNG and BMP under a
+// dimension cap, with readable failure messages) and stb_image_write (used by tests and recipes' PNG figures). stb keeps its
 // failure reason thread-local, so concurrent decodes from oneTBB tasks are safe.
 #if defined(__GNUC__)
 #pragma GCC diagnostic push
@@ -14,6 +14,13 @@
 
 #define STB_IMAGE_IMPLEMENTATION
 #define STBI_FAILURE_USERMSG
+// Hostile input (docs/DESIGN.md): only the formats the datasets list (JPEG, PNG, BMP), and
+// stb refuses sides above the cap before allocating; data/datasets.cpp checks more (pixel
+// count, file size) from stbi_info before decoding.
+#define STBI_ONLY_JPEG
+#define STBI_ONLY_PNG
+#define STBI_ONLY_BMP
+#define STBI_MAX_DIMENSIONS 16384  // = data::kMaxImageSide
 #include <stb_image.h>
 
 #define STB_IMAGE_WRITE_IMPLEMENTATION

@@ -1,6 +1,10 @@
 // Model checkpoints (see checkpoint.h).
 #include "nn/checkpoint.h"
 
+#include <algorithm>
+#include <new>
+
+#include "nn/io/non_finite.h"
 #include "nn/io/safetensors.h"
 #include "nn/io/state_dict.h"
 
@@ -16,7 +20,85 @@ std::string key_where(const std::string& path, const char* key) {
   return str_cat(path, ": metadata '", key, "'");
 }
 
+// A sinusoid position table (videomae, not stored in the file) may take this many elements
+// even when the file is smaller (16 MiB of f32); beyond it, no more than the file's elements.
+constexpr int64_t kMinPositionTableBudget = int64_t(1) << 22;
+
+// The untrusted config against the file's tensor table, before the model is built (building
+// allocates every weight): the weights the config implies must fit in the tensor elements the
+// file holds (so a few-byte config cannot claim gigabytes), and when the file uses shears' own
+// names, each one must be there with the config's shape (the first difference is named).
+void check_config_against_table(const ModelConfig& cfg, const SafetensorsTable& table, const std::string& path) {
+  const auto expected = parameter_shapes(cfg);  // depth and widths are capped by validate()
+  int64_t model_elems = 0, file_elems = 0;
+  for (const auto& [name, shape] : expected) model_elems += shape_numel(shape);  // <= 2^50 under the caps
+  for (const auto& e : table.tensors) file_elems += shape_numel(e.shape);       // <= the file size
+  if (model_elems > file_elems)
+    fail("load_model", path, ": the model config describes ", model_elems, " weights (depth ", cfg.depth(),
+         ", dim ", cfg.dim, ") but the file's ", table.tensors.size(), " tensors hold only ", file_elems,
+         " elements (", table.file_size, "-byte file); the config does not match the file (corrupt or hostile?)");
+  if (!cfg.has_cls_token()) {
+    const int64_t table_elems = cfg.num_tokens() * cfg.dim;  // the sinusoid position table built from the config
+    if (table_elems > std::max(kMinPositionTableBudget, file_elems))
+      fail("load_model", path, ": the model config asks for a ", cfg.num_tokens(), " x ", cfg.dim,
+           " position table, more than the file's ", file_elems, " weight elements; the config does not match the file");
+  }
+  if (!table.find("patch_embed.proj.weight")) return;  // other names (HF, "module." prefixes): load_safetensors maps them
+  for (const auto& [name, shape] : expected) {
+    const SafetensorsTable::Entry* e = table.find(name);
+    if (!e)
+      fail("load_model", path, ": the model config implies tensor '", name, "' of shape ", shape_str(shape),
+           ", which the file does not hold; the config does not match the file");
+    if (e->shape != shape)
+      fail("load_model", path, ": tensor '", name, "' has shape ", shape_str(e->shape), " in the file but the model "
+           "config implies ", shape_str(shape), "; the config does not match the file");
+  }
+}
+
 }  // namespace
+
+std::vector<std::pair<std::string, Shape>> parameter_shapes(const ModelConfig& cfg) {
+  cfg.validate();
+  const int64_t d = cfg.dim;
+  const bool video = cfg.arch == "videomae";
+  std::vector<std::pair<std::string, Shape>> out;
+  out.emplace_back("patch_embed.proj.weight", video ? Shape{d, cfg.in_chans, cfg.tubelet, cfg.patch_size, cfg.patch_size}
+                                                    : Shape{d, cfg.in_chans, cfg.patch_size, cfg.patch_size});
+  out.emplace_back("patch_embed.proj.bias", Shape{d});
+  if (cfg.has_cls_token()) {
+    out.emplace_back("cls_token", Shape{1, 1, d});
+    out.emplace_back("pos_embed", Shape{1, cfg.num_tokens(), d});
+  }
+  for (int64_t i = 0; i < cfg.depth(); ++i) {
+    const BlockConfig& b = cfg.blocks[size_t(i)];
+    const std::string at = str_cat("blocks.", i, ".");
+    const int64_t w = b.attn_width(), h = b.mlp_hidden;
+    out.emplace_back(at + "norm1.weight", Shape{d});
+    out.emplace_back(at + "norm1.bias", Shape{d});
+    out.emplace_back(at + "attn.qkv.weight", Shape{3 * w, d});
+    if (cfg.qkv_bias && !video) out.emplace_back(at + "attn.qkv.bias", Shape{3 * w});
+    if (cfg.qkv_bias && video) {
+      out.emplace_back(at + "attn.q_bias", Shape{w});
+      out.emplace_back(at + "attn.v_bias", Shape{w});
+    }
+    out.emplace_back(at + "attn.proj.weight", Shape{d, w});
+    out.emplace_back(at + "attn.proj.bias", Shape{d});
+    out.emplace_back(at + "norm2.weight", Shape{d});
+    out.emplace_back(at + "norm2.bias", Shape{d});
+    out.emplace_back(at + "mlp.fc1.weight", Shape{h, d});
+    out.emplace_back(at + "mlp.fc1.bias", Shape{h});
+    out.emplace_back(at + "mlp.fc2.weight", Shape{d, h});
+    out.emplace_back(at + "mlp.fc2.bias", Shape{d});
+  }
+  const std::string norm = video ? "fc_norm" : "norm";
+  out.emplace_back(norm + ".weight", Shape{d});
+  out.emplace_back(norm + ".bias", Shape{d});
+  if (cfg.num_classes > 0) {
+    out.emplace_back("head.weight", Shape{cfg.num_classes, d});
+    out.emplace_back("head.bias", Shape{cfg.num_classes});
+  }
+  return out;
+}
 
 std::vector<PruneStep> prune_log_in(const std::map<std::string, std::string>& meta, const std::string& path) {
   auto it = meta.find(kPruneLogKey);
@@ -49,11 +131,14 @@ void save_model(const std::string& path, const VisionTransformer& model,
   std::map<std::string, std::string> meta = extra;
   for (auto& [key, value] : model_metadata(model, path)) meta[key] = value;
   meta["format"] = "pt";  // tensors use PyTorch names and layouts
-  write_safetensors(path, state_dict(model), meta);
+  const auto tensors = state_dict(model);
+  refuse_non_finite("save_model", path, tensors);  // a diverged model never replaces a good file
+  write_safetensors(path, tensors, meta);
 }
 
-ModelConfig read_model_config(const std::string& path) {
-  auto meta = read_safetensors_metadata(path);
+namespace {
+
+ModelConfig config_in(const std::map<std::string, std::string>& meta, const std::string& path) {
   auto it = meta.find(kConfigKey);
   if (it == meta.end())
     fail("checkpoint", path, ": no '", kConfigKey,
@@ -66,12 +151,17 @@ ModelConfig read_model_config(const std::string& path) {
   }
 }
 
+}  // namespace
+
+ModelConfig read_model_config(const std::string& path) { return config_in(read_safetensors_metadata(path), path); }
+
 std::vector<PruneStep> read_prune_log(const std::string& path) {
   return prune_log_in(read_safetensors_metadata(path), path);
 }
 
 std::shared_ptr<VisionTransformer> load_model(const std::string& path, const ExtensionRestorer& restorer) {
-  const auto meta = read_safetensors_metadata(path);
+  const SafetensorsTable table = read_safetensors_table(path);
+  const auto& meta = table.metadata;
   // parse everything before building, so a bad file fails fast
   std::vector<PruneStep> log = prune_log_in(meta, path);
   std::vector<SavedExtension> saved = extensions_in(meta, path);
@@ -80,7 +170,15 @@ std::shared_ptr<VisionTransformer> load_model(const std::string& path, const Ext
                  "', which nn::load_model cannot restore; load it with pruning::load_model (pruning/provenance.h) "
                  "so it does not silently run without it");
 
-  auto model = std::make_shared<VisionTransformer>(read_model_config(path));
+  const ModelConfig cfg = config_in(meta, path);
+  check_config_against_table(cfg, table, path);  // before building: the config is untrusted
+  std::shared_ptr<VisionTransformer> model;
+  try {
+    model = std::make_shared<VisionTransformer>(cfg);
+  } catch (const std::bad_alloc&) {
+    fail("load_model", path, ": out of memory building the model its config describes (depth ", cfg.depth(),
+         ", dim ", cfg.dim, ")");
+  }
   load_safetensors(*model, path, /*strict=*/true);
   model->prune_log = std::move(log);
   for (const auto& ext : saved) {

@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "nn/io/bounded_json.h"
 #include "tensor/error.h"
 
 namespace shears::nn {
@@ -21,6 +22,12 @@ using Json = nlohmann::ordered_json;
 
 void require_positive(const char* field, int64_t v) {
   if (v < 1) fail(kOp, field, " must be >= 1, got ", v);
+}
+
+// 1 <= v <= cap; the error names the field and the cap.
+void require_in_range(const std::string& field, int64_t v, int64_t cap) {
+  if (v < 1) fail(kOp, field, " must be >= 1, got ", v);
+  if (v > cap) fail(kOp, field, " is ", v, ", above the cap of ", cap, " (docs/DESIGN.md, Hostile input)");
 }
 
 void validate_stats(const char* field, const std::vector<double>& v, int64_t in_chans, bool positive) {
@@ -64,14 +71,14 @@ const Json& get_key(const Json& obj, const std::string& path, const char* key) {
 int64_t get_int(const Json& obj, const std::string& path, const char* key) {
   const Json& v = get_key(obj, path, key);
   if (!v.is_number_integer())
-    fail(kOp, "key '", path, key, "' must be an integer, got ", v.type_name(), " ", v.dump());
+    fail(kOp, "key '", path, key, "' must be an integer, got ", v.type_name(), " ", json_excerpt(v));
   if (v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
-    fail(kOp, "key '", path, key, "' is out of range: ", v.dump());
+    fail(kOp, "key '", path, key, "' is out of range: ", json_excerpt(v));
   return v.get<int64_t>();
 }
 
 double get_double(const Json& v, const std::string& name) {
-  if (!v.is_number()) fail(kOp, "key '", name, "' must be a number, got ", v.type_name(), " ", v.dump());
+  if (!v.is_number()) fail(kOp, "key '", name, "' must be a number, got ", v.type_name(), " ", json_excerpt(v));
   return v.get<double>();
 }
 
@@ -96,28 +103,39 @@ void check_no_unknown_keys(const Json& obj, const std::string& path) {
 void ModelConfig::validate() const {
   if (arch != "vit" && arch != "videomae")
     fail(kOp, "arch must be \"vit\" or \"videomae\", got \"", arch, "\"");
-  require_positive("image_size", image_size);
-  require_positive("in_chans", in_chans);
-  require_positive("patch_size", patch_size);
-  require_positive("frames", frames);
-  require_positive("tubelet", tubelet);
-  require_positive("dim", dim);
+  // ranges first: every division and product below is then defined and fits int64
+  require_in_range("image_size", image_size, kMaxImageSize);
+  require_in_range("in_chans", in_chans, kMaxInChans);
+  require_in_range("patch_size", patch_size, kMaxImageSize);
+  require_in_range("frames", frames, kMaxFrames);
+  require_in_range("tubelet", tubelet, kMaxFrames);
+  require_in_range("dim", dim, kMaxModelDim);
   if (image_size % patch_size != 0)
     fail(kOp, "image_size (", image_size, ") must be divisible by patch_size (", patch_size, ")");
   if (frames % tubelet != 0)
     fail(kOp, "frames (", frames, ") must be divisible by tubelet (", tubelet, ")");
   if (arch == "vit" && (frames != 1 || tubelet != 1))
     fail(kOp, "frames and tubelet must be 1 for arch \"vit\", got frames ", frames, ", tubelet ", tubelet);
+  if (patch_pixels() > kMaxPatchPixels)  // each factor is capped: the product fits int64
+    fail(kOp, "in_chans * tubelet * patch_size^2 is ", patch_pixels(), ", above the cap of ", kMaxPatchPixels);
+  if (num_tokens() > kMaxTokens)
+    fail(kOp, "the model has ", num_tokens(), " tokens ((frames / tubelet) * (image_size / patch_size)^2), above the cap of ",
+         kMaxTokens);
   if (blocks.empty()) fail(kOp, "blocks must not be empty (depth >= 1)");
+  if (depth() > kMaxDepth) fail(kOp, "depth (number of blocks) is ", depth(), ", above the cap of ", kMaxDepth);
   for (size_t i = 0; i < blocks.size(); ++i) {
     const BlockConfig& b = blocks[i];
-    if (b.heads < 1) fail(kOp, "blocks[", i, "].heads must be >= 1, got ", b.heads);
-    if (b.head_dim < 1) fail(kOp, "blocks[", i, "].head_dim must be >= 1, got ", b.head_dim);
-    if (b.mlp_hidden < 1) fail(kOp, "blocks[", i, "].mlp_hidden must be >= 1, got ", b.mlp_hidden);
+    const std::string at = str_cat("blocks[", i, "].");
+    require_in_range(at + "heads", b.heads, kMaxHeads);
+    require_in_range(at + "head_dim", b.head_dim, kMaxHeadDim);
+    require_in_range(at + "mlp_hidden", b.mlp_hidden, kMaxMlpHidden);
+    if (b.attn_width() > kMaxModelDim)
+      fail(kOp, at, "heads * head_dim is ", b.attn_width(), ", above the cap of ", kMaxModelDim);
     if (!(b.attn_scale >= 0) || !std::isfinite(b.attn_scale))
       fail(kOp, "blocks[", i, "].attn_scale must be 0 (= 1/sqrt(head_dim)) or a finite value > 0, got ", b.attn_scale);
   }
   if (num_classes < 0) fail(kOp, "num_classes must be >= 0 (0 = no head), got ", num_classes);
+  if (num_classes > kMaxClasses) fail(kOp, "num_classes is ", num_classes, ", above the cap of ", kMaxClasses);
   if (!(ln_eps > 0) || !std::isfinite(ln_eps)) fail(kOp, "ln_eps must be a finite value > 0, got ", ln_eps);
   if (!(fc_norm_eps >= 0) || !std::isfinite(fc_norm_eps))
     fail(kOp, "fc_norm_eps must be 0 (= ln_eps) or a finite value > 0, got ", fc_norm_eps);
@@ -156,8 +174,8 @@ std::string ModelConfig::to_json() const {
 
 ModelConfig ModelConfig::from_json(const std::string& text) {
   Json j;
-  try {
-    j = Json::parse(text);
+  try {  // depth-limited (excerpts of a value in errors cannot overflow the stack), duplicate keys refused
+    j = parse_bounded_json<Json>(text, kOp, "config", "JSON");
   } catch (const nlohmann::json::parse_error& e) {
     fail(kOp, "malformed JSON: ", e.what());
   }

@@ -8,6 +8,22 @@
 
 namespace shears::nn {
 
+// Caps on every size of a ModelConfig (docs/DESIGN.md "Hostile input"). Far above any real
+// ViT/DeiT/VideoMAE (ViT-22B: dim 6144, MLP 24576, 48 heads), low enough that every product
+// of them (weight sizes, token counts) fits int64 and a config from a file or flags cannot ask
+// for an absurd model. validate() refuses a config beyond them, naming the field.
+inline constexpr int64_t kMaxModelDim = int64_t(1) << 16;      // dim, heads * head_dim
+inline constexpr int64_t kMaxHeads = int64_t(1) << 12;         // heads per block
+inline constexpr int64_t kMaxHeadDim = int64_t(1) << 12;       // head_dim
+inline constexpr int64_t kMaxMlpHidden = int64_t(1) << 18;     // mlp_hidden
+inline constexpr int64_t kMaxDepth = int64_t(1) << 10;         // number of blocks
+inline constexpr int64_t kMaxImageSize = int64_t(1) << 14;     // image_size (and patch_size)
+inline constexpr int64_t kMaxInChans = int64_t(1) << 10;       // in_chans
+inline constexpr int64_t kMaxFrames = int64_t(1) << 12;        // frames (and tubelet)
+inline constexpr int64_t kMaxPatchPixels = int64_t(1) << 24;   // in_chans * tubelet * patch^2
+inline constexpr int64_t kMaxTokens = int64_t(1) << 20;        // num_tokens()
+inline constexpr int64_t kMaxClasses = int64_t(1) << 24;       // num_classes
+
 // One transformer block's shape. Attention inner width = heads * head_dim (may differ
 // from dim after structural pruning); MLP hidden width may differ per block.
 struct BlockConfig {
@@ -50,7 +66,8 @@ struct ModelConfig {
   int64_t patch_pixels() const { return in_chans * tubelet * patch_size * patch_size; }
   int64_t depth() const { return static_cast<int64_t>(blocks.size()); }
 
-  // Throws shears::Error naming the bad field (sizes not divisible, empty blocks, ...).
+  // Throws shears::Error naming the bad field (sizes < 1 or above the caps above, sizes not
+  // divisible, empty blocks, ...). Checks run before any division, so a zero never divides.
   void validate() const;
   std::string to_json() const;
   static ModelConfig from_json(const std::string& json);  // throws naming the bad key

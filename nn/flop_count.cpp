@@ -104,6 +104,12 @@ TokenCounts keep_rate_token_counts(const ModelConfig& cfg, double keep_rate, con
 }
 
 int64_t count_block_parameters(const ModelConfig& cfg, const BlockConfig& block) {
+  // the ModelConfig caps keep every product below in int64 (no signed overflow on hostile sizes)
+  SHEARS_CHECK(cfg.dim >= 1 && cfg.dim <= kMaxModelDim && block.heads >= 1 && block.heads <= kMaxHeads &&
+                   block.head_dim >= 1 && block.head_dim <= kMaxHeadDim && block.mlp_hidden >= 1 &&
+                   block.mlp_hidden <= kMaxMlpHidden,
+               kOp, "block sizes out of range: dim ", cfg.dim, ", heads ", block.heads, ", head_dim ", block.head_dim,
+               ", mlp_hidden ", block.mlp_hidden, " (caps in nn/config.h)");
   const int64_t d = cfg.dim, aw = block.attn_width(), m = block.mlp_hidden;
   int64_t qkv_bias = 0;
   if (cfg.qkv_bias) qkv_bias = cfg.arch == "videomae" ? 2 * aw : 3 * aw;  // q_bias + v_bias vs full bias

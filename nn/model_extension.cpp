@@ -3,6 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "nn/io/bounded_json.h"
 #include "tensor/error.h"
 
 namespace shears::nn {
@@ -30,7 +31,7 @@ std::string extensions_to_json(const std::vector<std::shared_ptr<ModelExtension>
 std::vector<SavedExtension> extensions_from_json(const std::string& text, const std::string& where) {
   json root;
   try {
-    root = json::parse(text);
+    root = parse_bounded_json<json>(text, "load_model", where, "the extensions");  // depth-limited: dump() stays safe
   } catch (const json::exception& e) {
     fail("load_model", where, ": the extensions are not valid JSON: ", e.what());
   }

@@ -3,6 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "nn/io/bounded_json.h"
 #include "tensor/error.h"
 
 namespace shears::nn {
@@ -44,7 +45,7 @@ std::string prune_log_to_json(const std::vector<PruneStep>& log) {
 std::vector<PruneStep> prune_log_from_json(const std::string& text, const std::string& where) {
   json root;
   try {
-    root = json::parse(text);
+    root = parse_bounded_json<json>(text, "prune_log", where, "the prune log");  // depth-limited: dump() stays safe
   } catch (const json::exception& e) {
     fail("prune_log", where, ": the prune log is not valid JSON: ", e.what());
   }

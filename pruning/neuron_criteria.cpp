@@ -72,7 +72,7 @@ class MagnitudeHeadCriterion : public HeadCriterion {
 std::vector<std::vector<double>> random_scores(uint64_t seed, uint64_t stream, const std::vector<int64_t>& sizes) {
   std::vector<std::vector<double>> out;
   for (size_t b = 0; b < sizes.size(); ++b) {
-    std::vector<double> s(size_t(sizes[b]));
+    std::vector<double> s(static_cast<size_t>(sizes[b]));
     for (int64_t j = 0; j < sizes[b]; ++j) s[size_t(j)] = uniform_at(seed, stream + b, uint64_t(j));
     out.push_back(std::move(s));
   }

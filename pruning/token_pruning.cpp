@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "autograd/ops.h"
+#include "nn/io/bounded_json.h"
 
 namespace shears::pruning {
 
@@ -128,7 +129,7 @@ TokenPruningConfig token_pruning_config_from_json(const std::string& text) {
   const char* op = "token_pruning_config";
   nlohmann::json j;
   try {
-    j = nlohmann::json::parse(text);
+    j = nn::parse_bounded_json<nlohmann::json>(text, op, "config", "JSON");  // depth-limited: dump() stays safe
   } catch (const nlohmann::json::exception& e) {
     fail(op, "not valid JSON: ", e.what());
   }

@@ -273,7 +273,8 @@ Settings parse_args(int argc, char** argv, bool& exit_now) {
                kProg, "--feature-weight and --output-weight must be >= 0 and not both 0");
   SHEARS_CHECK(s.throughput_batch >= 1 && s.throughput_time >= 0, kProg,
                "--throughput-batch must be >= 1 and --throughput-time >= 0");
-  SHEARS_CHECK(s.threads >= 0, kProg, "--threads must be >= 0, got ", s.threads);
+  recipes::check_threads_flag(s.threads, kProg);
+  recipes::check_non_negative_flag(s.distill.weight_decay, "weight-decay", kProg);
   SHEARS_CHECK(s.heads >= 0, kProg, "--heads must be >= 0, got ", s.heads);
   if (s.scale == "paper") {  // every input checked before anything is loaded
     SHEARS_CHECK(!s.checkpoint.empty(), kProg, "--scale paper needs --checkpoint <timm ViT/DeiT .safetensors>");
@@ -503,7 +504,7 @@ int run(const Settings& s) {
   if (s.threads > 0) set_num_threads(s.threads);
   const double t_start = now_s();
   const std::clock_t cpu_start = std::clock();
-  std::filesystem::create_directories(s.out);
+  recipes::prepare_output_dir(s.out, kProg);  // an unwritable --out fails now, not after the study
   Study st = prepare(s);
   const double t_prepared = now_s();
   nn::VisionTransformer& original = *st.original;

@@ -196,7 +196,8 @@ Settings parse_args(int argc, char** argv, bool& exit_now) {
                s.bootstrap_resamples);
   SHEARS_CHECK(s.random_draws >= 1, kProg, "--random-draws must be >= 1");
   SHEARS_CHECK(s.lr > 0 && std::isfinite(s.lr), kProg, "--lr must be positive");
-  SHEARS_CHECK(s.threads >= 0, kProg, "--threads must be >= 0");
+  recipes::check_threads_flag(s.threads, kProg);
+  recipes::prepare_output_dir(s.out, kProg);  // an unwritable --out fails now, not after training
   p.fashion_dir = s.data_dir;
   p.out = s.out + "/pretrain";
   p.seed = s.seed;

@@ -104,6 +104,7 @@ bool parse_args(int argc, char** argv, Args& a) {
   a.sensitivity = r["sensitivity"].as<std::string>();
   a.ratios = r["ratios"].as<std::string>();
   a.out = r["out"].as<std::string>();
+  if (!a.out.empty()) recipes::prepare_output_dir(a.out, "gardener_analyze");
   if (r.count("prefix")) a.prefix = r["prefix"].as<std::string>();
   return true;
 }

@@ -2,6 +2,7 @@
 // warm-up + cosine, Mixup/CutMix, RandomErasing, label smoothing; strengths suited to a
 // short schedule), evaluates on the test split, saves a checkpoint later recipes start
 // from (the model config travels in the file), and prints a Markdown summary.
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -24,9 +25,11 @@
 #include "data/transforms.h"
 #include "nn/checkpoint.h"
 #include "nn/flop_count.h"
+#include "nn/io/atomic_file.h"
 #include "pruning/token_policy.h"
 #include "tensor/gemm.h"
 #include "tensor/parallel.h"
+#include "train/run_config.h"
 #include "train/train_state.h"
 #include "train/trainer.h"
 #include "train/progress.h"
@@ -37,6 +40,9 @@ namespace {
 
 struct Config {
   std::string data_dir, scale, out, resume;
+  std::vector<std::string> resume_override;  // run-config flags allowed to differ from the saved state
+  int64_t save_every = 0;                    // steps between training-state saves (0 = at epoch ends)
+  double clip_grad = 0.0;
   bool pruning_rows = true;
   std::vector<std::string> token_policies;
   double token_keep_rate = 0.7;
@@ -98,6 +104,15 @@ Config parse_args(int argc, char** argv, bool& exit_now) {
       ("resume", "continue exactly from a training state written by an earlier run (OUT/train_state.safetensors): "
                  "weights, AdamW moments, schedule step, epoch and position in the data order",
        cxxopts::value<std::string>()->default_value(""))
+      ("resume-override", "run-config flags that may differ from the ones the resumed state was saved with (comma "
+                          "list, e.g. lr,epochs); any other difference (seed, batch size, lr, schedule, augmentation, "
+                          "model shape, data limit, threads, clip-grad) is refused",
+       cxxopts::value<std::vector<std::string>>()->default_value(""))
+      ("save-every", "also save the training state every N optimizer steps (0 = only at epoch ends and on "
+                     "--stop-after-steps)",
+       cxxopts::value<int64_t>()->default_value("0"))
+      ("clip-grad", "clip the global gradient norm to this value (0 = off)",
+       cxxopts::value<double>()->default_value("0"))
       ("stop-after-steps", "stop after this many optimizer steps in total, saving the training state to resume "
                            "from (-1 = run to the end)",
        cxxopts::value<int64_t>()->default_value("-1"))
@@ -156,6 +171,16 @@ Config parse_args(int argc, char** argv, bool& exit_now) {
   c.threads = r["threads"].as<int>();
   c.resume = r["resume"].as<std::string>();
   c.stop_after_steps = r["stop-after-steps"].as<int64_t>();
+  c.resume_override = r["resume-override"].as<std::vector<std::string>>();
+  c.resume_override.erase(std::remove(c.resume_override.begin(), c.resume_override.end(), std::string()),
+                          c.resume_override.end());
+  c.save_every = r["save-every"].as<int64_t>();
+  c.clip_grad = r["clip-grad"].as<double>();
+  SHEARS_CHECK(c.resume_override.empty() || !c.resume.empty(), "shears_main",
+               "--resume-override needs --resume (it lists what may change against the resumed state)");
+  SHEARS_CHECK(c.save_every >= 0, "shears_main", "--save-every must be >= 0, got ", c.save_every);
+  SHEARS_CHECK(c.clip_grad >= 0 && std::isfinite(c.clip_grad), "shears_main", "--clip-grad must be >= 0, got ",
+               c.clip_grad);
   c.pruning_rows = r["pruning-rows"].as<bool>();
   c.token_policies = r["token-policies"].as<std::vector<std::string>>();
   c.token_keep_rate = r["token-keep-rate"].as<double>();
@@ -170,6 +195,24 @@ Config parse_args(int argc, char** argv, bool& exit_now) {
       fail("shears_main", "--token-policies: ", e.what());
     }
   }
+  // model sizes first, before anything divides by them (--heads 0 used to die with SIGFPE)
+  recipes::check_size_flag(c.patch, "patch", data::kFashionMnistSide, "shears_main");
+  SHEARS_CHECK(data::kFashionMnistSide % c.patch == 0, "shears_main", "--patch must divide the image side ",
+               data::kFashionMnistSide, ", got ", c.patch);
+  recipes::check_size_flag(c.dim, "dim", nn::kMaxModelDim, "shears_main");
+  recipes::check_size_flag(c.depth, "depth", nn::kMaxDepth, "shears_main");
+  recipes::check_size_flag(c.heads, "heads", std::min(c.dim, nn::kMaxHeads), "shears_main");
+  recipes::check_size_flag(c.mlp_hidden, "mlp", nn::kMaxMlpHidden, "shears_main");
+  SHEARS_CHECK(c.dim % c.heads == 0, "shears_main", "--dim ", c.dim, " is not divisible by --heads ", c.heads);
+  recipes::check_threads_flag(c.threads, "shears_main");
+  recipes::check_non_negative_flag(c.min_lr, "min-lr", "shears_main");
+  recipes::check_non_negative_flag(c.weight_decay, "weight-decay", "shears_main");
+  recipes::check_non_negative_flag(c.warmup_epochs, "warmup-epochs", "shears_main");
+  recipes::check_non_negative_flag(c.mixup, "mixup", "shears_main");
+  recipes::check_non_negative_flag(c.cutmix, "cutmix", "shears_main");
+  recipes::check_non_negative_flag(c.crop_padding, "crop-padding", "shears_main");
+  SHEARS_CHECK(c.smoothing >= 0 && c.smoothing < 1, "shears_main", "--smoothing must be in [0, 1), got ", c.smoothing);
+  SHEARS_CHECK(c.drop_path >= 0 && c.drop_path < 1, "shears_main", "--drop-path must be in [0, 1), got ", c.drop_path);
   for (int64_t k : c.gardener_ks)
     SHEARS_CHECK(k >= 1 && k < r["depth"].as<int64_t>(), "shears_main", "--gardener-ks: ", k,
                  " blocks cannot be removed from a model of depth ", r["depth"].as<int64_t>());
@@ -180,8 +223,6 @@ Config parse_args(int argc, char** argv, bool& exit_now) {
   SHEARS_CHECK(c.base_lr > 0 && std::isfinite(c.base_lr), "shears_main", "--lr must be positive, got ", c.base_lr);
   SHEARS_CHECK(c.mix_prob >= 0 && c.mix_prob <= 1, "shears_main", "--mix-prob must be in [0, 1], got ", c.mix_prob);
   SHEARS_CHECK(c.erase >= 0 && c.erase <= 1, "shears_main", "--erase must be in [0, 1], got ", c.erase);
-  SHEARS_CHECK(c.dim % c.heads == 0, "shears_main", "--dim ", c.dim, " is not divisible by --heads ", c.heads);
-  SHEARS_CHECK(c.threads >= 0, "shears_main", "--threads must be >= 0, got ", c.threads);
   c.lr = c.base_lr * double(c.batch_size) / 512.0;
   return c;
 }
@@ -196,7 +237,51 @@ nn::ModelConfig model_config(const Config& c) {
   return m;
 }
 
+// The effective settings that shape the training trajectory, stored in every training state and
+// compared on --resume (--out, logging, evaluation and the pruning rows are not among them).
+train::RunConfig run_config_of(const Config& c) {
+  using train::config_value;
+  return {{"seed", config_value(c.seed)},
+          {"epochs", config_value(c.epochs)},
+          {"batch-size", config_value(c.batch_size)},
+          {"lr", config_value(c.base_lr)},
+          {"warmup-epochs", config_value(c.warmup_epochs)},
+          {"min-lr", config_value(c.min_lr)},
+          {"weight-decay", config_value(c.weight_decay)},
+          {"clip-grad", config_value(c.clip_grad)},
+          {"smoothing", config_value(c.smoothing)},
+          {"mixup", config_value(c.mixup)},
+          {"cutmix", config_value(c.cutmix)},
+          {"mix-prob", config_value(c.mix_prob)},
+          {"erase", config_value(c.erase)},
+          {"crop-padding", config_value(c.crop_padding)},
+          {"drop-path", config_value(c.drop_path)},
+          {"patch", config_value(c.patch)},
+          {"dim", config_value(c.dim)},
+          {"depth", config_value(c.depth)},
+          {"heads", config_value(c.heads)},
+          {"mlp", config_value(c.mlp_hidden)},
+          {"train-limit", config_value(c.train_limit)},
+          {"threads", config_value(int64_t(get_num_threads()))}};  // effective: the kernels' partial sums
+}
+
+// Saves the training state every `every` optimizer steps, after the update (through `save`,
+// which receives the number of steps done).
+class PeriodicStateSave : public train::TrainingController {
+ public:
+  PeriodicStateSave(int64_t every, std::function<void(int64_t steps_done)> save)
+      : every_(every), save_(std::move(save)) {}
+  void after_step(nn::VisionTransformer&, int64_t step) override {
+    if ((step + 1) % every_ == 0) save_(step + 1);
+  }
+
+ private:
+  int64_t every_;
+  std::function<void(int64_t)> save_;
+};
+
 int run(const Config& c) {
+  recipes::prepare_output_dir(c.out, "shears_main");  // an unwritable --out fails now, not after an epoch
   if (c.threads > 0) set_num_threads(c.threads);
   const double t_start = now_s();
   auto train_set = std::make_shared<data::FashionMnistDataset>(c.data_dir, true, c.train_limit > 0 ? c.train_limit : -1);
@@ -241,12 +326,30 @@ int run(const Config& c) {
   to.log_every = c.log_every;
   to.log_path = c.out + "/train_log.jsonl";
   to.stop_at_step = c.stop_after_steps;
+  to.clip_grad = c.clip_grad;
+  to.seed = c.seed;  // DropPath masks of step s from (seed, s): exact on resume
   if (c.resume.empty()) std::filesystem::remove(to.log_path);
   train::Trainer trainer(model, to, train_loader.batches_per_epoch());
   const std::string state_path = c.out + "/train_state.safetensors";
+  // temp files of earlier runs killed mid-write (a resumed run may not write the state again)
+  nn::remove_dead_writer_temp_files(state_path);
+  nn::remove_dead_writer_temp_files(c.out + "/vit_fmnist.safetensors");
+  const train::RunConfig run_config = run_config_of(c);
   train::TrainState state;  // where training starts: epoch, global step, batch within the epoch
+  std::string last_good_path;  // the newest training state known good (loaded or saved by this run)
+  train::TrainState last_good;
   if (!c.resume.empty()) {
+    const train::TrainState saved = train::read_train_state(c.resume);
+    if (saved.run_config.empty()) {
+      std::fprintf(stderr, "warning: %s holds no run config (saved by an older shears); the flags cannot be "
+                   "checked against the run it continues\n", c.resume.c_str());
+    } else {
+      const auto allowed = train::check_resume_config(c.resume, saved.run_config, run_config, c.resume_override);
+      if (!allowed.empty()) std::printf("resume: allowed by --resume-override: %s\n", train::describe(allowed).c_str());
+    }
     state = train::load_train_state(c.resume, model, trainer.optimizer());
+    last_good_path = c.resume;
+    last_good = state;
     trainer.set_step(state.step);
     std::printf("resumed from %s at epoch %ld, step %ld, batch %ld\n", c.resume.c_str(), long(state.epoch),
                 long(state.step), long(state.next_batch));
@@ -274,19 +377,55 @@ int run(const Config& c) {
   }
   std::fflush(stdout);
 
+  // Training states: at epoch ends, on --stop-after-steps and every --save-every steps. Each is
+  // written atomically and refused when a tensor is NaN/inf, so state_path is always loadable.
+  int64_t epoch_in_progress = state.epoch;
+  auto state_after = [&](int64_t steps_done) {  // the position after `steps_done` optimizer steps
+    train::TrainState s;
+    s.epoch = epoch_in_progress;
+    s.step = steps_done;
+    s.next_batch = train_loader.next_batch_index();
+    if (s.next_batch >= train_loader.batches_per_epoch()) s.epoch += 1, s.next_batch = 0;
+    s.run_config = run_config;
+    return s;
+  };
+  auto save_state = [&](const train::TrainState& s) {
+    train::save_train_state(state_path, model, trainer.optimizer(), s);  // atomic: temp file + rename
+    last_good_path = state_path;
+    last_good = s;
+  };
+  if (c.save_every > 0)
+    trainer.add_controller(std::make_shared<PeriodicStateSave>(
+        c.save_every, [&](int64_t steps_done) { save_state(state_after(steps_done)); }));
+
   const double t_train = now_s();
   double last_loss = 0;
-  for (int64_t e = state.epoch; e < c.epochs; ++e) {
-    train_loader.start_epoch(e, e == state.epoch ? state.next_batch : 0);
-    last_loss = trainer.train_epoch(train_loader, e);
-    const bool stopped = trainer.step() == c.stop_after_steps;
-    train::TrainState now{stopped ? e : e + 1, trainer.step(), stopped ? train_loader.next_batch_index() : 0, {}, ""};
-    if (stopped && now.next_batch == train_loader.batches_per_epoch()) now = {e + 1, trainer.step(), 0, {}, ""};
-    train::save_train_state(state_path, model, trainer.optimizer(), now);  // atomic: temp file + rename
-    if (stopped) {
-      std::printf("stopped after %ld steps; resume with --resume %s\n", long(trainer.step()), state_path.c_str());
-      return 0;
+  try {
+    for (int64_t e = state.epoch; e < c.epochs; ++e) {
+      epoch_in_progress = e;
+      train_loader.start_epoch(e, e == state.epoch ? state.next_batch : 0);
+      last_loss = trainer.train_epoch(train_loader, e);
+      const bool stopped = trainer.step() == c.stop_after_steps;
+      if (last_good_path != state_path || last_good.step != trainer.step())  // not just saved by --save-every
+        save_state(state_after(trainer.step()));
+      if (stopped) {
+        std::printf("stopped after %ld steps; resume with --resume %s\n", long(trainer.step()), state_path.c_str());
+        return 0;
+      }
     }
+  } catch (const train::NonFiniteError& diverged) {
+    const std::string lower_lr = train::config_value(c.base_lr / 10);
+    throw Error(str_cat(
+        diverged.what(), "\n  ",
+        last_good_path.empty()
+            ? str_cat("no training state had been saved before step ", diverged.step + 1,
+                      " (--save-every N saves one every N steps); start again with a lower --lr (e.g. --lr ",
+                      lower_lr, ") or with --clip-grad 1")
+            : str_cat("the last good training state ", last_good_path, " (after step ", last_good.step,
+                      ") is kept and loadable; resume from it with a lower learning rate (--resume ",
+                      last_good_path, " --resume-override lr --lr ", lower_lr,
+                      ") or with gradient clipping (--resume ", last_good_path,
+                      " --resume-override clip-grad --clip-grad 1)")));
   }
   const double train_seconds = now_s() - t_train;
   test_loader.start_epoch(0);

@@ -143,7 +143,8 @@ bool parse_args(int argc, char** argv, Args& a) {
   SHEARS_CHECK(a.finetune_epochs >= 0, kProg, "--finetune-epochs must be >= 0, got ", a.finetune_epochs);
   SHEARS_CHECK(a.lr > 0 && a.weight_decay >= 0 && a.warmup_epochs >= 0 && a.smoothing >= 0 && a.smoothing < 1, kProg,
                "--lr must be > 0, --weight-decay/--warmup-epochs >= 0, --smoothing in [0, 1)");
-  SHEARS_CHECK(a.threads >= 0 && a.threads <= 1024, kProg, "--threads must be in 0..1024, got ", a.threads);
+  recipes::check_threads_flag(a.threads, kProg);
+  if (!a.out.empty()) recipes::prepare_output_file(a.out, kProg);
   SHEARS_CHECK(a.frames >= 1 && a.sampling_rate >= 1 && a.image_size >= 1, kProg,
                "--frames/--sampling-rate/--image-size must be >= 1");
   return true;

@@ -200,6 +200,7 @@ int main(int argc, char** argv) {
     s.scale = r["scale"].as<int64_t>();
     SHEARS_CHECK(s.keep_rate > 0 && s.keep_rate <= 1, kProg, "--keep-rate must be in (0, 1], got ", s.keep_rate);
     SHEARS_CHECK(s.scale >= 0, kProg, "--scale must be >= 0, got ", s.scale);
+    recipes::prepare_output_dir(s.out, kProg);
     s.orders.clear();
     for (const std::string& o : split_list(r["orders"].as<std::string>())) {
       const pruning::TokenPolicySpec spec = pruning::parse_token_policy(o == "1" ? "shannon" : "renyi:" + o);

@@ -330,7 +330,10 @@ Settings parse_args(int argc, char** argv, bool& exit_now) {
                "--throughput-batch must be >= 1 and --throughput-time >= 0");
   SHEARS_CHECK(drop_path >= 0 && drop_path < 1, kProg, "--drop-path must be in [0, 1), got ", drop_path);
   SHEARS_CHECK(s.dense_bound >= 0, kProg, "--dense-bound must be >= 0, got ", s.dense_bound);
-  SHEARS_CHECK(s.threads >= 0, kProg, "--threads must be >= 0, got ", s.threads);
+  recipes::check_threads_flag(s.threads, kProg);
+  recipes::check_non_negative_flag(s.ft.min_lr, "min-lr", kProg);
+  recipes::check_non_negative_flag(s.ft.weight_decay, "weight-decay", kProg);
+  recipes::check_non_negative_flag(s.ft.warmup_epochs, "warmup-epochs", kProg);
   SHEARS_CHECK(s.base.dim >= 2 && s.base.dim % s.base.heads == 0, kProg, "--base-dim must be a multiple of ",
                s.base.heads, " heads, got ", s.base.dim);
   SHEARS_CHECK(s.base.depth >= 1, kProg, "--base-depth must be >= 1, got ", s.base.depth);
@@ -366,6 +369,7 @@ Settings parse_args(int argc, char** argv, bool& exit_now) {
                    "bash scripts/main.sh writes runs/main/vit_fmnist.safetensors)");
   }
   s.drop_path = drop_path;
+  recipes::prepare_output_dir(s.out, kProg);  // an unwritable --out fails now, not after training
   return s;
 }
 

@@ -89,7 +89,8 @@ recipes::MaePretrainStudy parse_args(int argc, char** argv, bool& exit_now) {
   s.seed = r["seed"].as<uint64_t>();
   s.log_every = r.count("log-every") ? r["log-every"].as<int64_t>() : s.log_every;
   const int threads = r["threads"].as<int>();
-  SHEARS_CHECK(threads >= 0, "shears_videomae_pretrain", "--threads must be >= 0, got ", threads);
+  recipes::check_threads_flag(threads, "shears_videomae_pretrain");
+  recipes::prepare_output_dir(s.out, "shears_videomae_pretrain");
   if (threads > 0) set_num_threads(threads);
   SHEARS_CHECK(s.epochs >= 1, "shears_videomae_pretrain", "--epochs must be >= 1, got ", s.epochs);
   SHEARS_CHECK(s.batch_size >= 1 && s.train_clips >= s.batch_size, "shears_videomae_pretrain",

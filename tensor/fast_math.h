@@ -30,7 +30,8 @@ __attribute__((always_inline)) inline float bits_to_float(int32_t i) {
 // multiplies by 2^(n/2) so that results in the denormal range and overflow to +inf are
 // rounded correctly. Measured against double-precision exp over every float in
 // [-110, 95]: max 1.01 ulp for normal results (8.5e-8 relative), 1 denormal ulp below
-// FLT_MIN; -inf -> 0, +inf and x > 88.73 -> +inf, NaN -> NaN, x < -104 -> 0.
+// FLT_MIN; -inf -> 0, +inf and x > 88.73 -> +inf, NaN -> NaN (no undefined behaviour on
+// the way), x < -104 -> 0.
 __attribute__((always_inline)) inline float exp_f32(float x) {
   const float kLo = -104.0f;  // e^-104 rounds to 0 even as a denormal
   const float kHi = 89.0f;    // beyond ln(FLT_MAX) ~ 88.72: the scale overflows to inf
@@ -49,11 +50,15 @@ __attribute__((always_inline)) inline float exp_f32(float x) {
   p = fmadd(p, r, 5.0000001201e-1f);
   float r2 = r * r;
   p = fmadd(p, r2, r) + 1.0f;
-  int32_t ni = static_cast<int32_t>(n);  // in [-150, 129] after the clamps
-  int32_t n1 = ni >> 1;                   // n = n1 + n2, both in [-75, 65]
+  // NaN input: p is already NaN; converting a NaN n to int would be undefined behaviour (and
+  // then a shift of a negative value), so the scale is computed from 0 instead (a blend).
+  const float n_defined = n == n ? n : 0.0f;
+  int32_t ni = static_cast<int32_t>(n_defined);  // in [-150, 129] after the clamps
+  int32_t n1 = ni >> 1;                           // n = n1 + n2, both in [-75, 65]
   int32_t n2 = ni - n1;
-  float s1 = bits_to_float((n1 + 127) << 23);
-  float s2 = bits_to_float((n2 + 127) << 23);
+  // biased exponents are in [52, 192]: shifted as unsigned, the bit patterns are well defined
+  float s1 = bits_to_float(static_cast<int32_t>(static_cast<uint32_t>(n1 + 127) << 23));
+  float s2 = bits_to_float(static_cast<int32_t>(static_cast<uint32_t>(n2 + 127) << 23));
   return (p * s1) * s2;
 }
 

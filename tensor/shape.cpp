@@ -5,9 +5,26 @@
 
 namespace shears {
 
+int64_t checked_mul(int64_t a, int64_t b, const char* op, const char* what) {
+  int64_t out = 0;
+  if (__builtin_mul_overflow(a, b, &out)) fail(op, what, " overflows int64: ", a, " * ", b);
+  return out;
+}
+
 int64_t shape_numel(const Shape& shape) {
   int64_t n = 1;
-  for (int64_t s : shape) n *= s;
+  for (int64_t s : shape) {
+    if (s < 0) fail("shape", "negative size in ", shape_str(shape));
+    if (__builtin_mul_overflow(n, s, &n))
+      fail("shape", "the element count of ", shape_str(shape), " overflows int64");
+  }
+  return n;
+}
+
+int64_t shape_nbytes(const Shape& shape, int64_t elem_size) {
+  int64_t n = 0;
+  if (__builtin_mul_overflow(shape_numel(shape), elem_size, &n))
+    fail("shape", "the byte count of ", shape_str(shape), " with ", elem_size, "-byte elements overflows int64");
   return n;
 }
 
@@ -16,7 +33,9 @@ Shape contiguous_strides(const Shape& shape) {
   int64_t s = 1;
   for (int64_t i = static_cast<int64_t>(shape.size()) - 1; i >= 0; --i) {
     strides[i] = s;
-    s *= shape[i] > 0 ? shape[i] : 1;
+    // zero-size dims count as 1, so a (0, 2^40, 2^40) shape still needs overflow checks
+    if (i > 0 && __builtin_mul_overflow(s, shape[i] > 0 ? shape[i] : 1, &s))
+      fail("shape", "the strides of ", shape_str(shape), " overflow int64");
   }
   return strides;
 }

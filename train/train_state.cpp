@@ -5,6 +5,7 @@
 
 #include "autograd/ops.h"
 #include "nn/checkpoint.h"
+#include "nn/io/non_finite.h"
 #include "nn/io/safetensors.h"
 #include "nn/io/state_dict.h"
 
@@ -15,6 +16,7 @@ using json = nlohmann::json;
 const char* kOp = "train_state";
 const char* kStateKey = "shears.train_state";
 const char* kExtraKey = "shears.extra";
+const char* kRunConfigKey = "shears.train_config";
 const std::string kModelPrefix = "model.";
 const std::string kOptimPrefix = "optim.";
 constexpr int kVersion = 1;
@@ -74,6 +76,16 @@ Header parse_header(const std::string& path, const std::map<std::string, std::st
   }
   auto ex = meta.find(kExtraKey);
   if (ex != meta.end()) h.state.extra_json = ex->second;
+  auto rc = meta.find(kRunConfigKey);
+  if (rc != meta.end()) {
+    try {
+      const json j = json::parse(rc->second);
+      if (!j.is_object()) fail(kOp, path, ": bad '", kRunConfigKey, "' metadata: expected a JSON object of strings");
+      for (auto& [flag, v] : j.items()) h.state.run_config[flag] = v.get<std::string>();
+    } catch (const json::exception& e) {
+      fail(kOp, path, ": bad '", kRunConfigKey, "' metadata: ", e.what());
+    }
+  }
   return h;
 }
 }  // namespace
@@ -87,6 +99,7 @@ void save_train_state(const std::string& path, const nn::VisionTransformer& mode
   for (auto& [name, t] : nn::state_dict(model)) tensors.emplace_back(kModelPrefix + name, t);
   for (size_t i = 0; i < optimizer.tensors.size(); ++i)
     tensors.emplace_back(kOptimPrefix + std::to_string(i), optimizer.tensors[i]);
+  nn::refuse_non_finite(kOp, path, tensors);  // before anything is written: the last good state stays
 
   json rng = json::object();
   for (auto& [name, v] : state.rng) rng[name] = v;
@@ -108,6 +121,7 @@ void save_train_state(const std::string& path, const nn::VisionTransformer& mode
   }
   meta[kStateKey] = j.dump();
   if (!state.extra_json.empty()) meta[kExtraKey] = state.extra_json;
+  if (!state.run_config.empty()) meta[kRunConfigKey] = json(state.run_config).dump();
   meta["format"] = "pt";
   try {
     nn::write_safetensors(path, tensors, meta);

@@ -2,8 +2,8 @@
 // ("model.<name>"), the optimizer's state tensors ("optim.<i>"), and in __metadata__ what
 // nn::save_model writes about the model (nn::model_metadata: "shears.config", so
 // nn::read_model_config rebuilds the model, and a pruned model's "shears.prune_log" and
-// "shears.extensions"), the counters, RNG offsets and optimizer step/lr ("shears.train_state")
-// and free-form JSON ("shears.extra").
+// "shears.extensions"), the counters, RNG offsets and optimizer step/lr ("shears.train_state"),
+// the run config checked on resume ("shears.train_config") and free-form JSON ("shears.extra").
 #pragma once
 #include <cstdint>
 #include <map>
@@ -22,6 +22,9 @@ struct TrainState {
   int64_t next_batch = 0;  // index within `epoch` of the next batch to train on
   std::map<std::string, uint64_t> rng;  // named generator offsets (and seeds, see save_generator)
   std::string extra_json;  // anything else (EMA decay, keep-rate schedule, best acc); stored verbatim
+  // The effective settings that shape the trajectory (flag -> value text, train/run_config.h),
+  // compared on resume; stored as a JSON object under "shears.train_config" when non-empty.
+  std::map<std::string, std::string> run_config;
 };
 
 // What a checkpoint needs of an optimizer. `tensors` are live handles (AdamW::state(),
@@ -37,6 +40,9 @@ OptimizerState optimizer_state(const SGD& opt);
 
 // Writes model + optimizer + counters atomically (write_safetensors: temp file, fsync,
 // rename), so an interrupted or failed write leaves the previous checkpoint at `path` intact.
+// Refuses (throws before writing, naming the first bad tensor, "model.<name>" or "optim.<i>")
+// when a weight or optimizer tensor holds NaN/inf: a diverged run never overwrites the last good
+// state.
 void save_train_state(const std::string& path, const nn::VisionTransformer& model, const OptimizerState& optimizer,
                       const TrainState& state);
 void save_train_state(const std::string& path, const nn::VisionTransformer& model, const AdamW& optimizer,

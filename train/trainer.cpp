@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "autograd/ops.h"
+#include "nn/io/non_finite.h"
 #include "train/metrics.h"
 #include "train/progress.h"
 
@@ -35,6 +36,27 @@ void Trainer::add_controller(std::shared_ptr<TrainingController> controller) {
   controllers_.push_back(std::move(controller));
 }
 
+namespace {
+// Points every block's DropPath at one generator for the scope, restoring the previous pointers
+// on exit (also on an exception), so no block is left pointing at the Trainer's member.
+class DropPathGeneratorScope {
+ public:
+  void install(nn::VisionTransformer& model, Generator* gen) {
+    for (auto& block : model.blocks->items)
+      if (block->drop_path_gen != gen) {
+        previous_.emplace_back(block, block->drop_path_gen);
+        block->drop_path_gen = gen;
+      }
+  }
+  ~DropPathGeneratorScope() {
+    for (auto it = previous_.rbegin(); it != previous_.rend(); ++it) it->first->drop_path_gen = it->second;
+  }
+
+ private:
+  std::vector<std::pair<std::shared_ptr<nn::Block>, Generator*>> previous_;
+};
+}  // namespace
+
 void Trainer::log_json(const std::string& line) const {
   if (opts_.log_path.empty()) return;
   std::ofstream f(opts_.log_path, std::ios::app);
@@ -51,10 +73,13 @@ double Trainer::train_epoch(data::DataLoader& loader, int64_t epoch) {
   loader.take_wait_seconds();
   double wait_total = 0;
   const int64_t total_steps = steps_per_epoch_ * opts_.epochs;
+  DropPathGeneratorScope drop_path_scope;
   while ((opts_.stop_at_step < 0 || step_ < opts_.stop_at_step) && loader.next(batch)) {
     const double lr = schedule_.at(step_);
     optimizer_->set_lr(lr);
     optimizer_->zero_grad();
+    drop_path_gen_ = Generator(opts_.seed ^ kDropPathSeedMix, uint64_t(step_));
+    drop_path_scope.install(model_, &drop_path_gen_);  // every step: blocks may change between steps
     Tensor logits = model_.forward(batch.inputs);
     Tensor loss = loss_ ? loss_(model_, batch, logits, step_) : classification_loss(logits, batch, opts_.label_smoothing);
     if (loss_)
@@ -69,12 +94,21 @@ double Trainer::train_epoch(data::DataLoader& loader, int64_t epoch) {
     }
     const double lv = loss.item<double>();
     if (!std::isfinite(lv))
-      fail("trainer", "non-finite loss ", lv, " at epoch ", epoch, " step ", step_,
-           "; lower the learning rate (now ", lr, ") or enable --clip-grad, and resume from the last checkpoint");
+      throw NonFiniteError(str_cat("[trainer] the run diverged: non-finite loss ", nn::value_text(lv), " at step ",
+                                   step_ + 1, " (index ", step_, ", epoch ", epoch + 1, ", lr ", lr,
+                                   "); the weights were not updated at this step. Lower the learning rate or "
+                                   "clip the gradient norm (TrainerOptions::clip_grad)"),
+                           epoch, step_);
     backward(loss);
     for (const auto& controller : controllers_) controller->after_backward(model_, step_);
     if (opts_.clip_grad > 0) clip_grad_norm(model_.parameters(), opts_.clip_grad);
     optimizer_->step();
+    if (const auto bad = nn::first_non_finite(model_.named_parameters()))
+      throw NonFiniteError(str_cat("[trainer] the run diverged: the update of step ", step_ + 1, " (index ", step_,
+                                   ", epoch ", epoch + 1, ", lr ", lr, ", loss ", lv, ") made weight '",
+                                   bad->tensor, "' ", nn::value_text(bad->value), " at element ", bad->index,
+                                   ". Lower the learning rate or clip the gradient norm (TrainerOptions::clip_grad)"),
+                           epoch, step_);
     for (const auto& controller : controllers_) controller->after_step(model_, step_);
     ++step_;
     loss_sum += lv;

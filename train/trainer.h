@@ -2,8 +2,9 @@
 // cosine schedule with warm-up stepped per iteration, optional gradient clipping), soft-
 // target cross-entropy whenever the batch carries soft targets (Mixup/CutMix) and label-
 // smoothed cross-entropy otherwise (or a custom loss), training-time controllers
-// (train/controller.h), a progress line with images/s, data-wait share and ETA, JSONL logs,
-// and evaluation (top-1/top-5).
+// (train/controller.h), DropPath draws keyed by (seed, step), a stop naming the step when
+// the run diverges (NonFiniteError), a progress line with images/s, data-wait share and ETA,
+// JSONL logs, and evaluation (top-1/top-5).
 #pragma once
 #include <functional>
 #include <memory>
@@ -32,6 +33,24 @@ struct TrainerOptions {
   std::string log_path;          // JSONL, one object per progress line and per epoch ("" = none)
   bool quiet = false;
   int64_t stop_at_step = -1;     // stop the epoch once this many steps are done (-1 = never)
+  // Seed of the stochastic layers' draws: during train_epoch every block's DropPath draws from
+  // Generator(seed ^ kDropPathSeedMix, step) (replacing Block::drop_path_gen for the epoch), so
+  // the masks of step s depend only on (seed, s) and a resumed run draws exactly what an
+  // uninterrupted one would, with no generator state to save.
+  uint64_t seed = 0;
+};
+
+// The key mix of the DropPath generator (distinct from the data pipeline's streams).
+constexpr uint64_t kDropPathSeedMix = 0xD509A7C4E1F2B3A5ull;
+
+// Thrown by Trainer::train_epoch when the loss or, after an update, a weight is NaN/inf: the
+// run diverged at `step` (the 0-based global step index; messages say "step <step + 1>", as in
+// "stopped after N steps") of `epoch` (0-based). The weights of the model may
+// already be poisoned; the caller's last saved state is what to resume from.
+class NonFiniteError : public Error {
+ public:
+  NonFiniteError(const std::string& what, int64_t epoch, int64_t step) : Error(what), epoch(epoch), step(step) {}
+  int64_t epoch, step;
 };
 
 // The built-in training loss: soft-target cross-entropy when batch.targets is defined
@@ -50,7 +69,9 @@ class Trainer {
   Trainer(nn::VisionTransformer& model, TrainerOptions options, int64_t steps_per_epoch);
 
   // One epoch over `loader` (which must have been started at the right epoch/batch),
-  // or until options.stop_at_step. Returns the mean training loss of the steps taken.
+  // or until options.stop_at_step. Returns the mean training loss of the steps taken. Throws
+  // NonFiniteError naming the step when the loss or (checked after every update, one pass over
+  // the parameters) a weight becomes NaN/inf.
   double train_epoch(data::DataLoader& loader, int64_t epoch);
   EvalResult evaluate(data::DataLoader& loader);
 
@@ -76,6 +97,7 @@ class Trainer {
   double last_ips_ = 0, last_wait_ = 0;
   std::vector<std::shared_ptr<TrainingController>> controllers_;
   LossFunction loss_;
+  Generator drop_path_gen_;  // re-keyed to (seed, step) before every step's forward
 };
 
 }  // namespace shears::train

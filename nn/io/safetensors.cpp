@@ -14,6 +14,9 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
+#include "nn/io/bounded_json.h"
+
+#include "nn/io/atomic_file.h"
 #include "tensor/fp16.h"
 #include "tensor/kernels.h"
 
@@ -51,6 +54,18 @@ bool parse_dtype(const std::string& s, FileDType& out) {
   return true;
 }
 
+const char* file_dtype_name(FileDType t) {
+  switch (t) {
+    case FileDType::F32: return "F32";
+    case FileDType::F16: return "F16";
+    case FileDType::BF16: return "BF16";
+    case FileDType::F64: return "F64";
+    case FileDType::I64: return "I64";
+    case FileDType::Bool: return "BOOL";
+  }
+  return "?";
+}
+
 uint64_t file_elem_size(FileDType t) {
   switch (t) {
     case FileDType::F32: return 4;
@@ -75,12 +90,8 @@ struct Header {
   std::vector<Entry> entries;  // sorted by begin offset
   std::map<std::string, std::string> metadata;
   uint64_t data_start = 0;     // 8 + header length
+  uint64_t file_size = 0;
 };
-
-std::string json_excerpt(const json& j) {
-  std::string s = j.dump();
-  return s.size() > 80 ? s.substr(0, 77) + "..." : s;
-}
 
 Entry parse_entry(const std::string& path, const std::string& name, const json& v) {
   auto bad = [&](const auto&... parts) { fail("safetensors", path, ": tensor '", name, "': ", parts...); };
@@ -125,6 +136,11 @@ void check_offsets(const std::string& path, std::vector<Entry>& entries, uint64_
     if (e.begin > e.end || e.end > buffer_size)
       fail("safetensors", path, ": tensor '", e.name, "': data offsets [", e.begin, ", ", e.end,
            "] out of range of the ", buffer_size, "-byte data buffer");
+    try {  // an empty tensor may still have huge dims: its strides must fit int64 too
+      contiguous_strides(e.shape);
+    } catch (const Error&) {
+      fail("safetensors", path, ": tensor '", e.name, "': shape ", shape_str(e.shape), " overflows int64 strides");
+    }
     uint64_t need = 0;
     const bool fits = shape_bytes(e.shape, file_elem_size(e.ftype), need);
     if (!fits || need != e.end - e.begin)
@@ -172,8 +188,8 @@ Header read_header(std::ifstream& in, const std::string& path) {
   if (!in) fail("safetensors", path, ": cannot read the ", n, "-byte header");
 
   json j;
-  try {
-    j = json::parse(text);
+  try {  // depth-limited, duplicate tensor/metadata keys refused (nlohmann would keep the last one)
+    j = parse_bounded_json<json>(text, "safetensors", path, "header JSON");
   } catch (const json::exception& e) {
     fail("safetensors", path, ": malformed header JSON (", e.what(), ")");
   }
@@ -181,6 +197,7 @@ Header read_header(std::ifstream& in, const std::string& path) {
 
   Header h;
   h.data_start = 8 + n;
+  h.file_size = size;
   for (auto it = j.begin(); it != j.end(); ++it) {
     if (it.key() == "__metadata__") {
       if (!it.value().is_object()) fail("safetensors", path, ": \"__metadata__\" is not an object");
@@ -244,17 +261,6 @@ const char* write_dtype_name(DType t) {
   return "?";
 }
 
-// Closes and removes the temp file unless released (the rename happened).
-struct TempFile {
-  std::string path;
-  std::FILE* f = nullptr;
-  bool keep = false;
-  ~TempFile() {
-    if (f) std::fclose(f);
-    if (!keep) std::remove(path.c_str());
-  }
-};
-
 }  // namespace
 
 float half_to_float(uint16_t h) { return fp16_bits_to_float(h); }  // one binary16 decoder: tensor/fp16
@@ -289,6 +295,24 @@ std::map<std::string, std::string> read_safetensors_metadata(const std::string& 
   return read_header(in, path).metadata;
 }
 
+const SafetensorsTable::Entry* SafetensorsTable::find(const std::string& name) const {
+  for (const Entry& e : tensors)
+    if (e.name == name) return &e;
+  return nullptr;
+}
+
+SafetensorsTable read_safetensors_table(const std::string& path) {
+  std::ifstream in;
+  open_or_fail(in, path);
+  Header h = read_header(in, path);
+  SafetensorsTable out;
+  out.metadata = std::move(h.metadata);
+  out.file_size = h.file_size;
+  out.tensors.reserve(h.entries.size());
+  for (Entry& e : h.entries) out.tensors.push_back({std::move(e.name), std::move(e.shape), file_dtype_name(e.ftype)});
+  return out;
+}
+
 void write_safetensors(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& tensors,
                        const std::map<std::string, std::string>& metadata) {
   // Validate everything before touching the disk.
@@ -319,31 +343,17 @@ void write_safetensors(const std::string& path, const std::vector<std::pair<std:
   std::string text = header.dump();
   text.append((8 - text.size() % 8) % 8, ' ');
 
-  TempFile tmp;
-  tmp.path = path + ".tmp." + std::to_string(::getpid());
-  tmp.f = std::fopen(tmp.path.c_str(), "wb");
-  if (!tmp.f)
-    fail("safetensors", path, ": cannot create the temporary file ", tmp.path, " (", std::strerror(errno), ")");
-  auto put = [&](const void* p, size_t n) {
-    if (n && std::fwrite(p, 1, n, tmp.f) != n)
-      fail("safetensors", path, ": write error on ", tmp.path, " (", std::strerror(errno), ")");
-  };
-  unsigned char len_bytes[8];
-  for (int i = 0; i < 8; ++i) len_bytes[i] = static_cast<unsigned char>(uint64_t(text.size()) >> (8 * i));
-  put(len_bytes, 8);
-  put(text.data(), text.size());
-  for (const auto& [name, t] : sorted) {
-    Tensor c = kernels::contiguous(t);
-    put(c.raw_data(), size_t(c.numel()) * dtype_size(c.dtype()));
-  }
-  if (std::fflush(tmp.f) != 0 || ::fsync(::fileno(tmp.f)) != 0)
-    fail("safetensors", path, ": cannot flush ", tmp.path, " (", std::strerror(errno), ")");
-  const int rc = std::fclose(tmp.f);
-  tmp.f = nullptr;
-  if (rc != 0) fail("safetensors", path, ": cannot close ", tmp.path, " (", std::strerror(errno), ")");
-  if (std::rename(tmp.path.c_str(), path.c_str()) != 0)
-    fail("safetensors", path, ": cannot rename ", tmp.path, " over it (", std::strerror(errno), ")");
-  tmp.keep = true;
+  // temp file "<path>.tmp.<pid>", fsync, rename; dead writers' temp files are removed first
+  write_file_atomic(path, "safetensors", [&](const ByteSink& put) {
+    unsigned char len_bytes[8];
+    for (int i = 0; i < 8; ++i) len_bytes[i] = static_cast<unsigned char>(uint64_t(text.size()) >> (8 * i));
+    put(len_bytes, 8);
+    put(text.data(), text.size());
+    for (const auto& [name, t] : sorted) {
+      Tensor c = kernels::contiguous(t);
+      put(c.raw_data(), size_t(c.numel()) * dtype_size(c.dtype()));
+    }
+  });
 }
 
 }  // namespace shears::nn

@@ -3,6 +3,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "nn/io/atomic_file.h"
+
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -82,16 +84,8 @@ std::string fmt(double value, int decimals) {
 std::string fmt_percent(double fraction, int decimals) { return fmt(100.0 * fraction, decimals); }
 
 void write_text_atomic(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    if (!f) throw std::runtime_error("cannot write " + tmp);
-    f << text;
-    if (!f.flush()) throw std::runtime_error("cannot write " + tmp);
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) throw std::runtime_error("cannot rename " + tmp + " to " + path + ": " + ec.message());
+  // "<path>.tmp.<pid>", fsync, rename; temp files of dead writers of `path` are removed first
+  nn::write_file_atomic(path, "report", [&](const nn::ByteSink& put) { put(text.data(), text.size()); });
 }
 
 }  // namespace shears::recipes

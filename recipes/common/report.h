@@ -25,7 +25,8 @@ struct Table {
 std::string fmt(double value, int decimals = 2);
 std::string fmt_percent(double fraction, int decimals = 2);  // 0.8761 -> "87.61"
 
-// Writes text to path through path.tmp + rename; throws naming the file on failure.
+// Writes text to path atomically (nn::write_file_atomic: "<path>.tmp.<pid>", fsync, rename;
+// temp files of dead writers are removed first); throws shears::Error naming the file on failure.
 void write_text_atomic(const std::string& path, const std::string& text);
 
 }  // namespace shears::recipes

@@ -2,7 +2,9 @@
 // bit for bit; truncated and mismatched files give errors naming the file; a failed write
 // leaves the previous checkpoint intact; k steps + save + load into a fresh model and
 // optimizer + N-k steps equals N steps in one go, bitwise; a pruned model's prune log and
-// extensions travel with the file (the log is restored, the extensions must already be installed).
+// extensions travel with the file (the log is restored, the extensions must already be installed);
+// a save with NaN/inf weights or moments is refused and keeps the last good file; the run config
+// round-trips.
 #include <catch2/catch.hpp>
 
 #include <unistd.h>
@@ -10,6 +12,8 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <limits>
 
 #include "autograd/ops.h"
 #include "nn/checkpoint.h"
@@ -374,5 +378,56 @@ TEST_CASE("an extension that cannot be serialised fails the save before anything
   CHECK_THROWS_WITH(train::save_train_state(path, *a, opt, {}),
                     Catch::Contains(path) && Catch::Contains("test_marker"));
   CHECK_FALSE(fs::exists(path));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("a save with NaN/inf weights or moments is refused and the last good state is kept", "[train][train_state]") {
+  const fs::path dir = temp_dir();
+  const std::string path = (dir / "diverged.safetensors").string();
+  Run a(1);
+  a.step(0);
+  train::TrainState st;
+  st.step = 1;
+  train::save_train_state(path, *a.model, *a.opt, st);
+  std::ifstream in(path, std::ios::binary);
+  const std::string good((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  in.close();
+
+  // a weight
+  const auto named = a.model->named_parameters();
+  named[2].second.data<float>()[1] = std::numeric_limits<float>::quiet_NaN();
+  st.step = 2;
+  CHECK_THROWS_WITH(train::save_train_state(path, *a.model, *a.opt, st),
+                    Catch::Contains(path) && Catch::Contains("refusing to save non-finite weights") &&
+                        Catch::Contains("'model." + named[2].first + "' holds nan at element 1") &&
+                        Catch::Contains("the previous file at " + path + " is kept"));
+  named[2].second.data<float>()[1] = 0.5f;
+  // an optimizer moment
+  a.opt->state()[0].data<float>()[0] = std::numeric_limits<float>::infinity();
+  CHECK_THROWS_WITH(train::save_train_state(path, *a.model, *a.opt, st), Catch::Contains("'optim.0' holds inf"));
+
+  std::ifstream again(path, std::ios::binary);
+  const std::string now((std::istreambuf_iterator<char>(again)), std::istreambuf_iterator<char>());
+  CHECK(now == good);  // byte for byte the last good state
+  Run b(5);
+  CHECK(train::load_train_state(path, *b.model, *b.opt).step == 1);
+  for (const auto& entry : fs::directory_iterator(dir))
+    CHECK(entry.path().filename().string().find(".tmp.") == std::string::npos);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("the run config travels with the training state", "[train][train_state]") {
+  const fs::path dir = temp_dir();
+  const std::string path = (dir / "config.safetensors").string();
+  Run a(1);
+  train::TrainState st;
+  st.run_config = {{"seed", "3"}, {"lr", "0.001"}, {"batch-size", "64"}};
+  train::save_train_state(path, *a.model, *a.opt, st);
+  CHECK(train::read_train_state(path).run_config == st.run_config);
+  Run b(2);
+  CHECK(train::load_train_state(path, *b.model, *b.opt).run_config == st.run_config);
+  // no config saved: none read
+  train::save_train_state(path, *a.model, *a.opt, train::TrainState{});
+  CHECK(train::read_train_state(path).run_config.empty());
   fs::remove_all(dir);
 }

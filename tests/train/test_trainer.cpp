@@ -1,15 +1,22 @@
 // train::Trainer with training-time controllers and a custom loss, on a tiny ViT and a tiny
 // synthetic task: an extra loss term changes the gradients by exactly its own gradient, hooks
 // see gradients / updated weights once per step in order, a custom loss equal to the built-in
-// cross-entropy reproduces the built-in run bit for bit, and a distillation loss trains.
+// cross-entropy reproduces the built-in run bit for bit, and a distillation loss trains;
+// DropPath masks keyed by (seed, step) make a resume in a fresh trainer bit-identical; a
+// non-finite loss or weight stops with NonFiniteError naming the step.
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
+
+#include <filesystem>
+#include <limits>
 #include <map>
 
 #include "autograd/ops.h"
 #include "data/data_loader.h"
 #include "test_util.h"
 #include "tiny_vit_task.h"
+#include "train/train_state.h"
 #include "train/trainer.h"
 
 using namespace shears;
@@ -260,4 +267,105 @@ TEST_CASE("the trainer refuses non-scalar extra and custom losses, naming them",
   CHECK_THROWS_WITH(
       train_tiny(1, [](train::Trainer& t, nn::VisionTransformer&) { t.add_controller(nullptr); }, o),
       Catch::Contains("null controller"));
+}
+
+namespace {
+// Trains epochs [first, last) of the tiny task with DropPath 0.3; the model, optimizer state
+// and step come from `from` when given (a resume), else a fresh model of seed 7.
+struct DropPathRun {
+  std::shared_ptr<nn::VisionTransformer> model;
+  std::unique_ptr<train::Trainer> trainer;
+};
+DropPathRun drop_path_run(uint64_t noise_seed, int64_t first, int64_t last, const std::string& from = "",
+                          const std::string& save_to = "") {
+  nn::ModelConfig cfg = test::tiny_vit_config();
+  cfg.blocks = nn::uniform_blocks(2, 2, 8, 32);
+  cfg.drop_path = 0.3;
+  DropPathRun r;
+  r.model = std::make_shared<nn::VisionTransformer>(cfg, from.empty() ? 7 : 99);
+  data::LoaderOptions lo;
+  lo.batch_size = 8, lo.seed = 3;
+  data::DataLoader loader(std::make_shared<test::QuadrantDataset>(48), lo, test::normalize_for(cfg));
+  train::TrainerOptions o = tiny_options(2);
+  o.seed = noise_seed;
+  r.trainer = std::make_unique<train::Trainer>(*r.model, o, loader.batches_per_epoch());
+  if (!from.empty()) r.trainer->set_step(train::load_train_state(from, *r.model, r.trainer->optimizer()).step);
+  for (int64_t e = first; e < last; ++e) {
+    loader.start_epoch(e);
+    r.trainer->train_epoch(loader, e);
+  }
+  if (!save_to.empty()) {
+    train::TrainState st;
+    st.epoch = last;
+    st.step = r.trainer->step();
+    train::save_train_state(save_to, *r.model, r.trainer->optimizer(), st);
+  }
+  return r;
+}
+}  // namespace
+
+TEST_CASE("DropPath masks are keyed by (seed, step): a resume in a fresh trainer is bit-identical",
+          "[train][trainer][drop_path]") {
+  const std::string path =
+      (std::filesystem::temp_directory_path() / ("shears_trainer_dp_" + std::to_string(::getpid()) + ".safetensors"))
+          .string();
+  const ParamValues full = values_of(*drop_path_run(5, 0, 2).model);
+  drop_path_run(5, 0, 1, "", path);
+  (void)rand({1000});  // the process-wide generator moves on: the masks must not depend on it
+  DropPathRun resumed = drop_path_run(5, 1, 2, path);
+  CHECK(values_of(*resumed.model) == full);
+  // the draws are real: another seed trains other weights
+  CHECK(values_of(*drop_path_run(6, 0, 2).model) != full);
+  // the blocks do not keep a pointer into the trainer after the epoch
+  for (const auto& block : resumed.model->blocks->items) CHECK(block->drop_path_gen == nullptr);
+  std::filesystem::remove(path);
+}
+
+TEST_CASE("a non-finite loss or weight stops training with NonFiniteError naming the step", "[train][trainer]") {
+  const nn::ModelConfig cfg = test::tiny_vit_config();
+  nn::VisionTransformer model(cfg, 7);
+  data::LoaderOptions lo;
+  lo.batch_size = 8, lo.seed = 3;
+  data::DataLoader loader(std::make_shared<test::QuadrantDataset>(48), lo, test::normalize_for(cfg));
+  train::Trainer trainer(model, tiny_options(1), loader.batches_per_epoch());
+
+  SECTION("a NaN loss at step 2: the weights of step 2 are not updated") {
+    ParamValues before_step2;
+    trainer.set_loss([&](nn::VisionTransformer& m, const data::Batch& b, const Tensor& logits, int64_t step) {
+      Tensor loss = train::classification_loss(logits, b, 0.1);
+      if (step < 2) return loss;
+      before_step2 = values_of(m);
+      return mul_scalar(loss, std::numeric_limits<double>::quiet_NaN());
+    });
+    loader.start_epoch(0);
+    try {
+      trainer.train_epoch(loader, 0);
+      FAIL("no error");
+    } catch (const train::NonFiniteError& e) {
+      CHECK(e.step == 2);
+      CHECK(e.epoch == 0);
+      CHECK_THAT(std::string(e.what()), Catch::Contains("non-finite loss nan at step 3 (index 2, epoch 1"));
+      CHECK_THAT(std::string(e.what()), !Catch::Contains("--clip-grad"));  // no flag the library cannot know
+    }
+    CHECK(values_of(model) == before_step2);
+  }
+  SECTION("an update that makes a weight NaN at step 1") {
+    class PoisonGradient : public train::TrainingController {
+     public:
+      void after_backward(nn::VisionTransformer& m, int64_t step) override {
+        if (step == 1) m.head->weight.grad().data<float>()[4] = std::numeric_limits<float>::infinity();
+      }
+    };
+    trainer.add_controller(std::make_shared<PoisonGradient>());
+    loader.start_epoch(0);
+    try {
+      trainer.train_epoch(loader, 0);
+      FAIL("no error");
+    } catch (const train::NonFiniteError& e) {
+      CHECK(e.step == 1);
+      CHECK_THAT(std::string(e.what()), Catch::Contains("the update of step 2 (index 1") &&
+                                            Catch::Contains("made weight 'head.weight' nan at element 4"));
+    }
+    CHECK(trainer.step() == 1);
+  }
 }
