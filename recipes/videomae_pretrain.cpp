@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <iostream>
 
+#include <utility>
+
 #include <cxxopts.hpp>
 
 #include "common/mae_pretraining.h"
@@ -92,6 +94,12 @@ recipes::MaePretrainStudy parse_args(int argc, char** argv, bool& exit_now) {
   recipes::check_threads_flag(threads, "shears_videomae_pretrain");
   recipes::prepare_output_dir(s.out, "shears_videomae_pretrain");
   if (threads > 0) set_num_threads(threads);
+  for (auto [flag, value] : {std::pair<const char*, int64_t>{"frames", s.shape.frames}, {"patch", s.shape.patch},
+                             {"dim", s.shape.dim}, {"depth", s.shape.depth}, {"heads", s.shape.heads},
+                             {"decoder-dim", s.decoder_dim}, {"decoder-depth", s.decoder_depth}})
+    recipes::check_size_flag(value, flag, 4096, "shears_videomae_pretrain");
+  SHEARS_CHECK(s.shape.dim % s.shape.heads == 0, "shears_videomae_pretrain", "--dim (", s.shape.dim,
+               ") must be a multiple of --heads (", s.shape.heads, ")");
   SHEARS_CHECK(s.epochs >= 1, "shears_videomae_pretrain", "--epochs must be >= 1, got ", s.epochs);
   SHEARS_CHECK(s.batch_size >= 1 && s.train_clips >= s.batch_size, "shears_videomae_pretrain",
                "--train-clips (", s.train_clips, ") must hold at least one --batch-size (", s.batch_size, ")");

@@ -108,7 +108,7 @@ Tensor reshape(const Tensor& x, const Shape& shape_in) {
       infer = static_cast<int64_t>(i);
     } else {
       SHEARS_CHECK(shape[i] >= 0, "reshape", "negative size in ", shape_str(shape_in));
-      known *= shape[i];
+      known = checked_mul(known, shape[i], "reshape", "the product of the target sizes");
     }
   }
   if (infer >= 0) {

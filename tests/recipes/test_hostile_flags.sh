@@ -33,6 +33,10 @@ expect "--depth must be in \[1, 1024\]" shears_main --depth 600000 --scale quick
 expect "--mlp must be in \[1, " shears_main --mlp 0 --scale quick
 expect "--dim must be in \[1, 65536\]" shears_main --dim 4611686018427387904 --heads 1 --scale quick
 
+# shears_videomae_pretrain: model-size flags checked before the model is built
+expect "--heads must be in \[1, 4096\], got 0" shears_videomae_pretrain --scale smoke --heads 0
+expect "--dim \(32\) must be a multiple of --heads \(3\)" shears_videomae_pretrain --scale smoke --heads 3
+
 # --threads above the cap, in every recipe that takes it
 expect "--threads must be 0 \(automatic\) or in \[1, 256\], got 999" shears_main --threads 999 --scale quick
 expect "--threads must be 0 \(automatic\) or in \[1, 256\], got 999" shears_gardener --threads 999 --scale smoke

@@ -76,3 +76,10 @@ TEST_CASE("hostile values: exp_f32 maps NaN to NaN and keeps ordinary values", "
     }
   }
 }
+
+TEST_CASE("hostile sizes: reshape with -1 and target sizes whose product overflows throws", "[shape][hostile]") {
+  Tensor x = zeros({4, 6});
+  const int64_t big = int64_t(1) << 40;
+  CHECK_THROWS_WITH(reshape(x, {big, big, -1}), Catch::Contains("overflows int64"));
+  CHECK(reshape(x, {2, -1}).shape() == Shape{2, 12});
+}
