@@ -32,7 +32,7 @@ struct FinetuneOptions : train::TrainerOptions {
     log_every = 0;          // Trainer progress lines (0 = quiet)
   }
   int64_t batch_size = 64;
-  uint64_t seed = 0;      // loader shuffling and per-sample transforms
+  // seed (inherited from TrainerOptions): loader shuffling, per-sample transforms and DropPath draws
   bool mixing = false;    // Mixup/CutMix as set in `mix` (num_classes filled in from the data)
   data::MixupOptions mix;
   std::vector<std::shared_ptr<train::TrainingController>> controllers;  // run in this order
