@@ -176,7 +176,7 @@ ModelConfig ModelConfig::from_json(const std::string& text) {
   Json j;
   try {  // depth-limited (excerpts of a value in errors cannot overflow the stack), duplicate keys refused
     j = parse_bounded_json<Json>(text, kOp, "config", "JSON");
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse_error, and out_of_range for numbers like 1e999999
     fail(kOp, "malformed JSON: ", e.what());
   }
   if (!j.is_object()) fail(kOp, "expected a JSON object, got ", j.type_name());

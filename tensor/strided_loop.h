@@ -49,6 +49,8 @@ StridedLayout<N> coalesce(const Shape& shape, const std::array<Shape, N>& stride
 template <size_t N, typename RowFn>
 void for_each_row(const Shape& shape, const std::array<Shape, N>& strides, RowFn&& row,
                   int64_t min_parallel_elems = 32768) {
+  for (int64_t size : shape)
+    if (size == 0) return;  // no elements (e.g. a (2, 0) tensor from a file): no rows, nothing to divide by
   StridedLayout<N> L = coalesce<N>(shape, strides);
   const int64_t nd = static_cast<int64_t>(L.shape.size());
   const int64_t inner = L.shape[nd - 1];

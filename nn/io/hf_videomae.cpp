@@ -35,11 +35,12 @@ const char* const kQkv[3] = {"query", "key", "value"};
 
 bool starts_with(const std::string& s, const std::string& p) { return s.compare(0, p.size(), p) == 0; }
 
-// Parses "<prefix>{i}.<rest>"; false if s does not have that form.
+// Parses "<prefix>{i}.<rest>"; false if s does not have that form. An index of more than 9 digits
+// is not a layer (no overflow; the name passes through unchanged and a strict load reports it).
 bool split_layer(const std::string& s, const std::string& prefix, int64_t& index, std::string& rest) {
   if (!starts_with(s, prefix)) return false;
   size_t pos = prefix.size(), dot = s.find('.', pos);
-  if (dot == std::string::npos || dot == pos) return false;
+  if (dot == std::string::npos || dot == pos || dot - pos > 9) return false;
   index = 0;
   for (size_t i = pos; i < dot; ++i) {
     if (s[i] < '0' || s[i] > '9') return false;

@@ -206,3 +206,22 @@ TEST_CASE("the memory-limit harness reports an over-allocation as bad_alloc", "[
 #endif
   CHECK(test::run_with_memory_limit(kLimit, [] {}) == "ok");
 }
+
+TEST_CASE("hostile: a PNG chunk claiming more bytes than the file holds is refused before stb", "[data][hostile]") {
+  TempDir dir;
+  std::vector<uint8_t> px(8 * 8 * 3, 100);
+  const std::string png = dir.file("small.png");
+  REQUIRE(stbi_write_png(png.c_str(), 8, 8, 3, px.data(), 8 * 3) != 0);
+  std::vector<uint8_t> b = read_bytes(png);
+  // the first chunk after IHDR (8 signature + 25 IHDR bytes) claims 2^31 bytes (stb reallocated that much)
+  const size_t chunk = 8 + 25;
+  REQUIRE(b.size() > chunk + 8);
+  b[chunk] = 0x80, b[chunk + 1] = 0, b[chunk + 2] = 0, b[chunk + 3] = 0;
+  const std::string bad = dir.file("idat_2gb.png");
+  write_bytes(bad, b);
+  const std::string out = test::run_with_memory_limit(kLimit, [&] { data::load_image_rgb(bad); });
+  CHECK_THAT(out, Contains("error:") && Contains("idat_2gb.png") && Contains("claims 2147483648 bytes"));
+  // the fuzzer's file (tests/fuzz/corpus/fuzz_image/regression_png_idat_length_oom.png)
+  const std::string found = std::string(SHEARS_FIXTURES_DIR) + "/../fuzz/corpus/fuzz_image/regression_png_idat_length_oom.png";
+  CHECK_THROWS_WITH(data::load_image_rgb(found), Contains("remain"));
+}
