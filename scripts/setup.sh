@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages shears needs to build, test and run its demo.
-# Idempotent: checks each package with dpkg-query first and prints nothing when all
+# Installs the Debian 12 packages shears needs to build, test and run its demo; with CI=true
+# or SHEARS_FULL_CHECKS=1 (scripts/test.sh's full checks) also clang-14 and its runtime
+# libraries for the libFuzzer targets (tests/fuzz). Idempotent: checks each package with dpkg-query first and prints nothing when all
 # are present. Uses sudo when not root; runs apt-get update only when an install
 # fails (e.g. a fresh image without package lists).
 set -euo pipefail
@@ -10,6 +11,9 @@ packages=(
   libopenblas-dev libtbb-dev catch2 libcxxopts-dev nlohmann-json3-dev zlib1g-dev libstb-dev
   dataset-fashion-mnist
 )
+if [[ "${CI:-}" == "true" || "${SHEARS_FULL_CHECKS:-0}" == "1" ]]; then
+  packages+=(clang-14 libclang-rt-14-dev)
+fi
 
 missing=()
 for pkg in "${packages[@]}"; do

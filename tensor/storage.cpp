@@ -2,8 +2,9 @@
 // peak memory) and a cache of large blocks: a freed block of 1 MiB or more is kept and
 // handed to the next request of the same rounded size, because first-touch page faults
 // on fresh large blocks cost as much as the GEMM that fills them (measured on this VM).
-// The cache holds at most kCacheLimit bytes; `release_cached_blocks` empties it. Asking
-// for a CUDA storage without the CUDA module throws.
+// The cache holds at most kCacheLimit bytes; `release_cached_blocks` empties it, and so does
+// process exit (LeakSanitizer sees no cached block). Asking for a CUDA storage without the
+// CUDA module throws.
 #include "tensor/storage.h"
 
 #include <sys/mman.h>
@@ -24,9 +25,29 @@ constexpr size_t kLargeBlock = size_t(1) << 20;   // blocks >= 1 MiB are cached
 constexpr size_t kHugePage = size_t(2) << 20;     // large blocks are rounded to 2 MiB
 constexpr size_t kCacheLimit = size_t(4) << 30;   // bytes kept in the cache at most
 
-std::mutex g_cache_mutex;
-std::multimap<size_t, void*> g_cache;  // rounded size -> free block
+// The cache's state is never destroyed (the map lives on the heap behind a function-local
+// static), so a Storage freed by another static's destructor during exit stays valid whatever
+// the destruction order; the exit releaser below empties it and closes it instead.
+std::mutex g_cache_mutex;  // constant-initialized, trivially destructible
 size_t g_cached_bytes = 0;
+bool g_cache_closed = false;  // set at exit: blocks freed afterwards go straight to free()
+
+std::multimap<size_t, void*>& g_cache() {  // rounded size -> free block
+  static auto* blocks = new std::multimap<size_t, void*>();
+  return *blocks;
+}
+
+// Frees every cached block at exit and closes the cache. Statics destroyed after this one
+// (constructed before it) that still own storage free their blocks directly.
+struct CacheReleaseAtExit {
+  CacheReleaseAtExit() { g_cache(); }  // the map exists before this destructor is registered
+  ~CacheReleaseAtExit() {
+    release_cached_blocks();
+    std::lock_guard<std::mutex> lock(g_cache_mutex);
+    g_cache_closed = true;
+  }
+};
+CacheReleaseAtExit g_cache_release_at_exit;
 
 size_t rounded_size(size_t nbytes) {
   if (nbytes >= kLargeBlock) return ((nbytes + kHugePage - 1) / kHugePage) * kHugePage;
@@ -37,10 +58,10 @@ size_t rounded_size(size_t nbytes) {
 void* allocate(size_t rounded) {
   if (rounded >= kLargeBlock) {
     std::lock_guard<std::mutex> lock(g_cache_mutex);
-    auto it = g_cache.find(rounded);
-    if (it != g_cache.end()) {
+    auto it = g_cache().find(rounded);
+    if (it != g_cache().end()) {
       void* p = it->second;
-      g_cache.erase(it);
+      g_cache().erase(it);
       g_cached_bytes -= rounded;
       return p;
     }
@@ -53,8 +74,8 @@ void* allocate(size_t rounded) {
 void deallocate(void* p, size_t rounded) {
   if (rounded >= kLargeBlock) {
     std::lock_guard<std::mutex> lock(g_cache_mutex);
-    if (g_cached_bytes + rounded <= kCacheLimit) {
-      g_cache.emplace(rounded, p);
+    if (!g_cache_closed && g_cached_bytes + rounded <= kCacheLimit) {
+      g_cache().emplace(rounded, p);
       g_cached_bytes += rounded;
       return;
     }
@@ -85,8 +106,8 @@ void reset_cpu_bytes_peak() { g_peak.store(g_in_use.load()); }
 
 void release_cached_blocks() {
   std::lock_guard<std::mutex> lock(g_cache_mutex);
-  for (auto& kv : g_cache) std::free(kv.second);
-  g_cache.clear();
+  for (auto& kv : g_cache()) std::free(kv.second);
+  g_cache().clear();
   g_cached_bytes = 0;
 }
 
