@@ -89,20 +89,9 @@ struct Settings {
   int threads = 0;
 };
 
-std::vector<std::string> split_list(const std::string& text) {
-  std::vector<std::string> out;
-  std::stringstream ss(text);
-  for (std::string item; std::getline(ss, item, ',');) {
-    item.erase(0, item.find_first_not_of(" \t"));
-    item.erase(item.find_last_not_of(" \t") + 1);
-    if (!item.empty()) out.push_back(item);
-  }
-  return out;
-}
-
 std::vector<double> parse_deltas(const std::string& text) {
   std::vector<double> out;
-  for (const std::string& item : split_list(text)) {
+  for (const std::string& item : recipes::split_list(text)) {
     size_t used = 0;
     double v = 0;
     try {

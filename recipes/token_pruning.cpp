@@ -122,20 +122,9 @@ bool fuse_of(FuseMode mode, const pruning::TokenPolicySpec& policy) {
   return pruning::default_fuse(policy);
 }
 
-std::vector<std::string> split_list(const std::string& text) {
-  std::vector<std::string> out;
-  std::stringstream ss(text);
-  for (std::string item; std::getline(ss, item, ',');) {
-    item.erase(0, item.find_first_not_of(" \t"));
-    item.erase(item.find_last_not_of(" \t") + 1);
-    if (!item.empty()) out.push_back(item);
-  }
-  return out;
-}
-
 std::vector<double> parse_keep_rates(const std::string& text) {
   std::vector<double> out;
-  for (const std::string& item : split_list(text)) {
+  for (const std::string& item : recipes::split_list(text)) {
     size_t used = 0;
     double v = 0;
     try {
@@ -286,7 +275,7 @@ Settings parse_args(int argc, char** argv, bool& exit_now) {
   }
   if (r.count("policies")) policies = r["policies"].as<std::string>();
   if (r.count("keep-rates")) keep = r["keep-rates"].as<std::string>();
-  for (const std::string& p : split_list(policies)) s.policies.push_back(pruning::parse_token_policy(p));
+  for (const std::string& p : recipes::split_list(policies)) s.policies.push_back(pruning::parse_token_policy(p));
   SHEARS_CHECK(!s.policies.empty(), kProg, "--policies is empty; give e.g. evit,shannon,renyi:2");
   s.keep_rates = parse_keep_rates(keep);
   const std::string fuse = r["fuse"].as<std::string>();

@@ -1,6 +1,8 @@
 // Uniform error reporting and the shared flag checks of recipe executables (see recipe_main.h).
 #include "common/recipe_main.h"
 
+#include <sstream>
+
 #include <cxxopts.hpp>
 
 #include <unistd.h>
@@ -93,6 +95,17 @@ void prepare_output_file(const std::string& path, const std::string& prog, const
   const fs::path parent = fs::path(path).parent_path();
   const std::string dir = parent.empty() ? std::string(".") : parent.string();
   prepare_dir(dir, prog, str_cat(flag, " '", path, "': its folder '", dir, "'"));
+}
+
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream ss(text);
+  for (std::string item; std::getline(ss, item, ',');) {
+    item.erase(0, item.find_first_not_of(" \t"));
+    item.erase(item.find_last_not_of(" \t") + 1);
+    if (!item.empty()) out.push_back(item);
+  }
+  return out;
 }
 
 }  // namespace shears::recipes

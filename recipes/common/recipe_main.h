@@ -7,12 +7,16 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <cxxopts.hpp>
 
 namespace shears::recipes {
 
 int recipe_main(const std::function<int()>& body);
+
+// A comma-separated flag value as its items, spaces around items trimmed, empty items dropped.
+std::vector<std::string> split_list(const std::string& text);
 
 // ---- shared flag validators: each throws shears::Error "[prog] --flag ..." ----
 
