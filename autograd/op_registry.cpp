@@ -20,6 +20,7 @@ const std::vector<std::string>& registered_ops() {
       "sum", "mean", "amax", "amin", "var",
       // linear algebra and nn
       "matmul", "softmax", "log_softmax", "layer_norm", "dropout", "linear", "attention", "attention_probs",
+      "conv2d", "batch_norm",
       // losses
       "cross_entropy",
   };

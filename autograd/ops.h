@@ -111,5 +111,13 @@ Tensor soft_cross_entropy(const Tensor& logits, const Tensor& targets);
 Tensor smoothed_targets(const Tensor& labels, int64_t num_classes, double smoothing, DType dtype);
 // inverted dropout: zeroes with probability p and scales the rest by 1/(1-p) in training
 Tensor dropout(const Tensor& x, double p, bool training, Generator* gen = nullptr);
+// 2-d convolution, channels-last: x (B, H, W, Cin), weight (Cout, Cin, k, k) (PyTorch layout), k odd,
+// stride 1, zero padding k/2 ("same"); bias (Cout,) may be undefined. Returns (B, H, W, Cout).
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor());
+// Training-mode batch norm over the last dim of x (..., C): statistics over all leading dims, biased
+// variance in the normalisation (as PyTorch); weight/bias (C,) may be undefined. batch_mean and
+// batch_var (optional, not differentiable) receive the mean and the UNBIASED variance (C,).
+Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps, Tensor* batch_mean = nullptr,
+                  Tensor* batch_var = nullptr);
 
 }  // namespace shears

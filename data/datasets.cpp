@@ -16,6 +16,7 @@
 #include <memory>
 
 #include "data/jpeg_guard.h"
+#include "data/png_guard.h"
 #include "tensor/kernels.h"
 
 namespace fs = std::filesystem;
@@ -63,35 +64,6 @@ struct Rgb8 {
 
 uint32_t le_u32(const unsigned char* p) { return uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24; }
 uint16_t le_u16(const unsigned char* p) { return uint16_t(p[0] | p[1] << 8); }
-
-// Walks a PNG's chunks (length, type, data, CRC) from byte 8 and says why the file must not reach
-// stb: a chunk that claims more bytes than the file has left (stb_image reallocates its IDAT buffer
-// to the claimed length first: a 176-byte file asked for 2 GB; found by tests/fuzz/fuzz_image).
-// "" when every chunk fits (or the file is not a PNG).
-std::string png_chunk_problem(const std::string& path, uint64_t file_size) {
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (!f) return "";
-  unsigned char sig[8] = {};
-  std::string why;
-  if (std::fread(sig, 1, 8, f) == 8 && sig[0] == 0x89 && sig[1] == 'P' && sig[2] == 'N' && sig[3] == 'G') {
-    uint64_t pos = 8;
-    unsigned char head[8];
-    while (pos + 8 <= file_size && std::fseek(f, long(pos), SEEK_SET) == 0 && std::fread(head, 1, 8, f) == 8) {
-      const uint64_t length = uint64_t(head[0]) << 24 | uint64_t(head[1]) << 16 | uint64_t(head[2]) << 8 | head[3];
-      const std::string type(reinterpret_cast<const char*>(head + 4), 4);
-      const uint64_t left = file_size - pos - 8;
-      if (length > left) {
-        why = "PNG chunk '" + type + "' at byte " + std::to_string(pos) + " claims " + std::to_string(length) +
-              " bytes but only " + std::to_string(left) + " remain";
-        break;
-      }
-      if (type == "IEND") break;
-      pos += 12 + length;
-    }
-  }
-  std::fclose(f);
-  return why;
-}
 
 // Refuses a header whose size is beyond the caps or beyond what the file's bytes can hold,
 // before anything is decoded (stbi_info reads only the header).
@@ -141,10 +113,11 @@ Rgb8 decode_rgb8(const std::string& path) {
   const uint64_t file_size = fs::file_size(path, ec);
   if (ec) fail("load_image", "cannot read the size of '", path, "': ", ec.message());
   // Debian's stb_image builds JPEG Huffman tables past its arrays when a table has > 256 codes,
-  // already while reading the header (stbi_info): check before stb sees the file.
+  // already while reading the header (stbi_info), and trusts PNG chunk lengths (png_guard.h):
+  // check before stb sees the file.
   if (const std::string why = jpeg_file_huffman_problem(path); !why.empty())
     fail("load_image", "cannot decode '", path, "': ", why, " (corrupt or hostile JPEG)");
-  if (const std::string why = png_chunk_problem(path, file_size); !why.empty())
+  if (const std::string why = png_file_chunk_problem(path); !why.empty())
     fail("load_image", "cannot decode '", path, "': ", why, " (truncated, corrupt or hostile PNG)");
   check_image_size(path, file_size);
   Rgb8 img;

@@ -73,22 +73,24 @@ std::vector<std::pair<std::string, Shape>> parameter_shapes(const ModelConfig& c
     const BlockConfig& b = cfg.blocks[size_t(i)];
     const std::string at = str_cat("blocks.", i, ".");
     const int64_t w = b.attn_width(), h = b.mlp_hidden;
-    out.emplace_back(at + "norm1.weight", Shape{d});
-    out.emplace_back(at + "norm1.bias", Shape{d});
-    out.emplace_back(at + "attn.qkv.weight", Shape{3 * w, d});
+    // channel subsets of a P3B-sliced block (all = d): the widths each branch reads and writes
+    const int64_t ai = b.attn_in.width(d), ao = b.attn_out.width(d), mi = b.mlp_in.width(d), mo = b.mlp_out.width(d);
+    out.emplace_back(at + "norm1.weight", Shape{ai});
+    out.emplace_back(at + "norm1.bias", Shape{ai});
+    out.emplace_back(at + "attn.qkv.weight", Shape{3 * w, ai});
     if (cfg.qkv_bias && !video) out.emplace_back(at + "attn.qkv.bias", Shape{3 * w});
     if (cfg.qkv_bias && video) {
       out.emplace_back(at + "attn.q_bias", Shape{w});
       out.emplace_back(at + "attn.v_bias", Shape{w});
     }
-    out.emplace_back(at + "attn.proj.weight", Shape{d, w});
-    out.emplace_back(at + "attn.proj.bias", Shape{d});
-    out.emplace_back(at + "norm2.weight", Shape{d});
-    out.emplace_back(at + "norm2.bias", Shape{d});
-    out.emplace_back(at + "mlp.fc1.weight", Shape{h, d});
+    out.emplace_back(at + "attn.proj.weight", Shape{ao, w});
+    out.emplace_back(at + "attn.proj.bias", Shape{ao});
+    out.emplace_back(at + "norm2.weight", Shape{mi});
+    out.emplace_back(at + "norm2.bias", Shape{mi});
+    out.emplace_back(at + "mlp.fc1.weight", Shape{h, mi});
     out.emplace_back(at + "mlp.fc1.bias", Shape{h});
-    out.emplace_back(at + "mlp.fc2.weight", Shape{d, h});
-    out.emplace_back(at + "mlp.fc2.bias", Shape{d});
+    out.emplace_back(at + "mlp.fc2.weight", Shape{mo, h});
+    out.emplace_back(at + "mlp.fc2.bias", Shape{mo});
   }
   const std::string norm = video ? "fc_norm" : "norm";
   out.emplace_back(norm + ".weight", Shape{d});

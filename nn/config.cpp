@@ -44,7 +44,8 @@ void validate_stats(const char* field, const std::vector<double>& v, int64_t in_
 const std::vector<std::string> kTopKeys = {"arch",  "image_size",  "in_chans", "patch_size", "frames",
                                            "tubelet", "dim",     "blocks",   "num_classes", "qkv_bias",
                                            "ln_eps",  "drop_path", "mean",   "std",  "fc_norm_eps"};
-const std::vector<std::string> kBlockKeys = {"heads", "head_dim", "mlp_hidden", "attn_scale"};
+const std::vector<std::string> kBlockKeys = {"heads",   "head_dim", "mlp_hidden", "attn_scale",
+                                             "attn_in", "attn_out", "mlp_in",     "mlp_out"};
 
 // Keys of `obj` that are not in the known list for its level (top level: path "", blocks: "blocks[i].").
 std::string unknown_keys(const Json& obj, const std::string& path) {
@@ -90,6 +91,51 @@ std::vector<double> get_double_array(const Json& obj, const char* key) {
   return out;
 }
 
+// An optional channel subset ("attn_in": [0, 3, ...]); absent = all channels. Only the JSON type is
+// checked here (an array of integers); order, uniqueness and range are validate()'s.
+ChannelSubset get_subset(const Json& obj, const std::string& path, const char* key) {
+  auto it = obj.find(key);
+  if (it == obj.end()) return {};
+  if (!it->is_array())
+    fail(kOp, "key '", path, key, "' must be an array of channel indices, got ", it->type_name(), " ", json_excerpt(*it));
+  ChannelSubset c;
+  c.all = false;
+  for (size_t i = 0; i < it->size(); ++i) {
+    const Json& v = (*it)[i];
+    if (!v.is_number_integer() ||
+        (v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())))
+      fail(kOp, "key '", path, key, "[", i, "]' must be a channel index (integer), got ", v.type_name(), " ",
+           json_excerpt(v));
+    c.index.push_back(v.get<int64_t>());
+  }
+  return c;
+}
+
+// "blocks[i].attn_in": sorted, unique, in [0, dim).
+void validate_subset(const ChannelSubset& c, int64_t dim, const std::string& field) {
+  if (c.all) return;
+  for (size_t k = 0; k < c.index.size(); ++k) {
+    const int64_t v = c.index[k];
+    if (v < 0 || v >= dim) fail(kOp, field, "[", k, "] = ", v, " is not a channel of the residual stream (valid: 0..", dim - 1, ")");
+    if (k > 0 && v <= c.index[k - 1])
+      fail(kOp, field, " must be sorted and unique, got ", c.index[k - 1], " then ", v, " at [", k - 1, "], [", k, "]");
+  }
+}
+
+// One branch's in/out subsets against its inner width (BlockConfig: normal, constant or skipped).
+void validate_branch(const ChannelSubset& in, const ChannelSubset& out, int64_t inner, const std::string& at,
+                     const char* branch, const char* inner_name) {
+  if (inner == 0 && !in.none())
+    fail(kOp, at, inner_name, " is 0, which is allowed only for a constant or skipped ", branch, " branch (", at,
+         branch, "_in = [])");
+  if (inner != 0 && in.none())
+    fail(kOp, at, branch, "_in is empty, which requires ", at, inner_name,
+         " = 0 (a constant branch: the out Linear's bias only)");
+  if (out.none() && !in.none())
+    fail(kOp, at, branch, "_out is empty (a skipped branch), which requires ", at, branch, "_in = [] and ", at,
+         inner_name, " = 0");
+}
+
 // Rejects keys no reader knows (typos), after the required keys were found.
 void check_no_unknown_keys(const Json& obj, const std::string& path) {
   const std::string extra = unknown_keys(obj, path);
@@ -126,9 +172,20 @@ void ModelConfig::validate() const {
   for (size_t i = 0; i < blocks.size(); ++i) {
     const BlockConfig& b = blocks[i];
     const std::string at = str_cat("blocks[", i, "].");
-    require_in_range(at + "heads", b.heads, kMaxHeads);
-    require_in_range(at + "head_dim", b.head_dim, kMaxHeadDim);
-    require_in_range(at + "mlp_hidden", b.mlp_hidden, kMaxMlpHidden);
+    validate_subset(b.attn_in, dim, at + "attn_in");
+    validate_subset(b.attn_out, dim, at + "attn_out");
+    validate_subset(b.mlp_in, dim, at + "mlp_in");
+    validate_subset(b.mlp_out, dim, at + "mlp_out");
+    // an inner width of 0 is the constant/skipped form of a sliced branch (BlockConfig), nothing else
+    if (b.heads == 0 && b.head_dim == 0) {
+      validate_branch(b.attn_in, b.attn_out, 0, at, "attn", "heads");
+    } else {
+      require_in_range(at + "heads", b.heads, kMaxHeads);
+      require_in_range(at + "head_dim", b.head_dim, kMaxHeadDim);
+      validate_branch(b.attn_in, b.attn_out, b.heads, at, "attn", "heads");
+    }
+    if (b.mlp_hidden != 0) require_in_range(at + "mlp_hidden", b.mlp_hidden, kMaxMlpHidden);
+    validate_branch(b.mlp_in, b.mlp_out, b.mlp_hidden, at, "mlp", "mlp_hidden");
     if (b.attn_width() > kMaxModelDim)
       fail(kOp, at, "heads * head_dim is ", b.attn_width(), ", above the cap of ", kMaxModelDim);
     if (!(b.attn_scale >= 0) || !std::isfinite(b.attn_scale))
@@ -166,6 +223,10 @@ std::string ModelConfig::to_json() const {
   for (const BlockConfig& b : blocks) {
     Json jb{{"heads", b.heads}, {"head_dim", b.head_dim}, {"mlp_hidden", b.mlp_hidden}};
     if (b.attn_scale > 0) jb["attn_scale"] = b.attn_scale;
+    const std::pair<const char*, const ChannelSubset*> subsets[] = {
+        {"attn_in", &b.attn_in}, {"attn_out", &b.attn_out}, {"mlp_in", &b.mlp_in}, {"mlp_out", &b.mlp_out}};
+    for (const auto& [key, c] : subsets)
+      if (!c->all) jb[key] = c->index;
     bl.push_back(std::move(jb));
   }
   j["blocks"] = std::move(bl);
@@ -213,6 +274,10 @@ ModelConfig ModelConfig::from_json(const std::string& text) {
     b.head_dim = get_int(bl[i], path, "head_dim");
     b.mlp_hidden = get_int(bl[i], path, "mlp_hidden");
     if (bl[i].contains("attn_scale")) b.attn_scale = get_double(bl[i]["attn_scale"], path + "attn_scale");
+    b.attn_in = get_subset(bl[i], path, "attn_in");
+    b.attn_out = get_subset(bl[i], path, "attn_out");
+    b.mlp_in = get_subset(bl[i], path, "mlp_in");
+    b.mlp_out = get_subset(bl[i], path, "mlp_out");
     check_no_unknown_keys(bl[i], path);
     c.blocks.push_back(b);
   }

@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace shears::nn {
@@ -24,8 +25,33 @@ inline constexpr int64_t kMaxPatchPixels = int64_t(1) << 24;   // in_chans * tub
 inline constexpr int64_t kMaxTokens = int64_t(1) << 20;        // num_tokens()
 inline constexpr int64_t kMaxClasses = int64_t(1) << 24;       // num_classes
 
+// The residual-stream channels a residual branch reads (its input side) or writes (its output
+// side) after P3B channel slicing (pruning::slice_by_gates). `all` = every channel in the dense
+// layout (the default: nothing is written to JSON, so existing configs are unchanged); otherwise
+// `index` lists the channels, sorted, unique, in [0, dim) (JSON: "attn_in": [0, 3, ...]; [] = none).
+struct ChannelSubset {
+  bool all = true;
+  std::vector<int64_t> index;
+  int64_t width(int64_t dim) const { return all ? dim : static_cast<int64_t>(index.size()); }
+  bool none() const { return !all && index.empty(); }
+  static ChannelSubset of(std::vector<int64_t> channels) { return {false, std::move(channels)}; }
+  bool operator==(const ChannelSubset& o) const { return all == o.all && (all || index == o.index); }
+  bool operator!=(const ChannelSubset& o) const { return !(*this == o); }
+};
+
 // One transformer block's shape. Attention inner width = heads * head_dim (may differ
 // from dim after structural pruning); MLP hidden width may differ per block.
+//
+// Channel subsets (P3B): each branch reads the residual channels `*_in` (its LayerNorm still
+// normalises over all dim channels, then only these feed the branch; the LayerNorm weight/bias
+// hold only these entries) and adds its output into the channels `*_out`. Three forms per branch:
+//  - normal:   in and out non-empty, inner width >= 1;
+//  - constant: in = [] and inner width 0 (attention: heads = head_dim = 0; MLP: mlp_hidden = 0), out
+//              non-empty: the branch adds its out Linear's bias (proj.bias / fc2.bias, (|out|,)) at the out
+//              channels, nothing else (METHODS.md §2.7: an all-zero in-gate leaves a constant output);
+//  - skipped:  in = out = [] and inner width 0: no compute, zero-size parameters.
+// validate() accepts an inner width of 0 exactly when the in subset is empty, and an empty out subset
+// only together with an empty in subset.
 struct BlockConfig {
   int64_t heads = 6;
   int64_t head_dim = 64;
@@ -33,7 +59,10 @@ struct BlockConfig {
   // q.k scale of the attention; 0 = 1/sqrt(head_dim). Set when head dims were pruned (the
   // surviving dims keep the original 1/sqrt(head_dim)); JSON key "attn_scale", written only when set.
   double attn_scale = 0.0;
+  // JSON keys of the same names, written only when not all
+  ChannelSubset attn_in = {}, attn_out = {}, mlp_in = {}, mlp_out = {};
   int64_t attn_width() const { return heads * head_dim; }
+  bool dense_channels() const { return attn_in.all && attn_out.all && mlp_in.all && mlp_out.all; }
 };
 
 struct ModelConfig {

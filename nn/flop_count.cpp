@@ -23,15 +23,21 @@ BlockFlops count_block_flops(const ModelConfig& cfg, const BlockConfig& block, i
   const double d = static_cast<double>(cfg.dim);
   const double aw = static_cast<double>(block.attn_width());
   const double m = static_cast<double>(block.mlp_hidden);
+  // widths each branch reads / writes (P3B channel subsets; dim when dense)
+  const double a_in = static_cast<double>(block.attn_in.width(cfg.dim));
+  const double a_out = static_cast<double>(block.attn_out.width(cfg.dim));
+  const double m_in = static_cast<double>(block.mlp_in.width(cfg.dim));
+  const double m_out = static_cast<double>(block.mlp_out.width(cfg.dim));
   BlockFlops f;
   f.tokens_in = tokens_in;
   f.tokens_out = tokens_out;
-  f.norm1 = 5.0 * n_in * d;
-  f.qkv = n_in * d * 3.0 * aw;
+  // a branch that reads no channel (constant: a bias add, not counted; or skipped) runs no LayerNorm
+  if (a_in > 0) f.norm1 = 5.0 * n_in * d;  // statistics over all dim channels, as the sliced forward does
+  f.qkv = n_in * a_in * 3.0 * aw;
   f.attn = 2.0 * n_in * n_in * aw;
-  f.proj = n_in * aw * d;
-  f.norm2 = 5.0 * n_out * d;
-  f.mlp = 2.0 * n_out * d * m;
+  f.proj = n_in * aw * a_out;
+  if (m_in > 0) f.norm2 = 5.0 * n_out * d;
+  f.mlp = n_out * m_in * m + n_out * m * m_out;
   return f;
 }
 
@@ -105,20 +111,27 @@ TokenCounts keep_rate_token_counts(const ModelConfig& cfg, double keep_rate, con
 
 int64_t count_block_parameters(const ModelConfig& cfg, const BlockConfig& block) {
   // the ModelConfig caps keep every product below in int64 (no signed overflow on hostile sizes)
-  SHEARS_CHECK(cfg.dim >= 1 && cfg.dim <= kMaxModelDim && block.heads >= 1 && block.heads <= kMaxHeads &&
-                   block.head_dim >= 1 && block.head_dim <= kMaxHeadDim && block.mlp_hidden >= 1 &&
-                   block.mlp_hidden <= kMaxMlpHidden,
+  // 0 only in the constant/skipped form of a P3B-sliced branch (nn/config.h); subsets hold <= dim entries
+  const bool no_heads = block.heads == 0 && block.head_dim == 0;
+  SHEARS_CHECK(cfg.dim >= 1 && cfg.dim <= kMaxModelDim &&
+                   (no_heads || (block.heads >= 1 && block.heads <= kMaxHeads && block.head_dim >= 1 &&
+                                 block.head_dim <= kMaxHeadDim)) &&
+                   block.mlp_hidden >= 0 && block.mlp_hidden <= kMaxMlpHidden,
                kOp, "block sizes out of range: dim ", cfg.dim, ", heads ", block.heads, ", head_dim ", block.head_dim,
                ", mlp_hidden ", block.mlp_hidden, " (caps in nn/config.h)");
   const int64_t d = cfg.dim, aw = block.attn_width(), m = block.mlp_hidden;
+  const int64_t ai = block.attn_in.width(d), ao = block.attn_out.width(d);
+  const int64_t mi = block.mlp_in.width(d), mo = block.mlp_out.width(d);
+  SHEARS_CHECK(ai <= d && ao <= d && mi <= d && mo <= d, kOp, "a channel subset of the block lists more than dim (",
+               d, ") channels");
   int64_t qkv_bias = 0;
   if (cfg.qkv_bias) qkv_bias = cfg.arch == "videomae" ? 2 * aw : 3 * aw;  // q_bias + v_bias vs full bias
-  return 2 * d                      // norm1
-         + 3 * aw * d + qkv_bias    // qkv
-         + d * aw + d               // proj
-         + 2 * d                    // norm2
-         + m * d + m                // fc1
-         + d * m + d;               // fc2
+  return 2 * ai                     // norm1
+         + 3 * aw * ai + qkv_bias   // qkv
+         + ao * aw + ao             // proj
+         + 2 * mi                   // norm2
+         + m * mi + m               // fc1
+         + mo * m + mo;             // fc2
 }
 
 int64_t count_parameters(const ModelConfig& cfg) {

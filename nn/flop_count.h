@@ -15,6 +15,10 @@
 //    h * N*N*d = N*N*(h*d); only attn_width = heads * head_dim enters.
 //  - Token pruning inside a block (EViT, entropy policies) happens after attention and before
 //    the MLP: attention (norm1, qkv, QK^T, AV, proj) sees N_in tokens, norm2 and the MLP N_out.
+//  - P3B channel subsets (BlockConfig::attn_in ...): qkv reads |attn_in| channels, proj writes
+//    |attn_out|, fc1 reads |mlp_in|, fc2 writes |mlp_out|; a branch LayerNorm still costs 5*N*dim (its
+//    statistics span every channel) unless the branch reads nothing; a constant branch (bias add) and
+//    a skipped branch cost 0. The index/scatter copies of the sliced forward are not counted.
 //  - Final norm: ViT applies timm's `norm` to all tokens it sees (5*N*dim); VideoMAE applies
 //    `fc_norm` to the one mean-pooled vector (5*dim). Head: dim*num_classes (0 without a head).
 // Reference values (tests/nn/test_flop_count.cpp): DeiT-S 4.608 G, DeiT-B 17.58 G, DeiT-T 1.258 G,
@@ -36,12 +40,12 @@ using TokenCounts = std::vector<std::pair<int64_t, int64_t>>;
 struct BlockFlops {
   int64_t tokens_in = 0;
   int64_t tokens_out = 0;
-  double norm1 = 0;   // 5 * N_in * dim
-  double qkv = 0;     // N_in * dim * 3 * attn_width
+  double norm1 = 0;   // 5 * N_in * dim (0 when the attention branch reads no channel)
+  double qkv = 0;     // N_in * |attn_in| * 3 * attn_width
   double attn = 0;    // QK^T + AV: 2 * N_in^2 * attn_width
-  double proj = 0;    // N_in * attn_width * dim
-  double norm2 = 0;   // 5 * N_out * dim
-  double mlp = 0;     // fc1 + fc2: 2 * N_out * dim * mlp_hidden
+  double proj = 0;    // N_in * attn_width * |attn_out|
+  double norm2 = 0;   // 5 * N_out * dim (0 when the MLP branch reads no channel)
+  double mlp = 0;     // fc1 + fc2: N_out * (|mlp_in| + |mlp_out|) * mlp_hidden
   double total() const { return norm1 + qkv + attn + proj + norm2 + mlp; }
 };
 
@@ -78,7 +82,9 @@ TokenCounts keep_rate_token_counts(const ModelConfig& cfg, double keep_rate, con
 //  videomae: patch_embed (dim*P + dim) + blocks + fc_norm (2*dim) + head; the sinusoidal position
 //            embedding is fixed, not a parameter.
 //  block:    norm1 (2*dim) + qkv weight (3*aw*dim) + qkv bias (vit: 3*aw; videomae: q_bias + v_bias = 2*aw;
-//            none when !qkv_bias) + proj (dim*aw + dim) + norm2 (2*dim) + fc1 (M*dim + M) + fc2 (dim*M + dim)
+//            none when !qkv_bias) + proj (dim*aw + dim) + norm2 (2*dim) + fc1 (M*dim + M) + fc2 (dim*M + dim);
+//            with P3B channel subsets dim is |attn_in| (norm1, qkv), |attn_out| (proj), |mlp_in| (norm2,
+//            fc1), |mlp_out| (fc2) -- the shapes the sliced model stores.
 //  head:     num_classes*dim + num_classes (none when num_classes == 0).
 int64_t count_parameters(const ModelConfig& cfg);
 int64_t count_block_parameters(const ModelConfig& cfg, const BlockConfig& block);

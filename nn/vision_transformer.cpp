@@ -120,7 +120,19 @@ Tensor VisionTransformer::pool(const Tensor& tokens) {
 
 Tensor VisionTransformer::forward_features(const Tensor& x) {
   Tensor t = embed(x);
-  for (auto& b : blocks->items) t = b->forward(t);
+  sub_block_features.clear();
+  if (!keep_sub_block_features) {
+    for (auto& b : blocks->items) t = b->forward(t);
+    return pool(t);
+  }
+  sub_block_features.reserve(2 * blocks->size() + 1);
+  sub_block_features.push_back(t);
+  for (auto& b : blocks->items) {
+    Tensor after_attention;
+    t = b->forward(t, &after_attention);
+    sub_block_features.push_back(after_attention);
+    sub_block_features.push_back(t);
+  }
   return pool(t);
 }
 

@@ -77,6 +77,14 @@ class VisionTransformer : public Module {
   bool keep_last_features = false;
   Tensor last_features;
 
+  // Opt-in sub-block feature tap for P3B's block performance indicator (METHODS.md §2.2): while
+  // keep_sub_block_features is true, forward()/forward_features() store 2*depth+1 tensors (B, N, dim)
+  // with their graph: [0] the embeddings entering block 0, [2i+1] the residual stream after block i's
+  // attention residual (before its token hook, if any), [2i+2] after its MLP residual. Cleared at
+  // every forward (left empty while off). Off by default; not saved, not copied by clone_model.
+  bool keep_sub_block_features = false;
+  std::vector<Tensor> sub_block_features;
+
  private:
   ModelConfig base_;
 };

@@ -3,6 +3,7 @@
 
 #include <string>
 
+#include "autograd/node.h"
 #include "tensor/creation.h"
 #include "tensor/kernels.h"
 
@@ -145,6 +146,211 @@ std::vector<nn::ParameterSlice> prune_attention_dims(nn::VisionTransformer& mode
   check_keep(keep, attn.head_dim, "prune_attention_dims", "block " + std::to_string(block) + " head dim");
   return slice_attention(attn, block, width_indices(iota(attn.heads), attn.head_dim, keep), attn.heads,
                          int64_t(keep.size()));
+}
+
+// ---------------------------------------------------------------- slice_by_gates
+
+namespace {
+
+constexpr const char* kSliceOp = "slice_by_gates";
+
+// Positions kept by a gate's hard mask (value >= 0.5); every position when there is no gate.
+std::vector<int64_t> hard_keep(const Tensor& gate, int64_t width) {
+  if (!gate.defined()) return iota(width);
+  const std::vector<double> v = kernels::to_dtype(kernels::contiguous(gate), DType::F64).to_vector<double>();
+  std::vector<int64_t> keep;
+  for (size_t i = 0; i < v.size(); ++i)
+    if (v[i] >= 0.5) keep.push_back(int64_t(i));
+  return keep;
+}
+
+// The gate as its hard mask (1 kept, 0 pruned), same dtype; undefined stays undefined.
+Tensor hard_mask(const Tensor& gate) {
+  if (!gate.defined()) return gate;
+  const std::vector<int64_t> keep = hard_keep(gate, gate.numel());
+  std::vector<double> m(size_t(gate.numel()), 0.0);
+  for (int64_t k : keep) m[size_t(k)] = 1.0;
+  return kernels::to_dtype(from_vector(m), gate.dtype());
+}
+
+void check_gate(const Tensor& gate, int64_t width, int64_t block, const char* name) {
+  if (!gate.defined()) return;
+  SHEARS_CHECK(gate.dim() == 1 && gate.size(0) == width, kSliceOp, "block ", block, " ", name, " has shape ",
+               shape_str(gate.shape()), ", expected (", width, ",)");
+  SHEARS_CHECK(gate.dtype() == DType::F32 || gate.dtype() == DType::F64, kSliceOp, "block ", block, " ", name,
+               " must be a float tensor");
+}
+
+// The residual channels `keep` (positions in `current`) denote; stays `all` when nothing was removed.
+nn::ChannelSubset compose(const nn::ChannelSubset& current, const std::vector<int64_t>& keep, int64_t dim) {
+  if (current.all) {
+    if (int64_t(keep.size()) == dim) return current;
+    return nn::ChannelSubset::of(keep);
+  }
+  std::vector<int64_t> idx;
+  for (int64_t k : keep) idx.push_back(current.index[size_t(k)]);
+  return nn::ChannelSubset::of(idx);
+}
+
+// Slices a parameter along `dim` unless `kept` is every index (no copy, no slice recorded).
+void slice_if_needed(Tensor& slot, const std::string& name, int64_t dim, const std::vector<int64_t>& kept,
+                     std::vector<nn::ParameterSlice>& out) {
+  if (int64_t(kept.size()) == slot.size(dim)) return;  // kept is sorted and unique: all of them
+  slice_parameter(slot, name, dim, kept, out);
+}
+
+// Overwrites a (sliced) bias with `values` (same shape), keeping requires_grad.
+void set_values(Tensor& slot, const Tensor& values) {
+  Tensor fresh = kernels::to_dtype(kernels::contiguous(values), slot.dtype());
+  if (slot.requires_grad()) fresh.set_requires_grad(true);
+  slot = fresh;
+}
+
+// (width,) output of a branch on zero input (its constant output once nothing reaches it), then its out
+// channels `out_keep`.
+Tensor constant_at(const Tensor& branch_out, const std::vector<int64_t>& out_keep) {
+  const Tensor flat = kernels::contiguous(kernels::reshape(branch_out, {branch_out.numel()}));
+  return kernels::index_select(flat, 0, from_vector(out_keep));
+}
+
+struct BranchPlan {
+  std::vector<int64_t> in_keep, inner_keep, out_keep;  // positions in the current widths
+  bool skipped = false, constant = false;
+  Tensor constant_value;  // (|out_keep|,) for a constant branch
+};
+
+BranchPlan plan_attention(nn::Block& b) {
+  nn::Attention& a = *b.attn;
+  BranchPlan p;
+  p.in_keep = hard_keep(b.attn_in_gate, a.qkv->in_features());
+  p.inner_keep = hard_keep(a.qkv_gate, a.head_dim);
+  p.out_keep = hard_keep(b.attn_out_gate, a.proj->out_features());
+  p.skipped = p.out_keep.empty();
+  p.constant = !p.skipped && (a.width() == 0 || p.in_keep.empty() || p.inner_keep.empty());
+  if (p.constant) {
+    if (a.width() == 0) {
+      p.constant_value = constant_at(a.proj->bias, p.out_keep);
+    } else {  // the branch on a zero input with the hard head-dim mask: nothing of x reaches it any more
+      const Tensor saved = a.qkv_gate;
+      a.qkv_gate = hard_mask(saved);
+      const Tensor zero = zeros({1, 1, a.qkv->in_features()}, a.qkv->weight.dtype());
+      p.constant_value = constant_at(a.forward(zero), p.out_keep);
+      a.qkv_gate = saved;
+    }
+  }
+  return p;
+}
+
+BranchPlan plan_mlp(nn::Block& b) {
+  nn::Mlp& m = *b.mlp;
+  BranchPlan p;
+  p.in_keep = hard_keep(b.mlp_in_gate, m.fc1->in_features());
+  p.inner_keep = hard_keep(m.gate, m.hidden());
+  p.out_keep = hard_keep(b.mlp_out_gate, m.fc2->out_features());
+  p.skipped = p.out_keep.empty();
+  p.constant = !p.skipped && (m.hidden() == 0 || p.in_keep.empty() || p.inner_keep.empty());
+  if (p.constant) {
+    if (m.hidden() == 0) {
+      p.constant_value = constant_at(m.fc2->bias, p.out_keep);
+    } else {
+      const Tensor saved = m.gate;
+      m.gate = hard_mask(saved);
+      const Tensor zero = zeros({1, 1, m.fc1->in_features()}, m.fc1->weight.dtype());
+      p.constant_value = constant_at(m.forward(zero), p.out_keep);
+      m.gate = saved;
+    }
+  }
+  return p;
+}
+
+void apply_attention(nn::Block& b, int64_t block, const BranchPlan& p, std::vector<nn::ParameterSlice>& out) {
+  nn::Attention& a = *b.attn;
+  const std::string at = "blocks." + std::to_string(block) + ".";
+  const std::string pa = at + "attn.";
+  const bool empty_inner = p.skipped || p.constant;
+  const std::vector<int64_t> none;
+  const std::vector<int64_t>& in_keep = empty_inner ? none : p.in_keep;
+  // width entries kept: every head, the kept dims (none for a constant or skipped branch)
+  const std::vector<int64_t> within = empty_inner ? none : width_indices(iota(a.heads), a.head_dim, p.inner_keep);
+  std::vector<int64_t> qkv_rows;
+  for (int64_t part = 0; part < 3; ++part)
+    for (int64_t i : within) qkv_rows.push_back(part * a.width() + i);
+  slice_if_needed(b.norm1->weight, at + "norm1.weight", 0, in_keep, out);
+  slice_if_needed(b.norm1->bias, at + "norm1.bias", 0, in_keep, out);
+  slice_if_needed(a.qkv->weight, pa + "qkv.weight", 0, qkv_rows, out);
+  slice_if_needed(a.qkv->weight, pa + "qkv.weight", 1, in_keep, out);
+  if (a.qkv->bias.defined()) slice_if_needed(a.qkv->bias, pa + "qkv.bias", 0, qkv_rows, out);
+  if (a.q_bias.defined()) slice_if_needed(a.q_bias, pa + "q_bias", 0, within, out);
+  if (a.v_bias.defined()) slice_if_needed(a.v_bias, pa + "v_bias", 0, within, out);
+  slice_if_needed(a.proj->weight, pa + "proj.weight", 1, within, out);
+  slice_if_needed(a.proj->weight, pa + "proj.weight", 0, p.out_keep, out);
+  slice_if_needed(a.proj->bias, pa + "proj.bias", 0, p.out_keep, out);
+  if (p.constant) set_values(a.proj->bias, p.constant_value);
+  if (a.gate.defined() && a.gate.numel() != int64_t(within.size())) slice_tensor(a.gate, 0, within);
+  if (empty_inner) {
+    a.heads = 0;
+    a.head_dim = 0;
+    a.scale = 0.0;  // no q.k is computed any more
+  } else {
+    a.head_dim = int64_t(p.inner_keep.size());  // a.scale is kept: the surviving dims compute what they did
+  }
+  b.attn_in_channels = compose(b.attn_in_channels, in_keep, b.dim());
+  b.attn_out_channels = compose(b.attn_out_channels, p.out_keep, b.dim());
+}
+
+void apply_mlp(nn::Block& b, int64_t block, const BranchPlan& p, std::vector<nn::ParameterSlice>& out) {
+  nn::Mlp& m = *b.mlp;
+  const std::string at = "blocks." + std::to_string(block) + ".";
+  const std::string pm = at + "mlp.";
+  const bool empty_inner = p.skipped || p.constant;
+  const std::vector<int64_t> none;
+  const std::vector<int64_t>& in_keep = empty_inner ? none : p.in_keep;
+  const std::vector<int64_t>& hidden_keep = empty_inner ? none : p.inner_keep;
+  slice_if_needed(b.norm2->weight, at + "norm2.weight", 0, in_keep, out);
+  slice_if_needed(b.norm2->bias, at + "norm2.bias", 0, in_keep, out);
+  slice_if_needed(m.fc1->weight, pm + "fc1.weight", 0, hidden_keep, out);
+  slice_if_needed(m.fc1->weight, pm + "fc1.weight", 1, in_keep, out);
+  slice_if_needed(m.fc1->bias, pm + "fc1.bias", 0, hidden_keep, out);
+  slice_if_needed(m.fc2->weight, pm + "fc2.weight", 1, hidden_keep, out);
+  slice_if_needed(m.fc2->weight, pm + "fc2.weight", 0, p.out_keep, out);
+  slice_if_needed(m.fc2->bias, pm + "fc2.bias", 0, p.out_keep, out);
+  if (p.constant) set_values(m.fc2->bias, p.constant_value);
+  b.mlp_in_channels = compose(b.mlp_in_channels, in_keep, b.dim());
+  b.mlp_out_channels = compose(b.mlp_out_channels, p.out_keep, b.dim());
+}
+
+}  // namespace
+
+std::vector<nn::ParameterSlice> slice_by_gates(nn::VisionTransformer& model) {
+  const int64_t depth = int64_t(model.blocks->size());
+  // validate every gate before touching anything
+  for (int64_t i = 0; i < depth; ++i) {
+    const nn::Block& b = *model.blocks->items[size_t(i)];
+    check_gate(b.attn_in_gate, b.attn->qkv->in_features(), i, "attn_in_gate");
+    check_gate(b.attn_out_gate, b.attn->proj->out_features(), i, "attn_out_gate");
+    check_gate(b.attn->qkv_gate, b.attn->head_dim, i, "attn.qkv_gate");
+    check_gate(b.mlp_in_gate, b.mlp->fc1->in_features(), i, "mlp_in_gate");
+    check_gate(b.mlp->gate, b.mlp->hidden(), i, "mlp.gate");
+    check_gate(b.mlp_out_gate, b.mlp->fc2->out_features(), i, "mlp_out_gate");
+  }
+  std::vector<BranchPlan> attn_plans, mlp_plans;
+  {
+    NoGradGuard no_grad;  // constants are computed from the weights and gates as they are now
+    for (auto& b : model.blocks->items) {
+      attn_plans.push_back(plan_attention(*b));
+      mlp_plans.push_back(plan_mlp(*b));
+    }
+  }
+  std::vector<nn::ParameterSlice> out;
+  for (int64_t i = 0; i < depth; ++i) {
+    nn::Block& b = *model.blocks->items[size_t(i)];
+    apply_attention(b, i, attn_plans[size_t(i)], out);
+    apply_mlp(b, i, mlp_plans[size_t(i)], out);
+    b.remove_channel_gates();
+    b.attn->remove_qkv_gate();
+    b.mlp->remove_gate();
+  }
+  return out;
 }
 
 }  // namespace shears::pruning

@@ -40,4 +40,28 @@ std::vector<nn::ParameterSlice> prune_attention_heads(nn::VisionTransformer& mod
 std::vector<nn::ParameterSlice> prune_attention_dims(nn::VisionTransformer& model, int64_t block,
                                                      const std::vector<int64_t>& keep);
 
+// P3B finalize (METHODS.md §2.1, §2.4, §2.7): physically slices every block by the HARD masks
+// (gate >= 0.5 kept) of its attached P3B gates -- Block::attn_in_gate / attn_out_gate /
+// mlp_in_gate / mlp_out_gate, Attention::qkv_gate (head dims shared by q, k, v and all heads) and
+// Mlp::gate (hidden neurons); a missing gate keeps everything. Only the hard masks matter: kept
+// entries are taken as 1 whatever their soft value (the caller sets hard masks first if it wants
+// the gated and the sliced model to agree). Per branch:
+//  - normal:   norm1/norm2 weight+bias and qkv/fc1 input columns keep the in channels; qkv rows keep
+//              the kept head dims of every head (q, k, v; qkv bias or q_bias/v_bias), proj columns the
+//              same; fc1 rows / fc1 bias / fc2 columns keep the hidden neurons; proj/fc2 rows + bias
+//              keep the out channels. The attention scale stays what it was (1/sqrt(original head_dim)).
+//  - constant: no in channel, no head dim or no hidden neuron left: the branch output no longer
+//              depends on x; it is computed once (the branch on a zero input, hard masks applied) and
+//              folded into proj.bias / fc2.bias (|out|,), with inner width 0 (heads = head_dim = 0,
+//              mlp_hidden = 0) and zero-size other tensors (nn/config.h BlockConfig).
+//  - skipped:  no out channel left: the branch is removed from the forward (every tensor zero-size).
+// The block's channel subsets (BlockConfig::attn_in ...) record which residual channels remain, so
+// save_model/load_model rebuild the sliced model from the file alone. Works on an already sliced
+// model too (gates then index its current widths). Every attached P3B gate is removed afterwards
+// (Attention::gate, not a P3B gate, is sliced and kept). Validates every gate's shape first (the
+// model is untouched on error). Returns the ParameterSlices (a parameter sliced along two dims gets
+// two, in order); a folded bias is sliced to the out channels and then overwritten, so optimizer
+// state following the slices keeps its moments at those positions.
+std::vector<nn::ParameterSlice> slice_by_gates(nn::VisionTransformer& model);
+
 }  // namespace shears::pruning

@@ -23,6 +23,8 @@
 #include "data/mixup.h"
 #include "data/random_erasing.h"
 #include "data/transforms.h"
+#include "dist/data_parallel.h"
+#include "dist/world.h"
 #include "nn/checkpoint.h"
 #include "nn/flop_count.h"
 #include "nn/io/atomic_file.h"
@@ -281,7 +283,10 @@ class PeriodicStateSave : public train::TrainingController {
 };
 
 int run(const Config& c) {
-  recipes::prepare_output_dir(c.out, "shears_main");  // an unwritable --out fails now, not after an epoch
+  // Under mpirun (docs/distributed.md): data parallel over the ranks; rank 0 prints and writes files.
+  dist::quiet_non_root_stdout();
+  const bool root = dist::is_root();
+  if (root) recipes::prepare_output_dir(c.out, "shears_main");  // an unwritable --out fails now, not after an epoch
   if (c.threads > 0) set_num_threads(c.threads);
   const double t_start = now_s();
   auto train_set = std::make_shared<data::FashionMnistDataset>(c.data_dir, true, c.train_limit > 0 ? c.train_limit : -1);
@@ -328,12 +333,15 @@ int run(const Config& c) {
   to.stop_at_step = c.stop_after_steps;
   to.clip_grad = c.clip_grad;
   to.seed = c.seed;  // DropPath masks of step s from (seed, s): exact on resume
-  if (c.resume.empty()) std::filesystem::remove(to.log_path);
+  dist::shard_trainer_options(to);  // this rank's rows of every global batch; only rank 0 logs
+  if (c.resume.empty() && root) std::filesystem::remove(to.log_path);
   train::Trainer trainer(model, to, train_loader.batches_per_epoch());
   const std::string state_path = c.out + "/train_state.safetensors";
   // temp files of earlier runs killed mid-write (a resumed run may not write the state again)
-  nn::remove_dead_writer_temp_files(state_path);
-  nn::remove_dead_writer_temp_files(c.out + "/vit_fmnist.safetensors");
+  if (root) {
+    nn::remove_dead_writer_temp_files(state_path);
+    nn::remove_dead_writer_temp_files(c.out + "/vit_fmnist.safetensors");
+  }
   const train::RunConfig run_config = run_config_of(c);
   train::TrainState state;  // where training starts: epoch, global step, batch within the epoch
   std::string last_good_path;  // the newest training state known good (loaded or saved by this run)
@@ -371,7 +379,12 @@ int run(const Config& c) {
                 get_num_threads());
   std::printf("effective config: %s\n", eff);
   if (const std::string w = gemm_backend_warning(); !w.empty()) std::printf("%s\n", w.c_str());
-  {  // the effective configuration is stored with the run: first line of the log, and the checkpoint
+  if (dist::distributed())
+    std::printf("data parallel: %d ranks x %ld-%ld images of every global batch of %ld (MPI; gradients all-reduced "
+                "after backward)\n",
+                dist::size(), long(c.batch_size / dist::size()), long((c.batch_size + dist::size() - 1) / dist::size()),
+                long(c.batch_size));
+  if (root) {  // the effective configuration is stored with the run: first line of the log, and the checkpoint
     std::ofstream log(to.log_path, std::ios::app);
     log << "{\"kind\":\"config\",\"text\":\"" << eff << "\"}\n";
   }
@@ -390,10 +403,13 @@ int run(const Config& c) {
     return s;
   };
   auto save_state = [&](const train::TrainState& s) {
-    train::save_train_state(state_path, model, trainer.optimizer(), s);  // atomic: temp file + rename
+    if (root) train::save_train_state(state_path, model, trainer.optimizer(), s);  // atomic: temp file + rename
     last_good_path = state_path;
     last_good = s;
   };
+  // first: the gradients are summed over the ranks before any other controller sees them
+  auto data_parallel = std::make_shared<dist::DataParallel>();
+  if (dist::distributed()) trainer.add_controller(data_parallel);
   if (c.save_every > 0)
     trainer.add_controller(std::make_shared<PeriodicStateSave>(
         c.save_every, [&](int64_t steps_done) { save_state(state_after(steps_done)); }));
@@ -428,6 +444,11 @@ int run(const Config& c) {
                       " --resume-override clip-grad --clip-grad 1)")));
   }
   const double train_seconds = now_s() - t_train;
+  if (!root) return 0;  // the other ranks' part ends with training; rank 0 evaluates and reports
+  if (dist::distributed())
+    std::printf("data parallel: gradient all-reduce %.2f ms/step on average (%.2f M floats per step, %d ranks)\n",
+                1e3 * data_parallel->total_allreduce_seconds() / double(std::max<int64_t>(1, trainer.step() - state.step)),
+                data_parallel->last_allreduce_elements() / 1e6, dist::size());
   test_loader.start_epoch(0);
   train::EvalResult ev = trainer.evaluate(test_loader);
   const std::string ckpt = c.out + "/vit_fmnist.safetensors";
@@ -488,10 +509,11 @@ int run(const Config& c) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  return shears::recipes::recipe_main([&]() -> int {
+  shears::dist::WorldSession world(argc, argv);  // MPI only under mpirun; a failing rank aborts the job
+  return world.finish(shears::recipes::recipe_main([&]() -> int {
     bool exit_now = false;
     Config c = parse_args(argc, argv, exit_now);
     if (exit_now) return 0;
     return run(c);
-  });
+  }));
 }

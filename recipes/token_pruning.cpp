@@ -38,6 +38,8 @@
 #include "data/fashion_mnist.h"
 #include "data/random_erasing.h"
 #include "data/transforms.h"
+#include "dist/sweep.h"
+#include "dist/world.h"
 #include "nn/checkpoint.h"
 #include "nn/flop_count.h"
 #include "pruning/provenance.h"
@@ -454,15 +456,18 @@ Study prepare(const Settings& s) {
       const std::string recipe = s.base.describe(base_train->size());
       const std::string path = (std::filesystem::path(s.out) / "base_model.safetensors").string();
       const double t0 = train::now_s();
-      recipes::CachedModel cached = recipes::load_or_build_model(
-          path, recipe, s.retrain_base,
-          [&] {
-            std::printf("base: training %s (%s) ...\n", recipe.c_str(),
-                        s.retrain_base ? "--retrain-base" : "no cached model with this recipe");
-            std::fflush(stdout);
-            return train_base(s.base, base_train, s.scale == "mini" ? 200 : 0);
-          },
-          {{"shears.recipe", std::string(kProg) + " --scale " + s.scale + " base"}});
+      recipes::CachedModel cached;
+      dist::root_first([&] {  // under mpirun: rank 0 builds the cache, then the other ranks load it
+        cached = recipes::load_or_build_model(
+            path, recipe, s.retrain_base && dist::is_root(),
+            [&] {
+              std::printf("base: training %s (%s) ...\n", recipe.c_str(),
+                          s.retrain_base ? "--retrain-base" : "no cached model with this recipe");
+              std::fflush(stdout);
+              return train_base(s.base, base_train, s.scale == "mini" ? 200 : 0);
+            },
+            {{"shears.recipe", std::string(kProg) + " --scale " + s.scale + " base"}});
+      });
       st.base = cached.model;
       if (cached.reused) {
         st.base_desc = "patch-4 base cached in " + path + " (" + recipe + ")";
@@ -496,6 +501,31 @@ std::string token_path(const pruning::TokenPruning& tp) {
   s = std::to_string(recs.front().tokens_in);
   for (const auto& r : recs) s += "→" + std::to_string(r.tokens_out);
   return s;
+}
+
+// A cell's measured values as one line (exact doubles as hex floats; the token path has no spaces),
+// the result a sweep job sends to rank 0; policy, keep rate and fusion come from the job's index.
+std::string hex_double(double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%a", v);
+  return buf;
+}
+
+std::string cell_text(const Cell& c) {
+  return hex_double(c.acc_installed) + " " + hex_double(c.acc_finetuned) + " " + hex_double(c.gflops) + " " +
+         hex_double(c.images_per_s) + " " + hex_double(c.dense_images_per_s) + " " + hex_double(c.seconds) + " " +
+         c.tokens;
+}
+
+Cell cell_from_text(const std::string& text) {
+  std::istringstream in(text);
+  std::string v[6];
+  Cell c;
+  in >> v[0] >> v[1] >> v[2] >> v[3] >> v[4] >> v[5] >> c.tokens;
+  SHEARS_CHECK(!in.fail(), kProg, "internal: a sweep result is not a cell: '", text, "'");
+  double* fields[6] = {&c.acc_installed, &c.acc_finetuned, &c.gflops, &c.images_per_s, &c.dense_images_per_s, &c.seconds};
+  for (int i = 0; i < 6; ++i) *fields[i] = std::strtod(v[i].c_str(), nullptr);
+  return c;
 }
 
 using train::now_s;
@@ -558,6 +588,7 @@ std::vector<std::string> significance_notes(const std::vector<pruning::TokenPoli
 }
 
 int run(const Settings& s) {
+  dist::quiet_non_root_stdout();  // under mpirun rank 0 prints the report
   if (s.threads > 0) set_num_threads(s.threads);
   const double t_start = now_s();
   const std::clock_t cpu_start = std::clock();
@@ -592,10 +623,73 @@ int run(const Settings& s) {
   const double acc_base = recipes::evaluate_accuracy(*st.base, st.test, st.test_tf).top1;
   double acc_dense_ft = std::nan("");
   std::string dense_note;
+  // The dense control and the cells are independent fine-tunes: one sweep (dist/sweep.h). Under
+  // mpirun job j runs on rank j % N and rank 0 gathers the results in job order (the tables are
+  // the one-process run's); job 0 is the dense control when there is one.
+  std::vector<std::pair<double, pruning::TokenPolicySpec>> grid;
+  for (double keep : s.keep_rates)
+    for (const auto& policy : s.policies) grid.emplace_back(keep, policy);
+  const int64_t dense_jobs = s.finetune_dense ? 1 : 0;
+  const size_t total = grid.size();
+  const double t_runs = now_s();
+  const std::vector<std::string> results = dist::run_sweep(dense_jobs + int64_t(total), [&](int64_t job) {
+    if (job < dense_jobs) {
+      auto m = pruning::clone_model(*st.base);
+      recipes::finetune(*m, st.train, st.train_tf, s.ft);
+      return hex_double(recipes::evaluate_accuracy(*m, st.test, st.test_tf).top1);
+    }
+    const size_t cell_index = size_t(job - dense_jobs);
+    const double keep = grid[cell_index].first;
+    const pruning::TokenPolicySpec& policy = grid[cell_index].second;
+    const double t0 = now_s();
+    Cell c;
+    c.policy = policy;
+    c.keep_rate = keep;
+    c.fuse = fuse_of(s.fuse, policy);
+    auto model = pruning::clone_model(*st.base);
+    pruning::TokenPruningConfig pc;
+    pc.policy = policy;
+    pc.keep_rate = keep;
+    pc.fuse = c.fuse;
+    pc.exclude_cls_key = s.exclude_cls_key;
+    pc.seed = s.ft.seed;
+    pruning::PruneContext ctx;
+    ctx.seed = s.ft.seed;
+    pruning::apply_all(*model, {std::make_shared<pruning::TokenPruningTransform>(pc)}, ctx);
+    const std::shared_ptr<pruning::TokenPruning> tp = pruning::find_token_pruning(*model);
+    SHEARS_CHECK(tp != nullptr, kProg, "internal: ", policy.name(), " left no token pruning on the model");
+    c.acc_installed = recipes::evaluate_accuracy(*model, st.test, st.test_tf).top1;
+    recipes::finetune(*model, st.train, st.train_tf, s.ft);
+    c.acc_finetuned = recipes::evaluate_accuracy(*model, st.test, st.test_tf).top1;
+    const std::vector<double> ips = recipes::interleaved_images_per_second(
+        {recipes::inference_forward(*model, st.timing_images), recipes::inference_forward(*st.base, st.timing_images)},
+        tb, tput);
+    c.gflops = nn::count_flops(cfg, tp->last_token_counts()).total / 1e9;  // token counts of the timed forward
+    c.tokens = token_path(*tp);
+    c.images_per_s = ips[0];
+    c.dense_images_per_s = ips[1];
+    c.seconds = now_s() - t0;
+    const double per_run = (now_s() - t_runs) / double(cell_index / size_t(dist::size()) + 1);
+    std::printf("[%zu/%zu] %-10s keep %.2f %s: top-1 %.2f%% installed, %.2f%% fine-tuned; tokens %s, %.4f GFLOPs; "
+                "%.0f img/s vs dense %.0f (%.2fx); %.0f s, eta %.0f s\n",
+                cell_index + 1, total, policy.name().c_str(), keep, c.fuse ? "fused" : "unfused",
+                100 * c.acc_installed, 100 * c.acc_finetuned, c.tokens.c_str(), c.gflops, c.images_per_s,
+                c.dense_images_per_s, c.images_per_s / c.dense_images_per_s, c.seconds,
+                per_run * double(total - cell_index - 1) / double(dist::size()));
+    std::fflush(stdout);
+    return cell_text(c);
+  });
+  if (!dist::is_root()) return 0;  // rank 0 has every result: it prints the tables and writes the files
+  std::vector<Cell> cells;
+  for (size_t i = 0; i < total; ++i) {
+    Cell c = cell_from_text(results[size_t(dense_jobs) + i]);
+    c.policy = grid[i].second;
+    c.keep_rate = grid[i].first;
+    c.fuse = fuse_of(s.fuse, c.policy);
+    cells.push_back(c);
+  }
   if (s.finetune_dense) {
-    auto m = pruning::clone_model(*st.base);
-    recipes::finetune(*m, st.train, st.train_tf, s.ft);
-    acc_dense_ft = recipes::evaluate_accuracy(*m, st.test, st.test_tf).top1;
+    acc_dense_ft = std::strtod(results[0].c_str(), nullptr);
     const double moved = 100 * (acc_dense_ft - acc_base);
     dense_note = "Dense control: base " + acc_se(acc_base, n_test) + " as trained, " + acc_se(acc_dense_ft, n_test) +
                  " after the same fine-tune (" + recipes::fmt(moved, 2) + " points; bound ±" +
@@ -610,50 +704,6 @@ int run(const Settings& s) {
               dense_gflops, now_s() - t_start);
   if (!dense_note.empty()) std::printf("%s\n", dense_note.c_str());
   std::fflush(stdout);
-
-  std::vector<Cell> cells;
-  const size_t total = s.policies.size() * s.keep_rates.size();
-  const double t_runs = now_s();
-  for (double keep : s.keep_rates)
-    for (const auto& policy : s.policies) {
-      const double t0 = now_s();
-      Cell c;
-      c.policy = policy;
-      c.keep_rate = keep;
-      c.fuse = fuse_of(s.fuse, policy);
-      auto model = pruning::clone_model(*st.base);
-      pruning::TokenPruningConfig pc;
-      pc.policy = policy;
-      pc.keep_rate = keep;
-      pc.fuse = c.fuse;
-      pc.exclude_cls_key = s.exclude_cls_key;
-      pc.seed = s.ft.seed;
-      pruning::PruneContext ctx;
-      ctx.seed = s.ft.seed;
-      pruning::apply_all(*model, {std::make_shared<pruning::TokenPruningTransform>(pc)}, ctx);
-      const std::shared_ptr<pruning::TokenPruning> tp = pruning::find_token_pruning(*model);
-      SHEARS_CHECK(tp != nullptr, kProg, "internal: ", policy.name(), " left no token pruning on the model");
-      c.acc_installed = recipes::evaluate_accuracy(*model, st.test, st.test_tf).top1;
-      recipes::finetune(*model, st.train, st.train_tf, s.ft);
-      c.acc_finetuned = recipes::evaluate_accuracy(*model, st.test, st.test_tf).top1;
-      const std::vector<double> ips = recipes::interleaved_images_per_second(
-          {recipes::inference_forward(*model, st.timing_images), recipes::inference_forward(*st.base, st.timing_images)},
-          tb, tput);
-      c.gflops = nn::count_flops(cfg, tp->last_token_counts()).total / 1e9;  // token counts of the timed forward
-      c.tokens = token_path(*tp);
-      c.images_per_s = ips[0];
-      c.dense_images_per_s = ips[1];
-      c.seconds = now_s() - t0;
-      cells.push_back(c);
-      const double per_run = (now_s() - t_runs) / double(cells.size());
-      std::printf("[%zu/%zu] %-10s keep %.2f %s: top-1 %.2f%% installed, %.2f%% fine-tuned; tokens %s, %.4f GFLOPs; "
-                  "%.0f img/s vs dense %.0f (%.2fx); %.0f s, eta %.0f s\n",
-                  cells.size(), total, policy.name().c_str(), keep, c.fuse ? "fused" : "unfused",
-                  100 * c.acc_installed, 100 * c.acc_finetuned, c.tokens.c_str(), c.gflops, c.images_per_s,
-                  c.dense_images_per_s, c.images_per_s / c.dense_images_per_s, c.seconds,
-                  per_run * double(total - cells.size()));
-      std::fflush(stdout);
-    }
 
   // ---- tables ----
   auto cell_of = [&](const pruning::TokenPolicySpec& p, double keep) -> const Cell& {
@@ -762,10 +812,11 @@ int run(const Settings& s) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  return shears::recipes::recipe_main([&]() -> int {
+  shears::dist::WorldSession world(argc, argv);  // MPI only under mpirun: the cells are spread over the ranks
+  return world.finish(shears::recipes::recipe_main([&]() -> int {
     bool exit_now = false;
     Settings s = parse_args(argc, argv, exit_now);
     if (exit_now) return 0;
     return run(s);
-  });
+  }));
 }

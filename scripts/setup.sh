@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages shears needs to build, test and run its demo; with CI=true
+# Installs the Debian 12 packages shears needs to build, test and run its demo (Open MPI included:
+# the optional dist/ module is built when it is found); with CI=true
 # or SHEARS_FULL_CHECKS=1 (scripts/test.sh's full checks) also clang-14 and its runtime
 # libraries for the libFuzzer targets (tests/fuzz). Idempotent: checks each package with dpkg-query first and prints nothing when all
 # are present. Uses sudo when not root; runs apt-get update only when an install
@@ -10,6 +11,7 @@ packages=(
   build-essential cmake ninja-build pkg-config ccache
   libopenblas-dev libtbb-dev catch2 libcxxopts-dev nlohmann-json3-dev zlib1g-dev libstb-dev
   dataset-fashion-mnist
+  libopenmpi-dev openmpi-bin  # dist/'s MPI backend and mpirun for the 2-rank tests (docs/distributed.md)
 )
 if [[ "${CI:-}" == "true" || "${SHEARS_FULL_CHECKS:-0}" == "1" ]]; then
   packages+=(clang-14 libclang-rt-14-dev)

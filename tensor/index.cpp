@@ -88,6 +88,20 @@ void check_writable(const Tensor& dst, const char* op) {
 // idx = index[o, k, j] when kPerElement (gather / scatter), else index[k] (1-d index).
 template <typename T, bool kAdd, bool kPerElement>
 void index_loop(T* a, T* b, const int64_t* index, const Geom& g) {
+  if (g.inner == 1) {  // indexed dim innermost (channel gathers): a task owns whole outer rows, k in order
+    parallel_for(g.outer, grain_for(g.m), [&](int64_t o0, int64_t o1) {
+      for (int64_t o = o0; o < o1; ++o) {
+        T* pa = a + g.a_outer[o];
+        T* pb = b + g.b_outer[o];
+        const int64_t* pi = kPerElement ? index + o * g.m : index;
+        for (int64_t k = 0; k < g.m; ++k) {
+          if constexpr (kAdd) pa[pi[k] * g.a_dim] += pb[k * g.b_dim];
+          else pb[k * g.b_dim] = pa[pi[k] * g.a_dim];
+        }
+      }
+    });
+    return;
+  }
   // One (o, k) row over columns [j0, j1).
   auto row = [&](int64_t o, int64_t k, int64_t j0, int64_t j1) {
     T* pa = a + g.a_outer[o];

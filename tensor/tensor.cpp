@@ -34,6 +34,7 @@ int64_t Tensor::size(int64_t d) const { return shape()[normalize_dim(d, dim(), "
 int64_t Tensor::stride(int64_t d) const { return strides()[normalize_dim(d, dim(), "stride")]; }
 
 bool Tensor::is_contiguous() const {
+  if (numel() == 0) return true;  // no element to lay out (zero-size dims get stride-1 placeholders)
   int64_t expected = 1;
   for (int64_t i = dim() - 1; i >= 0; --i) {
     if (shape()[i] == 1) continue;

@@ -5,15 +5,40 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <memory>
+#include <utility>
+#include <vector>
 
 #include "autograd/ops.h"
 #include "train/progress.h"
+#include "train/trainer.h"
 
 namespace shears::train {
 
 namespace {
 // Keeps mask streams apart from other users of the same seed.
 constexpr uint64_t kMaskSeedMix = 0x6d61736b5f747562ull;  // "mask_tub"
+
+// Points the DropPath of every encoder and decoder block at `gen` for the scope and restores the
+// previous generators on exit (also on an exception).
+class DropPathGeneratorScope {
+ public:
+  DropPathGeneratorScope(nn::VideoMAEPretrain& model, Generator* gen) {
+    for (const auto* list : {&model.encoder->blocks->items, &model.decoder->blocks->items})
+      for (const auto& block : *list) {
+        previous_.emplace_back(block, block->drop_path_gen);
+        block->drop_path_gen = gen;
+      }
+  }
+  ~DropPathGeneratorScope() {
+    for (auto it = previous_.rbegin(); it != previous_.rend(); ++it) it->first->drop_path_gen = it->second;
+  }
+  DropPathGeneratorScope(const DropPathGeneratorScope&) = delete;
+  DropPathGeneratorScope& operator=(const DropPathGeneratorScope&) = delete;
+
+ private:
+  std::vector<std::pair<std::shared_ptr<nn::Block>, Generator*>> previous_;
+};
 }  // namespace
 
 MaePretrainer::MaePretrainer(nn::VideoMAEPretrain& model, MaePretrainOptions options, int64_t steps_per_epoch)
@@ -42,7 +67,12 @@ double MaePretrainer::train_step(const Tensor& clips) {
   optimizer_->set_lr(schedule_.at(step_));
   optimizer_->zero_grad();
   Tensor mask = masks(model_, clips.size(0), opts_.mask_seed, uint64_t(step_));
-  Tensor loss = model_.forward(clips, mask).loss;
+  drop_path_gen_ = Generator(opts_.mask_seed ^ kDropPathSeedMix, uint64_t(step_));
+  Tensor loss;
+  {
+    DropPathGeneratorScope drop_path_scope(model_, &drop_path_gen_);
+    loss = model_.forward(clips, mask).loss;
+  }
   const double lv = loss.item<double>();
   if (!std::isfinite(lv))
     fail("mae_pretrainer", "non-finite loss ", lv, " at step ", step_, "; lower the learning rate (now ",
@@ -52,6 +82,11 @@ double MaePretrainer::train_step(const Tensor& clips) {
   optimizer_->step();
   ++step_;
   return lv;
+}
+
+void MaePretrainer::set_step(int64_t step) {
+  SHEARS_CHECK(step >= 0, "mae_pretrainer", "set_step needs a step >= 0, got ", step);
+  step_ = step;
 }
 
 double MaePretrainer::train_epoch(data::DataLoader& loader, int64_t epoch) {

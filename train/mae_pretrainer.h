@@ -1,6 +1,6 @@
 // MaePretrainer: the VideoMAE masked-pretraining loop (engine_for_pretraining.py). Per step:
-// a tube mask drawn from Generator(mask_seed, step) (so a run is a pure function of its
-// seeds), normalized-pixel MSE on the masked tubelets, AdamW (beta2 0.95 by default),
+// a tube mask and the DropPath draws keyed by (mask_seed, step) (so a run is a pure function of
+// its seeds and a resume is exact), normalized-pixel MSE on the masked tubelets, AdamW (beta2 0.95 by default),
 // warm-up + cosine lr stepped per iteration, optional gradient clipping, and a progress
 // line with clips/s and ETA. evaluate() reports the loss next to the predict-the-mean
 // baseline on held-out clips.
@@ -24,7 +24,10 @@ struct MaePretrainOptions {
   double weight_decay = 0.05;  // not on biases, norms or mask_token
   double beta1 = 0.9, beta2 = 0.95;
   double clip_grad = 0.0;      // 0 = no clipping
-  uint64_t mask_seed = 0;      // masks of step s come from Generator(mask_seed, s)
+  // Masks of step s come from Generator(mask_seed ^ mask mix, s); during a step every encoder and
+  // decoder block's DropPath draws from Generator(mask_seed ^ kDropPathSeedMix, s) (as the
+  // Trainer's, docs/DESIGN.md "Stochastic layers"), not from the process generator.
+  uint64_t mask_seed = 0;
   int64_t log_every = 20;      // steps between progress lines (0 = none)
   std::string log_path;        // JSONL ("" = none)
   bool quiet = false;
@@ -61,6 +64,9 @@ class MaePretrainer {
   AdamW& optimizer() { return *optimizer_; }
   const CosineSchedule& schedule() const { return schedule_; }
   int64_t step() const { return step_; }
+  // Continues a run at `step` (after the caller restored the weights and the optimizer state):
+  // the lr, masks and DropPath draws of the following steps are those of an uninterrupted run.
+  void set_step(int64_t step);
   double last_clips_per_second() const { return last_cps_; }
 
  private:
@@ -71,6 +77,7 @@ class MaePretrainer {
   int64_t steps_per_epoch_;
   int64_t step_ = 0;
   double last_cps_ = 0;
+  Generator drop_path_gen_;  // re-keyed to (mask_seed, step) before every step's forward
 };
 
 }  // namespace shears::train

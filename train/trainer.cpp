@@ -21,6 +21,8 @@ Trainer::Trainer(nn::VisionTransformer& model, TrainerOptions options, int64_t s
   o.lr = opts_.lr;
   o.beta1 = opts_.beta1;
   o.beta2 = opts_.beta2;
+  SHEARS_CHECK(opts_.shard_count >= 1 && opts_.shard_rank >= 0 && opts_.shard_rank < opts_.shard_count, "trainer",
+               "shard_rank must be in [0, shard_count), got ", opts_.shard_rank, " of ", opts_.shard_count);
   optimizer_ = std::make_unique<AdamW>(decay_groups(model_, opts_.weight_decay), o);
   schedule_ = CosineSchedule::from_epochs(opts_.lr, opts_.warmup_lr, opts_.min_lr, opts_.warmup_epochs,
                                           double(opts_.epochs), steps_per_epoch_);
@@ -41,20 +43,45 @@ namespace {
 // on exit (also on an exception), so no block is left pointing at the Trainer's member.
 class DropPathGeneratorScope {
  public:
-  void install(nn::VisionTransformer& model, Generator* gen) {
+  // `shard`: the rows of the global batch this process holds (data parallel; {} = all of it).
+  void install(nn::VisionTransformer& model, Generator* gen, nn::SampleShard shard = {}) {
     for (auto& block : model.blocks->items)
-      if (block->drop_path_gen != gen) {
-        previous_.emplace_back(block, block->drop_path_gen);
+      if (block->drop_path_gen != gen || block->drop_path_shard.first != shard.first ||
+          block->drop_path_shard.global != shard.global) {
+        previous_.push_back({block, block->drop_path_gen, block->drop_path_shard});
         block->drop_path_gen = gen;
+        block->drop_path_shard = shard;
       }
   }
   ~DropPathGeneratorScope() {
-    for (auto it = previous_.rbegin(); it != previous_.rend(); ++it) it->first->drop_path_gen = it->second;
+    for (auto it = previous_.rbegin(); it != previous_.rend(); ++it) {
+      it->block->drop_path_gen = it->gen;
+      it->block->drop_path_shard = it->shard;
+    }
   }
 
  private:
-  std::vector<std::pair<std::shared_ptr<nn::Block>, Generator*>> previous_;
+  struct Previous {
+    std::shared_ptr<nn::Block> block;
+    Generator* gen;
+    nn::SampleShard shard;
+  };
+  std::vector<Previous> previous_;
 };
+
+// Rows [first, first + count) of a batch (data-parallel sharding).
+data::Batch batch_rows(const data::Batch& batch, int64_t first, int64_t count) {
+  data::Batch out;
+  out.inputs = kernels::contiguous(kernels::narrow(batch.inputs, 0, first, count));
+  out.labels = kernels::contiguous(kernels::narrow(batch.labels, 0, first, count));
+  if (batch.targets.defined()) out.targets = kernels::contiguous(kernels::narrow(batch.targets, 0, first, count));
+  auto rows = [&](const std::vector<int64_t>& v) {
+    return v.size() == size_t(batch.size()) ? std::vector<int64_t>(v.begin() + first, v.begin() + first + count) : v;
+  };
+  out.indices = rows(batch.indices);
+  out.groups = rows(batch.groups);
+  return out;
+}
 }  // namespace
 
 void Trainer::log_json(const std::string& line) const {
@@ -71,15 +98,23 @@ double Trainer::train_epoch(data::DataLoader& loader, int64_t epoch) {
   const double t_epoch = now_s();
   double t_window = t_epoch;
   loader.take_wait_seconds();
-  double wait_total = 0;
   const int64_t total_steps = steps_per_epoch_ * opts_.epochs;
   DropPathGeneratorScope drop_path_scope;
   while ((opts_.stop_at_step < 0 || step_ < opts_.stop_at_step) && loader.next(batch)) {
+    // Data parallel (TrainerOptions::shard_*): `batch` is the global batch; keep this process's rows.
+    const int64_t global_batch = batch.size();
+    nn::SampleShard shard;
+    if (opts_.shard_count > 1) {
+      SHEARS_CHECK(global_batch >= opts_.shard_count, "trainer", "a batch of ", global_batch,
+                   " samples cannot be split over ", opts_.shard_count, " processes (data parallel)");
+      shard = {global_batch * opts_.shard_rank / opts_.shard_count, global_batch};
+      batch = batch_rows(batch, shard.first, global_batch * (opts_.shard_rank + 1) / opts_.shard_count - shard.first);
+    }
     const double lr = schedule_.at(step_);
     optimizer_->set_lr(lr);
     optimizer_->zero_grad();
     drop_path_gen_ = Generator(opts_.seed ^ kDropPathSeedMix, uint64_t(step_));
-    drop_path_scope.install(model_, &drop_path_gen_);  // every step: blocks may change between steps
+    drop_path_scope.install(model_, &drop_path_gen_, shard);  // every step: blocks may change between steps
     Tensor logits = model_.forward(batch.inputs);
     Tensor loss = loss_ ? loss_(model_, batch, logits, step_) : classification_loss(logits, batch, opts_.label_smoothing);
     if (loss_)
@@ -99,6 +134,8 @@ double Trainer::train_epoch(data::DataLoader& loader, int64_t epoch) {
                                    "); the weights were not updated at this step. Lower the learning rate or "
                                    "clip the gradient norm (TrainerOptions::clip_grad)"),
                            epoch, step_);
+    // Data parallel: rows / global of this process's mean loss, so the summed gradients are the global mean's.
+    if (opts_.shard_count > 1) loss = mul_scalar(loss, double(batch.size()) / double(global_batch));
     backward(loss);
     for (const auto& controller : controllers_) controller->after_backward(model_, step_);
     if (opts_.clip_grad > 0) clip_grad_norm(model_.parameters(), opts_.clip_grad);
@@ -115,12 +152,11 @@ double Trainer::train_epoch(data::DataLoader& loader, int64_t epoch) {
     window_loss += lv;
     ++n_steps;
     ++window_steps;
-    window_images += batch.size();
+    window_images += global_batch;
     const bool end = loader.next_batch_index() == steps_per_epoch_ || step_ == opts_.stop_at_step;
     if (opts_.log_every > 0 && (n_steps % opts_.log_every == 0 || end)) {
       const double t = now_s();
       const double wait = loader.take_wait_seconds();
-      wait_total += wait;
       last_ips_ = window_images / std::max(1e-9, t - t_window);
       last_wait_ = wait / std::max(1e-9, t - t_window);
       const double eta = double(total_steps - step_) * (t - t_epoch) / double(n_steps);

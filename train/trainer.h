@@ -38,6 +38,14 @@ struct TrainerOptions {
   // the masks of step s depend only on (seed, s) and a resumed run draws exactly what an
   // uninterrupted one would, with no generator state to save.
   uint64_t seed = 0;
+  // Data-parallel sharding (dist/data_parallel.h sets these; the defaults train on the whole
+  // batch and change nothing). The loader yields the GLOBAL batch (the one-process run's); this
+  // process trains on rows [B * shard_rank / shard_count, B * (shard_rank + 1) / shard_count) of
+  // it with the loss scaled by rows / B, so the gradients summed over the processes (by a
+  // controller's after_backward) equal the one-process mean gradient, and DropPath keeps its rows
+  // of the global batch's masks. Logged images/s count the global batch; the logged loss is
+  // this process's rows' (unscaled) loss.
+  int64_t shard_rank = 0, shard_count = 1;
 };
 
 // The key mix of the DropPath generator (distinct from the data pipeline's streams).

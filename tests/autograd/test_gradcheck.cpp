@@ -155,6 +155,19 @@ std::map<std::string, std::vector<Case>> gradcheck_cases() {
                      return dropout(x[0], 0.3, true, &g);
                    }),
                    {rnd({4, 5}, 76)}}};
+  c["conv2d"] = {{F([](const TensorList& x) { return conv2d(x[0], x[1], x[2]); }),
+                  {rnd({2, 3, 4, 2}, 93), rnd({3, 2, 3, 3}, 94), rnd({3}, 95)}},
+                 // non-contiguous input, no bias, 1x1 kernel
+                 {F([](const TensorList& x) { return conv2d(permute(x[0], {0, 2, 1, 3}), x[1]); }),
+                  {rnd({1, 3, 2, 4}, 96), rnd({2, 4, 1, 1}, 97)}},
+                 // kernel larger than the image (5x5 on 2x3): every tap outside is padding
+                 {F([](const TensorList& x) { return conv2d(x[0], x[1], x[2]); }),
+                  {rnd({1, 2, 3, 1}, 98), rnd({2, 1, 5, 5}, 99), rnd({2}, 100)}}};
+  c["batch_norm"] = {{F([](const TensorList& x) { return batch_norm(x[0], x[1], x[2], 1e-5); }),
+                      {rnd({5, 3}, 101), rnd({3}, 102), rnd({3}, 103)}},
+                     // statistics over all leading dims of a non-contiguous input, no affine
+                     {F([](const TensorList& x) { return batch_norm(permute(x[0], {1, 0, 2}), Tensor(), Tensor(), 0.1); }),
+                      {rnd({2, 3, 2}, 104)}}};
   return c;
 }
 
