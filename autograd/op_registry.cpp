@@ -12,15 +12,15 @@ const std::vector<std::string>& registered_ops() {
       "reshape", "permute", "slice", "expand", "squeeze", "unsqueeze", "contiguous", "concat", "stack",
       "to_dtype",
       // indexing
-      "index_select", "gather", "scatter_add",
+      "index_select", "gather", "scatter_add", "index_add",
       // elementwise
       "add", "sub", "mul", "div", "add_scalar", "mul_scalar", "neg", "exp", "log", "sqrt", "rsqrt", "pow",
       "abs", "tanh", "sigmoid", "relu", "gelu", "where", "clamp",
       // reductions
       "sum", "mean", "amax", "amin", "var",
       // linear algebra and nn
-      "matmul", "softmax", "log_softmax", "layer_norm", "dropout", "linear", "attention", "attention_probs",
-      "conv2d", "batch_norm",
+      "matmul", "softmax", "log_softmax", "layer_norm", "layer_norm_select", "dropout", "linear", "attention",
+      "attention_probs", "conv2d", "batch_norm",
       // losses
       "cross_entropy",
   };

@@ -33,6 +33,9 @@ Tensor to_dtype(const Tensor& x, DType dtype);
 Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index);
 Tensor gather(const Tensor& x, int64_t dim, const Tensor& index);
 Tensor scatter_add(const Tensor& base, int64_t dim, const Tensor& index, const Tensor& src);
+// base with src's slices added at index (1-d i64) along dim: out.index_select(dim, index) = base's + src.
+// src: base's shape with dim of size |index|. One pass when dim is last and both are contiguous.
+Tensor index_add(const Tensor& base, int64_t dim, const Tensor& index, const Tensor& src);
 
 // ---- elementwise (broadcasting) ----
 Tensor add(const Tensor& a, const Tensor& b);
@@ -95,6 +98,10 @@ Tensor softmax(const Tensor& x, int64_t dim);
 Tensor log_softmax(const Tensor& x, int64_t dim);
 // over the last dim; weight and bias (C,) may be undefined
 Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps = 1e-5);
+// layer_norm of x (..., C) with statistics over all C channels, output only at the unique channels
+// `index` (k,) i64: (..., k), affine with weight and bias (k,) (either may be undefined), in one pass.
+Tensor layer_norm_select(const Tensor& x, const Tensor& index, const Tensor& weight, const Tensor& bias,
+                         double eps = 1e-5);
 // y = x @ weight^T + bias (bias may be undefined);  x: (..., in), weight: (out, in)
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias);
 // Multi-head self-attention on a fused projection. qkv: (B, N, 3C) = [q | k | v] with

@@ -70,9 +70,8 @@ Tensor Block::branch_input(const LayerNorm& norm, const ChannelSubset& in, const
   Tensor h;
   if (in.all) {
     h = norm.forward(x);
-  } else {  // statistics over all channels; affine (zero elsewhere) and selection of the kept ones
-    h = layer_norm(x, spread_channels(norm.weight, in, dim_), spread_channels(norm.bias, in, dim_), norm.eps);
-    h = index_select(h, -1, from_vector(in.index));
+  } else {  // statistics over all channels, only the kept ones written (one pass)
+    h = layer_norm_select(x, from_vector(in.index), norm.weight, norm.bias, norm.eps);
   }
   return gate.defined() ? h * gate : h;
 }
@@ -81,7 +80,12 @@ Tensor Block::add_branch_output(const Tensor& x, const ChannelSubset& out_channe
                                 const Tensor& out) const {
   Tensor a = gate.defined() ? out * gate : out;
   a = nn::drop_path(a, drop_path, is_training(), drop_path_gen, drop_path_shard);
-  return x + spread_channels(a, out_channels, dim_);
+  if (out_channels.all) return x + a;
+  // x with `a` added at the out channels in one pass (x + spread_channels(a) without the D-wide temporaries);
+  // a constant branch's (1 or B, 1, |out|) bias is broadcast first
+  Shape src_shape = x.shape();
+  src_shape.back() = a.size(-1);
+  return index_add(x, -1, from_vector(out_channels.index), a.shape() == src_shape ? a : expand(a, src_shape));
 }
 
 Tensor Block::constant_output(const Tensor& bias, const Tensor& x) const {

@@ -123,7 +123,7 @@ std::optional<Settings> parse_args(int argc, char** argv) {
       "ΔΨ heatmap (PNG with gnuplot) and every model (pruning::load_model reloads them) under --out.\n"
       "  --scale smoke  a tiny ViT, Fashion-MNIST classes 0-4 -> 5-9, tiny sets (seconds)\n"
       "  --scale mini   a 49-patch ViT (dim 96, 8 blocks) pre-trained here on classes 0-4 (cached under --out),\n"
-      "                 P3B on 10000 training images of classes 5-9, all 5000 test images of classes 5-9\n"
+      "                 P3B on 5000 training images of classes 5-9, all 5000 test images of classes 5-9\n"
       "  --scale paper  timm DeiT-T/S .safetensors (--checkpoint) + ImageFolder --train-dir / --val-dir\n"
       "Flags given explicitly override the values chosen by --scale [smoke / mini / paper].\n");
   options.add_options()
@@ -139,11 +139,11 @@ std::optional<Settings> parse_args(int argc, char** argv) {
        cxxopts::value<std::string>()->default_value("p3b,uniform,no-react"))
       ("source-classes", "smoke/mini: pre-training classes", cxxopts::value<std::string>()->default_value("0-4"))
       ("target-classes", "smoke/mini: transfer classes", cxxopts::value<std::string>()->default_value("5-9"))
-      ("target-images", "training images of the target task (evenly spread; 0 = all) [smoke 512, mini 10000, paper 0]",
+      ("target-images", "training images of the target task (evenly spread; 0 = all) [smoke 512, mini 5000, paper 0]",
        cxxopts::value<int64_t>())
       ("eval-limit", "test images (evenly spread; 0 = all) [smoke 256, mini/paper 0]", cxxopts::value<int64_t>())
       ("seeds", "seeds per (method, ratio) [1]", cxxopts::value<int64_t>())
-      ("prune-epochs", "epochs of the pruning run [smoke 2, mini 3, paper 50]", cxxopts::value<int64_t>())
+      ("prune-epochs", "epochs of the pruning run [smoke 2, mini 2, paper 50]", cxxopts::value<int64_t>())
       ("finetune-epochs", "epochs of the fine-tune after slicing [smoke 1, mini 2, paper 100]", cxxopts::value<int64_t>())
       ("batch", "images per step [smoke 64, mini 128, paper 128]", cxxopts::value<int64_t>())
       ("lr", "pruning run lr, held constant (0 = 5e-4 * batch / 512, the authors)", cxxopts::value<double>()->default_value("0"))
@@ -153,7 +153,7 @@ std::optional<Settings> parse_args(int argc, char** argv) {
       ("weight-decay", "AdamW weight decay (not on 1-d parameters)", cxxopts::value<double>()->default_value("0.05"))
       ("label-smoothing", "label smoothing of every cross-entropy", cxxopts::value<double>()->default_value("0.1"))
       ("drop-path", "max DropPath rate of the transferred model [smoke/mini 0, paper 0.1]", cxxopts::value<double>())
-      ("update-interval", "loader iterations between mask updates [smoke 2, mini 10, paper 100]", cxxopts::value<int64_t>())
+      ("update-interval", "loader iterations between mask updates [smoke 2, mini 5, paper 100]", cxxopts::value<int64_t>())
       ("start-fraction", "pruning start as a fraction of the pruning run (authors 10/50)", cxxopts::value<double>()->default_value("0.2"))
       ("sparse-fraction", "goal keep ratios reached at this fraction (authors 25/50)", cxxopts::value<double>()->default_value("0.5"))
       ("imp-scale", "S of the importance soft clamp", cxxopts::value<double>()->default_value("10"))
@@ -166,7 +166,7 @@ std::optional<Settings> parse_args(int argc, char** argv) {
        cxxopts::value<int64_t>())
       ("patch-layers", "conv-BN-ReLU layers of the patch heads (paper 2)", cxxopts::value<int64_t>()->default_value("2"))
       ("block-params-only", "the ratio counts block parameters only", cxxopts::value<bool>()->default_value("false"))
-      ("base-epochs", "smoke/mini: source pre-training epochs [smoke 2, mini 6]", cxxopts::value<int64_t>())
+      ("base-epochs", "smoke/mini: source pre-training epochs [smoke 2, mini 5]", cxxopts::value<int64_t>())
       ("retrain-base", "smoke/mini: pre-train the source model again even when cached", cxxopts::value<bool>()->default_value("false"))
       ("throughput-batch", "images per timed forward [smoke 64, mini 256, paper 64]", cxxopts::value<int64_t>())
       ("seed", "seed of data order, heads and fresh heads", cxxopts::value<uint64_t>()->default_value("0"))
@@ -190,17 +190,17 @@ std::optional<Settings> parse_args(int argc, char** argv) {
   s.methods = parse_methods(r["methods"].as<std::string>());
   s.source_classes = recipes::parse_class_list(r["source-classes"].as<std::string>(), "--source-classes");
   s.target_classes = recipes::parse_class_list(r["target-classes"].as<std::string>(), "--target-classes");
-  s.target_images = pick<int64_t>(r, "target-images", 512, 10000, 0, sc);
+  s.target_images = pick<int64_t>(r, "target-images", 512, 5000, 0, sc);
   s.eval_limit = pick<int64_t>(r, "eval-limit", 256, 0, 0, sc);
   s.seeds = pick<int64_t>(r, "seeds", 1, 1, 1, sc);
-  s.prune_epochs = pick<int64_t>(r, "prune-epochs", 2, 3, 50, sc);
+  s.prune_epochs = pick<int64_t>(r, "prune-epochs", 2, 2, 50, sc);
   s.finetune_epochs = pick<int64_t>(r, "finetune-epochs", 1, 2, 100, sc);
   s.batch = pick<int64_t>(r, "batch", 64, 128, 128, sc);
-  s.update_interval = pick<int64_t>(r, "update-interval", 2, 10, 100, sc);
+  s.update_interval = pick<int64_t>(r, "update-interval", 2, 5, 100, sc);
   s.drop_path = pick<double>(r, "drop-path", 0.0, 0.0, 0.1, sc);
   s.throughput_batch = pick<int64_t>(r, "throughput-batch", 64, 256, 64, sc);
   s.throughput_time = sc == "smoke" ? 0.05 : 0.3;
-  s.base.epochs = pick<int64_t>(r, "base-epochs", 2, 6, 0, sc);
+  s.base.epochs = pick<int64_t>(r, "base-epochs", 2, 5, 0, sc);
   if (sc == "smoke") s.base = BaseSpec{32, 2, 2, 64, 7, s.base.epochs, 64, 3e-3};
   const double rule = 5e-4 * double(s.batch) / 512.0;
   s.lr = r["lr"].as<double>() > 0 ? r["lr"].as<double>() : rule;

@@ -103,6 +103,10 @@ struct LayerNormResult {
 };
 // Normalizes over the last dim of size C; weight/bias (C,) may be undefined.
 LayerNormResult layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps);
+// layer_norm of x (..., C) (statistics over all C channels) at the channels `index` (k,) only, affine
+// with weight/bias (k,) (or undefined): y (..., k) = layer_norm(x)[..., index] * weight + bias in one pass.
+LayerNormResult layer_norm_select(const Tensor& x, const Tensor& index, const Tensor& weight, const Tensor& bias,
+                                  double eps);
 struct LayerNormGrads {
   Tensor dx, dweight, dbias;  // dweight/dbias undefined when weight/bias were
 };

@@ -149,6 +149,27 @@ void layer_norm_impl(const T* x, const T* w, const T* b, double eps, int64_t row
   });
 }
 
+// layer_norm_impl writing only the channels idx[0..k) of each row (statistics over all C):
+// y: (rows, k), w, b: (k,) or null; the same expression per element as layer_norm_impl.
+template <typename T>
+void layer_norm_select_impl(const T* x, const int64_t* idx, int64_t k, const T* w, const T* b, double eps,
+                            int64_t rows, int64_t C, T* y, T* mean, T* rstd) {
+  parallel_for(rows, grain_for(C + k, 16384), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const T* __restrict xr = x + r * C;
+      T* __restrict yr = y + r * k;
+      T m, s;
+      row_moments(xr, C, eps, m, s);
+      mean[r] = m;
+      rstd[r] = s;
+      if (w && b) for (int64_t j = 0; j < k; ++j) yr[j] = (xr[idx[j]] - m) * s * w[j] + b[j];
+      else if (w) for (int64_t j = 0; j < k; ++j) yr[j] = (xr[idx[j]] - m) * s * w[j];
+      else if (b) for (int64_t j = 0; j < k; ++j) yr[j] = (xr[idx[j]] - m) * s + b[j];
+      else for (int64_t j = 0; j < k; ++j) yr[j] = (xr[idx[j]] - m) * s;
+    }
+  });
+}
+
 // xhat = (x - mean) * rstd, g = dy * w
 // dx = rstd * (g - mean(g) - xhat * mean(g * xhat)); dw = sum_rows dy * xhat; db = sum_rows dy
 // dw/db: each fixed chunk of rows sums into its own partial row, partials are then added
@@ -273,6 +294,38 @@ LayerNormResult layer_norm(const Tensor& x, const Tensor& weight, const Tensor& 
     layer_norm_impl<scalar_t>(xc.data<scalar_t>(), ptr_or_null<scalar_t>(w),
                               ptr_or_null<scalar_t>(b), eps, rows, C, res.y.data<scalar_t>(),
                               res.mean.data<scalar_t>(), res.rstd.data<scalar_t>());
+  });
+  return res;
+}
+
+// x: (..., C); index: (k,) i64 in [0, C); weight, bias: (k,) or undefined -> y: (..., k)
+LayerNormResult layer_norm_select(const Tensor& x, const Tensor& index, const Tensor& weight, const Tensor& bias,
+                                  double eps) {
+  const char* op = "layer_norm_select";
+  SHEARS_CHECK(x.dim() >= 1, op, "input needs at least 1 dim, got shape ", shape_str(x.shape()));
+  SHEARS_CHECK(is_floating(x.dtype()), op, "expected a floating dtype (f32 or f64), got ",
+               dtype_name(x.dtype()));
+  const int64_t C = x.size(-1);
+  SHEARS_CHECK(C > 0, op, "normalized dim has size 0 in shape ", shape_str(x.shape()));
+  SHEARS_CHECK(index.dtype() == DType::I64 && index.dim() == 1, op, "index must be 1-d i64, got ",
+               dtype_name(index.dtype()), " of shape ", shape_str(index.shape()));
+  const Tensor idx = contiguous(index);
+  const int64_t k = idx.numel();
+  const int64_t* ip = k > 0 ? idx.data<int64_t>() : nullptr;
+  for (int64_t j = 0; j < k; ++j)
+    SHEARS_CHECK(ip[j] >= 0 && ip[j] < C, op, "index ", ip[j], " out of range for ", C, " channels");
+  const Tensor xc = contiguous(x);
+  const Tensor w = ln_param(weight, "weight", k, x.dtype(), op);
+  const Tensor b = ln_param(bias, "bias", k, x.dtype(), op);
+  const int64_t rows = x.numel() / C;
+  Shape y_shape = x.shape();
+  y_shape.back() = k;
+  LayerNormResult res{Tensor::empty(y_shape, x.dtype()), Tensor::empty({rows}, x.dtype()),
+                      Tensor::empty({rows}, x.dtype())};
+  SHEARS_DISPATCH_FLOAT(x.dtype(), op, [&] {
+    layer_norm_select_impl<scalar_t>(xc.data<scalar_t>(), ip, k, ptr_or_null<scalar_t>(w),
+                                     ptr_or_null<scalar_t>(b), eps, rows, C, res.y.data<scalar_t>(),
+                                     res.mean.data<scalar_t>(), res.rstd.data<scalar_t>());
   });
   return res;
 }

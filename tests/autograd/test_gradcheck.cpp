@@ -75,6 +75,11 @@ std::map<std::string, std::vector<Case>> gradcheck_cases() {
   c["gather"] = {{F([](const TensorList& x) { return gather(x[0], 1, idx({0, 2, 2, 1, 0, 0}, {2, 3})); }), {rnd({2, 3}, 18)}}};
   c["scatter_add"] = {{F([](const TensorList& x) { return scatter_add(x[0], 0, idx({1, 0, 1, 1}, {2, 2}), x[1]); }),
                        {rnd({3, 2}, 19), rnd({2, 2}, 20)}}};
+  c["index_add"] = {  // dim last, contiguous (the one-pass path); dim 0 strided with a repeated index (general path)
+      {F([](const TensorList& x) { return index_add(x[0], -1, idx({4, 0, 2}), x[1]); }), {rnd({2, 3, 5}, 105), rnd({2, 3, 3}, 106)}},
+      {F([](const TensorList& x) { return index_add(x[0], 0, idx({1, 1, 0}), x[1]); }), {transposed({2, 4}, 107), rnd({3, 4}, 108)}},
+      {F([](const TensorList& x) { return index_add(x[0], 1, idx({2, 0}), expand(x[1], {3, 2})); }),  // broadcast src
+       {rnd({3, 4}, 109), rnd({1, 2}, 110)}}};
   // elementwise (second cases broadcast and/or use non-contiguous operands)
   c["add"] = {{F([](const TensorList& x) { return add(x[0], x[1]); }), {rnd({2, 3}, 21), rnd({3}, 22)}},
               {F([](const TensorList& x) { return x[0] + x[1]; }), {transposed({3, 2}, 23), rnd({3, 1}, 24)}}};
@@ -124,6 +129,12 @@ std::map<std::string, std::vector<Case>> gradcheck_cases() {
                       {rnd({3, 5}, 72), rnd({5}, 73), rnd({5}, 74)}},
                      {F([](const TensorList& x) { return layer_norm(x[0], Tensor(), Tensor(), 1e-5); }),
                       {transposed({4, 6}, 75)}}};
+  c["layer_norm_select"] = {{F([](const TensorList& x) { return layer_norm_select(x[0], idx({5, 1, 3}), x[1], x[2], 1e-5); }),
+                             {rnd({2, 3, 6}, 111), rnd({3}, 112), rnd({3}, 113)}},
+                            {F([](const TensorList& x) { return layer_norm_select(x[0], idx({0, 3}), Tensor(), Tensor(), 1e-5); }),
+                             {transposed({3, 4}, 114)}},
+                            {F([](const TensorList& x) { return layer_norm_select(x[0], idx({2, 1}), x[1], Tensor(), 0.1); }),
+                             {rnd({4, 3}, 115), rnd({2}, 116)}}};
   c["linear"] = {{F([](const TensorList& x) { return linear(x[0], x[1], x[2]); }), {rnd({2, 3, 4}, 77), rnd({5, 4}, 78), rnd({5}, 79)}},
                  {F([](const TensorList& x) { return linear(x[0], x[1], Tensor()); }), {transposed({3, 4}, 81), transposed({2, 4}, 82)}}};
   c["attention"] = {{F([](const TensorList& x) { return attention(x[0], 2, 0.5); }), {rnd({2, 5, 12}, 83, -2, 2)}},

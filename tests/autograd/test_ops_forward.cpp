@@ -228,7 +228,8 @@ TEST_CASE("forward: every registered op has a forward test in this file", "[forw
       "layer_norm", "dropout",
       "linear", "attention", "attention_probs",  // fused ops (attention_probs = the probabilities attention
       "cross_entropy",                           // exposes): tested in test_fused_forward.cpp
-      "conv2d", "batch_norm"};                   // tested in test_conv_batchnorm.cpp
+      "conv2d", "batch_norm",                    // tested in test_conv_batchnorm.cpp
+      "index_add", "layer_norm_select"};         // tested in test_channel_subset_ops.cpp
   for (const std::string& op : registered_ops()) {
     INFO("registered op without a forward test in test_ops_forward.cpp: " << op);
     CHECK(tested.count(op) == 1);

@@ -1,0 +1,100 @@
+// Differentiable ops for branches that read or write a subset of a tensor's channels (P3B's
+// sliced blocks): index_add (base plus src added at an index, one pass when the dim is last and
+// both are contiguous) and layer_norm_select (layer_norm over all channels writing only some).
+#include <vector>
+
+#include "autograd/ops.h"
+#include "tensor/parallel.h"
+
+namespace shears {
+
+namespace K = kernels;
+
+namespace {
+
+// out[r, :] = base[r, :], then out[r, idx[j]] += src[r, j] for j in order; rows of n and m elements
+template <typename T>
+void index_add_rows(const T* base, const T* src, const int64_t* idx, int64_t rows, int64_t n, int64_t m, T* out) {
+  parallel_for(rows, grain_for(n + m), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const T* __restrict b = base + r * n;
+      const T* __restrict s = src + r * m;
+      T* __restrict o = out + r * n;
+      for (int64_t c = 0; c < n; ++c) o[c] = b[c];
+      for (int64_t j = 0; j < m; ++j) o[idx[j]] += s[j];
+    }
+  });
+}
+
+}  // namespace
+
+// y = base with src added at index along dim;  dbase = dy, dsrc = index_select(dy, dim, index)
+Tensor index_add(const Tensor& base, int64_t dim, const Tensor& index, const Tensor& src) {
+  const char* op = "index_add";
+  SHEARS_CHECK(base.dim() >= 1, op, "base needs at least 1 dim, got shape ", shape_str(base.shape()));
+  const int64_t d = normalize_dim(dim, base.dim(), op);
+  SHEARS_CHECK(index.dtype() == DType::I64 && index.dim() == 1, op, "index must be 1-d i64, got ",
+               dtype_name(index.dtype()), " of shape ", shape_str(index.shape()));
+  SHEARS_CHECK(src.dtype() == base.dtype(), op, "src dtype ", dtype_name(src.dtype()), " does not match base dtype ",
+               dtype_name(base.dtype()));
+  Shape want = base.shape();
+  want[size_t(d)] = index.numel();
+  SHEARS_CHECK(src.shape() == want, op, "src shape ", shape_str(src.shape()), " must be base shape ",
+               shape_str(base.shape()), " with dim ", d, " of size ", index.numel(), ", i.e. ", shape_str(want));
+  const Tensor idx = K::contiguous(index);
+  const int64_t n = base.size(d), m = idx.numel();
+  const int64_t* ip = m > 0 ? idx.data<int64_t>() : nullptr;
+  for (int64_t j = 0; j < m; ++j)
+    SHEARS_CHECK(ip[j] >= 0 && ip[j] < n, op, "index ", ip[j], " out of range for dim ", d, " of size ", n);
+  Tensor y;
+  if (d == base.dim() - 1 && is_floating(base.dtype()) && base.is_contiguous() && src.is_contiguous() && n > 0) {
+    y = Tensor::empty(base.shape(), base.dtype());
+    SHEARS_DISPATCH_FLOAT(base.dtype(), op, [&] {
+      index_add_rows<scalar_t>(base.data<scalar_t>(), src.data<scalar_t>(), ip, base.numel() / n, n, m,
+                               y.data<scalar_t>());
+    });
+  } else {  // any dim or layout: a copy, then the in-place kernel
+    y = K::clone(base);
+    K::index_add_(y, d, idx, src);
+  }
+  return record(op, y, {base, src}, [d, idx](const Tensor& dy) {
+    Tensor dsrc;
+    if (input_needs_grad(1)) dsrc = K::index_select(dy, d, idx);
+    return TensorList{dy, dsrc};
+  });
+}
+
+// y = layer_norm(x, ones, zeros)[..., index] * weight + bias, statistics over all C channels.
+// Backward: the layer_norm backward of the full width with dy and weight placed at index (zeros
+// elsewhere), the parameter gradients taken back at index (hence index must be unique).
+Tensor layer_norm_select(const Tensor& x, const Tensor& index, const Tensor& weight, const Tensor& bias, double eps) {
+  const char* op = "layer_norm_select";
+  K::LayerNormResult r = K::layer_norm_select(x, index, weight, bias, eps);  // checks shapes and range
+  const Tensor idx = K::contiguous(index);
+  const int64_t C = x.size(-1), k = idx.numel();
+  {
+    std::vector<bool> seen(size_t(C), false);
+    const int64_t* ip = k > 0 ? idx.data<int64_t>() : nullptr;
+    for (int64_t j = 0; j < k; ++j) {
+      SHEARS_CHECK(!seen[size_t(ip[j])], op, "index lists channel ", ip[j], " twice; channels must be unique");
+      seen[size_t(ip[j])] = true;
+    }
+  }
+  const bool has_bias = bias.defined();
+  return record(op, r.y, {x, weight, bias}, [x, idx, weight, has_bias, r, C](const Tensor& dy) {
+    Shape full = x.shape();
+    Tensor dy_full = zeros(full, dy.dtype());
+    K::index_add_(dy_full, -1, idx, dy);
+    Tensor w_full;
+    if (weight.defined()) {
+      w_full = zeros({C}, weight.dtype());
+      K::index_add_(w_full, 0, idx, weight);
+    }
+    K::LayerNormGrads g = K::layer_norm_backward(dy_full, x, r.mean, r.rstd, w_full, has_bias);
+    Tensor dweight = g.dweight.defined() ? K::index_select(g.dweight, 0, idx) : Tensor();
+    Tensor dbias = g.dbias.defined() ? K::index_select(g.dbias, 0, idx) : Tensor();
+    return TensorList{g.dx, dweight, dbias};
+  });
+}
+
+}  // namespace shears

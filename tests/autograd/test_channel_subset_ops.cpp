@@ -1,0 +1,183 @@
+// Forward values and errors of index_add and layer_norm_select (autograd/ops_channel_subset.cpp):
+// index_add against a naive loop on its one-pass and general paths; layer_norm_select bit for bit
+// equal to layer_norm with zero-padded parameters followed by index_select (the form P3B's sliced
+// blocks used before); f32 gradients. Float64 gradient checks are in test_gradcheck.cpp.
+#include <catch2/catch.hpp>
+
+#include <cstring>
+
+#include "tensor/parallel.h"
+#include "test_util.h"
+
+using namespace shears;
+using shears::test::random_tensor;
+using shears::test::Ref;
+using shears::test::ref_of;
+using shears::test::ref_values;
+using shears::test::require_close;
+using shears::test::transposed_tensor;
+using shears::test::with_grad;
+
+namespace {
+
+Tensor idx(const std::vector<int64_t>& v) { return from_vector(v); }
+
+// base with src added at index along dim (naive, in index order)
+Ref naive_index_add(const Tensor& base, int64_t dim, const std::vector<int64_t>& index, const Tensor& src) {
+  const int64_t d = dim < 0 ? dim + base.dim() : dim;
+  Ref want = ref_of(base), rs = ref_of(src);
+  shears::test::for_each_index(src.shape(), [&](const Shape& i) {
+    Shape dst = i;
+    dst[size_t(d)] = index[size_t(i[size_t(d)])];
+    want[dst] += rs.at(i);
+  });
+  return want;
+}
+
+// (k,) -> (C,): values at index, zeros elsewhere
+Tensor spread(const Tensor& v, const std::vector<int64_t>& index, int64_t C) {
+  Tensor out = zeros({C}, v.dtype());
+  kernels::index_add_(out, 0, idx(index), v);
+  return out;
+}
+
+bool bitwise_equal(const Tensor& a, const Tensor& b) {
+  if (a.shape() != b.shape() || a.dtype() != b.dtype()) return false;
+  const Tensor ac = contiguous(a), bc = contiguous(b);
+  return std::memcmp(ac.raw_data(), bc.raw_data(), size_t(ac.numel()) * dtype_size(ac.dtype())) == 0;
+}
+
+const DType kFloatTypes[] = {DType::F32, DType::F64};
+
+}  // namespace
+
+TEST_CASE("index_add: values on the one-pass and general paths", "[index_add]") {
+  for (DType dt : kFloatTypes) {
+    INFO(dtype_name(dt));
+    const double tol = shears::test::default_tol(dt);
+    // dim last, contiguous: the one-pass path (a repeated index adds twice, in order)
+    Tensor base = random_tensor({2, 3, 7}, dt, 1), src = random_tensor({2, 3, 4}, dt, 2);
+    std::vector<int64_t> i1 = {6, 0, 3, 0};
+    require_close(index_add(base, -1, idx(i1), src), naive_index_add(base, -1, i1, src), tol);
+    // many rows (parallel chunks)
+    Tensor big = random_tensor({40, 50, 9}, dt, 3), bsrc = random_tensor({40, 50, 5}, dt, 4);
+    std::vector<int64_t> i2 = {1, 2, 4, 7, 8};
+    require_close(index_add(big, 2, idx(i2), bsrc), naive_index_add(big, 2, i2, bsrc), tol);
+    // general path: another dim, a non-contiguous base, an expanded src
+    Tensor tb = transposed_tensor({4, 5}, dt, 5);
+    std::vector<int64_t> i3 = {3, 1, 3};
+    Tensor s3 = random_tensor({3, 5}, dt, 6);
+    require_close(index_add(tb, 0, idx(i3), s3), naive_index_add(tb, 0, i3, s3), tol);
+    Tensor ex = expand(random_tensor({1, 2}, dt, 7), {4, 2});
+    std::vector<int64_t> i4 = {4, 0};
+    require_close(index_add(tb, 1, idx(i4), ex), naive_index_add(tb, 1, i4, ex), tol);
+    // empty index: a copy of base
+    require_close(index_add(base, -1, from_vector(std::vector<int64_t>{}), zeros({2, 3, 0}, dt)), ref_of(base), 0.0);
+  }
+}
+
+TEST_CASE("index_add: equal bit for bit to adding the zero-padded src", "[index_add]") {
+  // the P3B branch output x + spread(a): unkept channels add 0, kept ones add a
+  Tensor x = random_tensor({3, 5, 11}, DType::F32, 8), a = random_tensor({3, 5, 4}, DType::F32, 9);
+  const std::vector<int64_t> channels = {0, 2, 7, 10};
+  Tensor padded = zeros({3, 5, 11}, DType::F32);
+  kernels::index_add_(padded, -1, idx(channels), a);
+  CHECK(bitwise_equal(index_add(x, -1, idx(channels), a), x + padded));
+}
+
+TEST_CASE("index_add: f32 gradients", "[index_add]") {
+  Tensor base = with_grad(random_tensor({2, 6}, DType::F32, 10));
+  Tensor src = with_grad(random_tensor({2, 3}, DType::F32, 11));
+  Tensor g = random_tensor({2, 6}, DType::F32, 12);
+  backward(sum(index_add(base, 1, idx({5, 1, 2}), src) * g));
+  require_close(base.grad(), ref_of(g), 0.0);
+  require_close(src.grad(), ref_of(index_select(g, 1, idx({5, 1, 2}))), 0.0);
+}
+
+TEST_CASE("index_add: bad inputs name the op", "[index_add]") {
+  Tensor base = zeros({2, 4}), src = zeros({2, 2});
+  auto throws = [](auto&& f, const char* what) {
+    CHECK_THROWS_WITH(f(), Catch::Contains("index_add") && Catch::Contains(what));
+  };
+  throws([&] { index_add(base, 1, from_vector(std::vector<double>{0, 1}), src); }, "i64");
+  throws([&] { index_add(base, 1, from_vector(std::vector<int64_t>{0, 1}, {1, 2}), src); }, "1-d");
+  throws([&] { index_add(base, 1, idx({0, 4}), src); }, "out of range");
+  throws([&] { index_add(base, 1, idx({-1, 0}), src); }, "out of range");
+  throws([&] { index_add(base, 1, idx({0, 1, 2}), src); }, "src shape");
+  throws([&] { index_add(base, 0, idx({0, 1}), zeros({2, 3})); }, "src shape");
+  throws([&] { index_add(base, 2, idx({0, 1}), src); }, "dim");
+  throws([&] { index_add(base, 1, idx({0, 1}), zeros({2, 2}, DType::F64)); }, "dtype");
+}
+
+TEST_CASE("layer_norm_select: equal bit for bit to layer_norm with zero-padded parameters, then index_select",
+          "[layer_norm_select]") {
+  for (DType dt : kFloatTypes) {
+    INFO(dtype_name(dt));
+    for (int64_t C : {7, 300}) {
+      INFO("C " << C);
+      std::vector<int64_t> channels;
+      for (int64_t c = 1; c < C; c += 3) channels.push_back(c);
+      const int64_t k = int64_t(channels.size());
+      Tensor w = random_tensor({k}, dt, 20, 0.5, 1.5), b = random_tensor({k}, dt, 21);
+      for (const Tensor& x : {random_tensor({2, 5, C}, dt, 22, -2, 2), transposed_tensor({C, 6}, dt, 23)}) {
+        Tensor xt = x.size(-1) == C ? x : kernels::transpose(x, 0, 1);
+        INFO("x " << shape_str(xt.shape()));
+        Tensor padded = layer_norm(xt, spread(w, channels, C), spread(b, channels, C), 1e-6);
+        Tensor want = index_select(padded, -1, idx(channels));
+        CHECK(bitwise_equal(layer_norm_select(xt, idx(channels), w, b, 1e-6), want));
+        Tensor plain = index_select(layer_norm(xt, Tensor(), Tensor(), 1e-6), -1, idx(channels));
+        CHECK(bitwise_equal(layer_norm_select(xt, idx(channels), Tensor(), Tensor(), 1e-6), plain));
+        require_close(layer_norm_select(xt, idx(channels), w, Tensor(), 1e-6), ref_of(plain * w),
+                      shears::test::default_tol(dt));
+      }
+    }
+  }
+  // no channel kept: (..., 0)
+  Tensor none = layer_norm_select(random_tensor({3, 4}, DType::F32, 24), from_vector(std::vector<int64_t>{}),
+                                  zeros({0}), zeros({0}), 1e-6);
+  CHECK(none.shape() == Shape{3, 0});
+}
+
+TEST_CASE("layer_norm_select: the same bits on 1 and 2 threads", "[layer_norm_select]") {
+  Tensor x = random_tensor({64, 50, 40}, DType::F32, 30, -2, 2);
+  Tensor w = random_tensor({3}, DType::F32, 31), b = random_tensor({3}, DType::F32, 32);
+  const int prev = get_num_threads();
+  set_num_threads(1);
+  Tensor one = layer_norm_select(x, idx({39, 0, 17}), w, b, 1e-6);
+  set_num_threads(2);
+  Tensor two = layer_norm_select(x, idx({39, 0, 17}), w, b, 1e-6);
+  set_num_threads(prev);
+  CHECK(bitwise_equal(one, two));
+}
+
+TEST_CASE("layer_norm_select: f32 gradients equal those of the padded form", "[layer_norm_select]") {
+  const std::vector<int64_t> channels = {4, 0, 2};
+  Tensor g = random_tensor({3, 2, 3}, DType::F32, 40);
+  Tensor x1 = with_grad(random_tensor({3, 2, 6}, DType::F32, 41, -2, 2)), x2 = with_grad(kernels::clone(detach(x1)));
+  Tensor w1 = with_grad(random_tensor({3}, DType::F32, 42)), w2 = with_grad(kernels::clone(detach(w1)));
+  Tensor b1 = with_grad(random_tensor({3}, DType::F32, 43)), b2 = with_grad(kernels::clone(detach(b1)));
+  backward(sum(layer_norm_select(x1, idx(channels), w1, b1, 1e-6) * g));
+  // padded form: zero-padded parameters through concat + index_select (differentiable)
+  std::vector<int64_t> from(6, 3);
+  for (size_t j = 0; j < channels.size(); ++j) from[size_t(channels[j])] = int64_t(j);
+  auto pad = [&](const Tensor& v) { return index_select(concat({v, zeros({1})}, 0), 0, idx(from)); };
+  backward(sum(index_select(layer_norm(x2, pad(w2), pad(b2), 1e-6), -1, idx(channels)) * g));
+  CHECK(bitwise_equal(x1.grad(), x2.grad()));
+  CHECK(bitwise_equal(w1.grad(), w2.grad()));
+  CHECK(bitwise_equal(b1.grad(), b2.grad()));
+}
+
+TEST_CASE("layer_norm_select: bad inputs name the op", "[layer_norm_select]") {
+  Tensor x = zeros({2, 5}), w = zeros({2}), b = zeros({2});
+  auto throws = [](auto&& f, const char* what) {
+    CHECK_THROWS_WITH(f(), Catch::Contains("layer_norm_select") && Catch::Contains(what));
+  };
+  throws([&] { layer_norm_select(x, idx({1, 1}), w, b, 1e-6); }, "twice");
+  throws([&] { layer_norm_select(x, idx({1, 5}), w, b, 1e-6); }, "out of range");
+  throws([&] { layer_norm_select(x, idx({-1, 2}), w, b, 1e-6); }, "out of range");
+  throws([&] { layer_norm_select(x, from_vector(std::vector<double>{0, 1}), w, b, 1e-6); }, "i64");
+  throws([&] { layer_norm_select(x, idx({0, 1, 2}), w, b, 1e-6); }, "weight");
+  throws([&] { layer_norm_select(x, idx({0, 1}), w, zeros({3}), 1e-6); }, "bias");
+  throws([&] { layer_norm_select(zeros({2, 5}, DType::I64), idx({0, 1}), Tensor(), Tensor(), 1e-6); }, "floating");
+  throws([&] { layer_norm_select(zeros({2, 5}, DType::F64), idx({0, 1}), w, b, 1e-6); }, "dtype");
+}
