@@ -3,10 +3,12 @@
 #include "dist/world.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <thread>
 
 #include "tensor/error.h"
 
@@ -80,6 +82,18 @@ int WorldSession::finish(int status) {
   if (!g_mpi_started) return status;
   if (status != 0 && g_size > 1)
     abort_job(status, "exit status " + std::to_string(status) + "; aborting the other ranks");
+  // Ranks that are done early (the non-root ranks of shears_main leave after training) wait here
+  // for the others, sleeping between polls: MPI_Finalize alone would poll and yield, burning a
+  // share of a core the still-working ranks need.
+  if (g_size > 1) {
+    MPI_Request request;
+    check_mpi(MPI_Ibarrier(MPI_COMM_WORLD, &request), "MPI_Ibarrier");
+    for (int done = 0;;) {
+      check_mpi(MPI_Test(&request, &done, MPI_STATUS_IGNORE), "MPI_Test");
+      if (done) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+  }
   g_mpi_started = false;
   MPI_Finalize();
 #endif

@@ -77,7 +77,7 @@ Grads step_gradients(int64_t rank, int64_t count, int64_t at) {
 
 }  // namespace
 
-TEST_CASE("dist: shard gradients of a global batch sum to the one-process gradient", "[dist]") {
+TEST_CASE("shard gradients of a global batch sum to the one-process gradient", "[dist]") {
   const Grads full = step_gradients(0, 1, 3);
   REQUIRE(full.size() > 10);
   for (int64_t count : {2, 3, 5}) {
@@ -102,7 +102,7 @@ TEST_CASE("dist: shard gradients of a global batch sum to the one-process gradie
   }
 }
 
-TEST_CASE("dist: a trainer refuses a shard outside [0, count) and a batch smaller than the count", "[dist]") {
+TEST_CASE("a trainer refuses a shard rank outside 0..count-1 and a batch smaller than the count", "[dist]") {
   nn::VisionTransformer model(test::tiny_vit_config(), 1);
   train::TrainerOptions to;
   to.shard_rank = 2;
@@ -121,7 +121,7 @@ TEST_CASE("dist: a trainer refuses a shard outside [0, count) and a batch smalle
   CHECK_THROWS_WITH(trainer.train_epoch(loader, 0), Catch::Contains("cannot be split over 5 processes"));
 }
 
-TEST_CASE("dist: DropPath of a shard keeps the global draw's rows", "[dist]") {
+TEST_CASE("DropPath of a shard keeps the global draw's rows", "[dist]") {
   const Tensor x = ones({10, 3, 4});
   Generator g_full(7, 1);
   const std::vector<double> full = test::ref_values(nn::drop_path(x, 0.5, true, &g_full));
@@ -136,7 +136,7 @@ TEST_CASE("dist: DropPath of a shard keeps the global draw's rows", "[dist]") {
   CHECK_THROWS_WITH(nn::drop_path(x, 0.5, true, &g, {3, 10}), Catch::Contains("does not fit in a global batch"));
 }
 
-TEST_CASE("dist: on one rank the bucketed all-reduce keeps every gradient", "[dist]") {
+TEST_CASE("on one rank the bucketed all-reduce keeps every gradient", "[dist]") {
   REQUIRE(dist::size() == 1);
   std::vector<Tensor> params;
   Generator gen(5);
@@ -157,7 +157,7 @@ TEST_CASE("dist: on one rank the bucketed all-reduce keeps every gradient", "[di
   }
 }
 
-TEST_CASE("dist: the weight hash changes with any weight and with the names", "[dist]") {
+TEST_CASE("the weight hash changes with any weight and with the names", "[dist]") {
   nn::VisionTransformer a(test::tiny_vit_config(), 1), b(test::tiny_vit_config(), 1), c(test::tiny_vit_config(), 2);
   CHECK(dist::weights_hash(a) == dist::weights_hash(b));
   CHECK(dist::weights_hash(a) != dist::weights_hash(c));
@@ -166,7 +166,7 @@ TEST_CASE("dist: the weight hash changes with any weight and with the names", "[
   dist::check_replicas_identical(a, "in a one-process test");  // one rank: always identical
 }
 
-TEST_CASE("dist: one process without mpirun is a group of one", "[dist]") {
+TEST_CASE("one process without mpirun is a group of one", "[dist]") {
   CHECK(dist::rank() == 0);
   CHECK(dist::size() == 1);
   CHECK(dist::is_root());

@@ -7,7 +7,7 @@
 
 using namespace shears;
 
-TEST_CASE("dist: round-robin job owners", "[dist]") {
+TEST_CASE("round-robin job owners", "[dist]") {
   CHECK(dist::job_owner(0, 2) == 0);
   CHECK(dist::job_owner(1, 2) == 1);
   CHECK(dist::job_owner(4, 3) == 1);
@@ -16,7 +16,7 @@ TEST_CASE("dist: round-robin job owners", "[dist]") {
   CHECK_THROWS_AS(dist::job_owner(0, 0), Error);
 }
 
-TEST_CASE("dist: a sweep on one process runs every job in order and keeps the results' bytes", "[dist]") {
+TEST_CASE("a sweep on one process runs every job in order and keeps the results' bytes", "[dist]") {
   std::vector<int64_t> ran;
   const auto results = dist::run_sweep(5, [&](int64_t j) {
     ran.push_back(j);
