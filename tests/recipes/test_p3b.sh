@@ -4,10 +4,14 @@
 # CSV/JSON, the ΔΨ CSV exists, every saved model reloads (the recipe checks it) — and bad input
 # fails with an error naming the flag or file: an unknown ratio, a method name, overlapping class
 # lists, a paper checkpoint whose head count cannot be read from the file.
-# Usage: test_p3b.sh <shears_p3b> <scratch dir>
+# Paper scale end to end on a 1-block DeiT-T-shaped timm-named file and a tiny 224 px ImageFolder
+# (the path a user takes with a real DeiT file; accuracy meaningless).
+# Usage: test_p3b.sh <shears_p3b> <scratch dir> <shears_make_test_checkpoint> <shears_make_test_image_folder>
 set -euo pipefail
 p3b=$1
 dir=$2
+make_checkpoint=$3
+make_folder=$4
 rm -rf "$dir" && mkdir -p "$dir"
 fail=0
 "$p3b" --scale smoke --ratios 0.5 --threads 2 --out "$dir/run" > "$dir/out.txt" 2>&1 || { cat "$dir/out.txt"; exit 1; }
@@ -41,5 +45,21 @@ expect_error "--scale paper needs --checkpoint" --scale paper --out "$dir/bad"
 # a ViT file whose attention width (32) is not a multiple of 64: the head count must be given
 expect_error "give it (--heads)" --scale paper --checkpoint "$dir/run/models/dense_seed0.safetensors" \
   --train-dir "$dir" --val-dir "$dir" --out "$dir/bad"
-[[ $fail == 0 ]] && echo "shears_p3b smoke and bad-input checks passed"
+
+# paper scale: timm names (shears checkpoints use them), heads given, tiny ImageFolder, patch heads of width 8
+"$make_checkpoint" "$dir/deit.safetensors" deit_tiny_patch16_224 --depth 1 > /dev/null
+"$make_folder" "$dir/folder" 2 6 224
+"$p3b" --scale paper --checkpoint "$dir/deit.safetensors" --heads 3 --train-dir "$dir/folder" --val-dir "$dir/folder" \
+  --ratios 0.5 --methods p3b --prune-epochs 2 --finetune-epochs 1 --batch 4 --update-interval 1 --patch-width 8 \
+  --throughput-batch 4 --threads 2 --out "$dir/paper" > "$dir/paper.txt" 2>&1 || { cat "$dir/paper.txt"; fail=1; }
+[[ -s "$dir/paper/models/p3b_pr50_seed0.safetensors" ]] || { echo "FAIL: paper scale saved no pruned model"; fail=1; }
+grep -q "P3 - cost and accuracy" "$dir/paper.txt" || { echo "FAIL: paper scale printed no P3"; fail=1; }
+# mismatched class lists between the folders, and a class folder without images, are named
+mkdir -p "$dir/other/class_x"
+expect_error "no images" --scale paper --checkpoint "$dir/deit.safetensors" --heads 3 --train-dir "$dir/folder" \
+  --val-dir "$dir/other" --out "$dir/bad"
+cp "$dir/folder/class_0/0.png" "$dir/other/class_x/0.png"
+expect_error "differ in classes" --scale paper --checkpoint "$dir/deit.safetensors" --heads 3 --train-dir "$dir/folder" \
+  --val-dir "$dir/other" --out "$dir/bad"
+[[ $fail == 0 ]] && echo "shears_p3b smoke, paper-scale and bad-input checks passed"
 exit $fail
