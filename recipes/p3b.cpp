@@ -458,7 +458,7 @@ int run(const Settings& s) {
   recipes::Table p3 = recipes::p3b_table_p3(rows, dense_gflops);
   if (!rows.empty() && rows.size() > 1 && rows[1].run.heads_macs_per_image > 0)
     p3.notes.push_back("BPI heads: " + recipes::fmt(double(rows[1].run.heads_macs_per_image) / 1e6, 1) +
-                       " MMAC per image per application (patch width " +
+                       " MMAC per image, every head on its input and output (patch width " +
                        (s.p3b.heads.patch_width == 0 ? std::string("= model width") : std::to_string(s.p3b.heads.patch_width)) +
                        ", " + std::to_string(s.p3b.heads.patch_layers) + " conv layers)");
   p3.notes.push_back("Protocol: pruning run " + std::to_string(s.prune_epochs) + " epochs at constant lr " +
