@@ -1,6 +1,8 @@
 // Transforms, apply_all and the step grammar (see transform.h).
 #include "pruning/transform.h"
 
+#include "pruning/p3b_transform.h"
+
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
@@ -335,7 +337,7 @@ std::shared_ptr<Transform> parse_amp_step(const std::string& rest) {
 }
 
 std::shared_ptr<Transform> parse_step_unprefixed(const std::string& step) {
-  if (step.empty()) bad_step("empty step; expected blocks:..., mlp:..., heads:... or tokens:...");
+  if (step.empty()) bad_step("empty step; expected blocks:..., mlp:..., heads:..., tokens:... or p3b:...");
   const size_t colon = step.find(':');
   const std::string kind = step.substr(0, colon);
   const std::string rest = colon == std::string::npos ? "" : step.substr(colon + 1);
@@ -363,6 +365,13 @@ std::shared_ptr<Transform> parse_step_unprefixed(const std::string& step) {
     const int64_t heads = parse_int(value, "the heads kept");
     if (heads < 1) bad_step(str_cat("the heads kept must be >= 1, got ", heads));
     return std::make_shared<HeadPruning>(c, heads);
+  }
+  if (kind == "p3b") {
+    try {
+      return parse_p3b_step(rest);
+    } catch (const Error& e) {
+      bad_step(without_op(e.what()));
+    }
   }
   if (kind == "tokens") {
     const std::string form = "tokens:<policy>@<keep rate>[:locations=i;j;...][:fuse=0|1][:seed=<n>]";
@@ -404,7 +413,7 @@ std::shared_ptr<Transform> parse_step_unprefixed(const std::string& step) {
     return std::make_shared<TokenPruningTransform>(cfg);
   }
   bad_step(str_cat("unknown step kind '", kind, "'; expected blocks:<criterion>:k=<n>, mlp:<criterion>:keep=<ratio>, ",
-                   "heads:<criterion>:keep=<n> or tokens:<policy>@<keep rate>"));
+                   "heads:<criterion>:keep=<n>, tokens:<policy>@<keep rate> or p3b:ratio=<r>"));
 }
 
 }  // namespace

@@ -17,6 +17,7 @@
 #include "nn/vision_transformer.h"
 #include "pruning/criterion.h"
 #include "pruning/token_pruning.h"
+#include "pruning/training_hooks.h"
 
 namespace shears::pruning {
 
@@ -35,6 +36,9 @@ struct PruneContext {
   // Called by apply_all after each step is applied and logged (progress lines, snapshots, measurements);
   // `index` is 0-based. An exception from it stops apply_all.
   std::function<void(nn::VisionTransformer&, const nn::PruneStep&, size_t index)> after_step;
+  // Trains the model with a transform's hooks (P3B's pruning run) on the caller's data; set by recipes
+  // (recipes/common/p3b_training.h: training_runner). A transform that needs it throws when it is empty.
+  std::function<void(nn::VisionTransformer&, TrainingHooks&)> train;
 };
 
 class Transform {
@@ -114,6 +118,8 @@ class TokenPruningTransform : public Transform {
 //   heads:<head criterion>:keep=<n >= 1>           e.g. heads:magnitude:keep=4
 //   mlp:amp:delta=<d >= 0>[:tau=<t>][:steps=<n>]   AMP (amp.h); needs calibration and validation batches
 //   tokens:<policy>@<keep rate in (0, 1]>[:locations=<i;j;...>][:fuse=0|1][:seed=<n>]
+//   p3b:ratio=<r in [0, 1)>[:epochs=<n>][:allocation=benefit|uniform][:reactivation=0|1][:interval=<n>]
+//                                                 P3B (p3b_transform.h); needs PruneContext::train
 // Criteria are made (and so checked) at parse time. Every error starts with the step number and
 // text and says what was expected: "step 2 'blocks:foo:k=2': unknown block criterion 'foo'; known: ...".
 std::vector<std::shared_ptr<Transform>> parse_steps(const std::string& text);

@@ -15,6 +15,7 @@
 #include "common/fashion_mnist_data.h"
 #include "common/finetune.h"
 #include "common/model_cost.h"
+#include "common/p3b_training.h"
 #include "common/recipe_main.h"
 #include "common/report.h"
 #include "common/throughput.h"
@@ -334,6 +335,15 @@ int run(const Args& a) {
   ctx.seed = a.seed;
   if (d.test) ctx.evaluate = [&](nn::VisionTransformer& m) { return recipes::evaluate_accuracy(m, d.test, d.test_tf, a.batch_size).top1; };
   ctx.after_step = [&](nn::VisionTransformer&, const nn::PruneStep&, size_t i) { snapshot("+ " + transforms[i]->name()); };
+  if (d.train) {  // steps that train while they prune (p3b:...) run on the training data at --lr, held constant
+    recipes::FinetuneOptions run;
+    run.lr = a.lr;
+    run.weight_decay = a.weight_decay;
+    run.label_smoothing = a.smoothing;
+    run.batch_size = a.batch_size;
+    run.seed = a.seed;
+    ctx.train = recipes::training_runner(d.train, d.train_tf, run);
+  }
   pruning::apply_all(*model, transforms, ctx);
   if (a.finetune_epochs > 0) {
     SHEARS_CHECK(d.train, kProg, "--finetune-epochs needs training data (--data fashion-mnist, or --train-dir)");

@@ -1,42 +1,47 @@
-// P3B's pruning run on train::Trainer: a TrainingController that adds the BPI heads' loss, feeds the
-// gate gradients to pruning::P3bPruner and trains the heads with their own AdamW, and run_p3b(), the
-// whole run (constant learning rate as the authors: no schedule while pruning), ending with the
-// physical slicing and the "p3b" step appended to the model's prune log.
+// Transforms that train (P3B's pruning run) on train::Trainer: training_runner() makes the
+// PruneContext::train function that runs recipes::finetune with a TrainingHooksController (the
+// hooks' extra loss, gradients, steps, and the hooks' extra module trained with its own AdamW), and
+// run_p3b() is P3B through that path (constant lr, then the slicing; the step lands in the prune log).
 #pragma once
 #include <cstdint>
 #include <memory>
 
 #include "common/finetune.h"
-#include "pruning/p3b.h"
+#include "pruning/p3b_transform.h"
+#include "pruning/training_hooks.h"
 #include "train/adamw.h"
 #include "train/controller.h"
 
 namespace shears::recipes {
 
-class P3bController : public train::TrainingController {
+// Adapts pruning::TrainingHooks to train::TrainingController. The extra module's AdamW (lr
+// hooks.extra_lr, weight decay `extra_weight_decay` on >= 2-d weights) is made at the first step.
+class TrainingHooksController : public train::TrainingController {
  public:
-  // head_lr / head_weight_decay: the heads' AdamW (the authors: 5e-4, the run's weight decay).
-  P3bController(std::shared_ptr<pruning::P3bPruner> pruner, double label_smoothing, double head_lr,
-                double head_weight_decay);
+  TrainingHooksController(pruning::TrainingHooks& hooks, double label_smoothing, double extra_weight_decay);
   Tensor extra_loss(nn::VisionTransformer& model, const data::Batch& batch, int64_t step) override;
   void after_backward(nn::VisionTransformer& model, int64_t step) override;
   void after_step(nn::VisionTransformer& model, int64_t step) override;
-  double heads_seconds() const { return heads_seconds_; }  // wall time spent in the heads (forward + step)
+  double hooks_seconds() const { return hooks_seconds_; }  // wall time in extra_loss and the extra module's steps
 
  private:
-  std::shared_ptr<pruning::P3bPruner> pruner_;
-  double label_smoothing_;
-  std::unique_ptr<train::AdamW> heads_opt_;
-  double heads_seconds_ = 0;
+  pruning::TrainingHooks& hooks_;
+  double label_smoothing_, extra_weight_decay_;
+  std::unique_ptr<train::AdamW> extra_opt_;
+  double hooks_seconds_ = 0;
 };
 
+// The PruneContext::train of a recipe: trains on `train` (per-sample `transform`) with `options`
+// (batch, lr, mixing, seed, ...); hooks.epochs replaces options.epochs, and with hooks.constant_lr
+// the lr is held at options.lr (no warm-up, no decay). `hooks_seconds` (optional) accumulates the
+// time spent in the hooks' loss and extra module.
+std::function<void(nn::VisionTransformer&, pruning::TrainingHooks&)> training_runner(
+    std::shared_ptr<const data::Dataset> train, data::Transform transform, FinetuneOptions options,
+    double* hooks_seconds = nullptr);
+
 struct P3bRunOptions {
-  pruning::P3bOptions p3b;     // start/sparse/finalize in iterations; finalize 0 = the end of the run
-  FinetuneOptions train;       // the pruning run: epochs, batch, lr (held constant), mixing, seed
-  double head_lr = 5e-4;
-  // Pruning phase boundaries as fractions of the run (used when p3b.finalize == 0): the authors'
-  // 50-epoch run starts at epoch 10 and is sparse at epoch 25.
-  double start_fraction = 0.2, sparse_fraction = 0.5;
+  pruning::P3bTransformOptions p3b;  // ratio, allocation, reactivation, schedule fractions, heads, head lr
+  FinetuneOptions train;             // the pruning run: batch, lr (held constant), mixing, seed; epochs = p3b.epochs
 };
 
 struct P3bRunResult {
@@ -49,8 +54,8 @@ struct P3bRunResult {
   nn::PruneStep step;
 };
 
-// Runs P3B on `model` (in place): the pruning run on `train`, then finalize (slicing). The model
-// comes back sliced, with the step in its prune log. num_classes: of `train`.
+// P3B on `model` in place through pruning::apply_all (the step is appended to the prune log): the
+// pruning run on `train`, then the slicing.
 P3bRunResult run_p3b(nn::VisionTransformer& model, std::shared_ptr<const data::Dataset> train, data::Transform transform,
                      const P3bRunOptions& options);
 
