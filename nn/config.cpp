@@ -20,10 +20,6 @@ namespace {
 constexpr const char* kOp = "model_config";
 using Json = nlohmann::ordered_json;
 
-void require_positive(const char* field, int64_t v) {
-  if (v < 1) fail(kOp, field, " must be >= 1, got ", v);
-}
-
 // 1 <= v <= cap; the error names the field and the cap.
 void require_in_range(const std::string& field, int64_t v, int64_t cap) {
   if (v < 1) fail(kOp, field, " must be >= 1, got ", v);
