@@ -11,25 +11,24 @@
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
-#include <map>
-#include <numeric>
 #include <sstream>
 
 #include <cxxopts.hpp>
 
-#include "autograd/node.h"
+#include "common/amp_report.h"
 #include "common/cached_model.h"
 #include "common/dataset_subset.h"
 #include "common/distillation.h"
 #include "common/evaluate.h"
 #include "common/fashion_mnist_data.h"
 #include "common/finetune.h"
+#include "common/fixed_batches.h"
 #include "common/model_cost.h"
 #include "common/recipe_main.h"
 #include "common/report.h"
+#include "common/saved_model_check.h"
 #include "common/throughput.h"
 #include "common/timm_deit.h"
-#include "data/data_loader.h"
 #include "data/datasets.h"
 #include "data/fashion_mnist.h"
 #include "nn/checkpoint.h"
@@ -39,11 +38,12 @@
 #include "pruning/provenance.h"
 #include "pruning/transform.h"
 #include "tensor/gemm.h"
-#include "tensor/kernels.h"
 #include "tensor/parallel.h"
 #include "train/progress.h"
 
 using namespace shears;
+using recipes::amp_accuracy_cell, recipes::amp_mean_of, recipes::amp_number, recipes::amp_widths_str;
+using recipes::AmpAblation, recipes::AmpDeltaRun;
 using train::now_s;
 
 namespace {
@@ -105,12 +105,6 @@ std::vector<double> parse_deltas(const std::string& text) {
   }
   SHEARS_CHECK(!out.empty(), kProg, "--deltas is empty; give e.g. 1e-3,3e-3,1e-2");
   return out;
-}
-
-std::string num(double v) {
-  std::ostringstream s;
-  s << v;
-  return s.str();
 }
 
 Settings parse_args(int argc, char** argv, bool& exit_now) {
@@ -305,21 +299,6 @@ class RangeSubset : public data::Dataset {
   int64_t begin_, n_;
 };
 
-// A data set as fixed batches in order (no shuffling), through `tf`; drop_last keeps every batch full.
-std::vector<pruning::CalibrationBatch> fixed_batches(std::shared_ptr<const data::Dataset> d, const data::Transform& tf,
-                                                     int64_t batch, bool drop_last) {
-  data::LoaderOptions o;
-  o.batch_size = batch;
-  o.shuffle = false;
-  o.drop_last = drop_last;
-  o.prefetch = 0;
-  data::DataLoader loader(d, o, tf);
-  loader.start_epoch(0);
-  std::vector<pruning::CalibrationBatch> out;
-  for (data::Batch b; loader.next(b);) out.push_back({b.inputs, b.labels});
-  return out;
-}
-
 struct Study {
   std::shared_ptr<nn::VisionTransformer> original;
   std::string model_desc, model_name, dataset_name;
@@ -403,8 +382,8 @@ Study prepare(const Settings& s) {
   // scoring set = the first score_images training images; validation = the next val_images (disjoint)
   auto scoring = std::make_shared<RangeSubset>(train, 0, s.score_images);
   auto validation = std::make_shared<RangeSubset>(train, s.score_images, s.val_images);
-  st.scoring = fixed_batches(scoring, st.eval_tf, s.score_batch, false);
-  st.validation = fixed_batches(validation, st.eval_tf, s.val_batch, true);
+  st.scoring = recipes::fixed_batches(scoring, st.eval_tf, s.score_batch, false);
+  st.validation = recipes::fixed_batches(validation, st.eval_tf, s.val_batch, true);
   st.scoring_desc = "training images 0.." + std::to_string(s.score_images - 1) + " (" +
                     std::to_string(st.scoring.size()) + " batches of <= " + std::to_string(s.score_batch) +
                     ", evaluation transform)";
@@ -419,74 +398,11 @@ Study prepare(const Settings& s) {
   return st;
 }
 
-double binomial_se(double p, int64_t n) { return std::sqrt(std::max(0.0, p * (1 - p)) / double(n)); }
-
-std::string acc_se(double p, int64_t n) {
-  return recipes::fmt_percent(p) + " ± " + recipes::fmt_percent(binomial_se(p, n));
-}
-
-std::string widths_str(const std::vector<int64_t>& w) {
-  std::string s;
-  for (size_t i = 0; i < w.size(); ++i) s += (i ? "/" : "") + std::to_string(w[i]);
-  return s;
-}
-
-struct Ablation {
-  std::string criterion, label;
-  std::vector<double> top1;  // one per seed (one for deterministic criteria)
-  bool same_neurons_as_amp = false;
-};
-
-struct DeltaRun {
-  double delta = 0;
-  pruning::AmpResult result;
-  recipes::ModelCost cost;
-  double acc_pruned = 0, acc_recovered = std::nan("");
-  double images_per_s = 0, original_images_per_s = 0;
-  double distill_loss = std::nan(""), distill_seconds = 0, search_seconds = 0;
-  std::vector<Ablation> ablations;
-  std::string pruned_path, recovered_path;
-};
-
-double mean_of(const std::vector<double>& v) { return std::accumulate(v.begin(), v.end(), 0.0) / double(v.size()); }
-double sd_of(const std::vector<double>& v) {
-  if (v.size() < 2) return 0;
-  const double m = mean_of(v);
-  double s = 0;
-  for (double x : v) s += (x - m) * (x - m);
-  return std::sqrt(s / double(v.size() - 1));
-}
-
 std::string delta_file_tag(double d) {
-  std::string t = num(d);
+  std::string t = amp_number(d);
   for (char& c : t)
     if (c == '.') c = 'p';
   return t;
-}
-
-// Logits of `model` on `images`, eval mode, no grad (the mode is restored).
-std::vector<float> logits_of(nn::VisionTransformer& model, const Tensor& images) {
-  NoGradGuard ng;
-  const bool was = model.is_training();
-  model.eval();
-  Tensor l = kernels::contiguous(model.forward(images));
-  model.train(was);
-  return std::vector<float>(l.data<float>(), l.data<float>() + l.numel());
-}
-
-// Saves `model` and reloads it from the file alone (pruning::load_model): the logits on the timing
-// batch must be bitwise identical and the config (per-block widths) the same.
-void save_and_check(nn::VisionTransformer& model, const std::string& path, const Tensor& images,
-                    const std::map<std::string, std::string>& extra) {
-  nn::save_model(path, model, extra);
-  auto back = pruning::load_model(path);
-  SHEARS_CHECK(back->config().blocks.size() == model.config().blocks.size(), kProg, "reload of ", path, " changed the depth");
-  for (size_t i = 0; i < model.config().blocks.size(); ++i)
-    SHEARS_CHECK(back->config().blocks[i].mlp_hidden == model.config().blocks[i].mlp_hidden, kProg, "reload of ", path,
-                 " changed block ", i, "'s MLP width");
-  SHEARS_CHECK(back->prune_log == model.prune_log, kProg, "reload of ", path, " changed the prune log");
-  SHEARS_CHECK(logits_of(*back, images) == logits_of(model, images), kProg, "reload of ", path,
-               " does not reproduce the logits bitwise");
 }
 
 int run(const Settings& s) {
@@ -502,16 +418,16 @@ int run(const Settings& s) {
   std::printf("effective config: %s --scale %s; model %s (%s); scoring set %s; validation %s; τ_inv %s, %ld "
               "search steps, δ in {",
               kProg, s.scale.c_str(), st.model_name.c_str(), st.model_desc.c_str(), st.scoring_desc.c_str(),
-              st.validation_desc.c_str(), num(s.temp_inv).c_str(), long(s.search_steps));
-  for (size_t i = 0; i < s.deltas.size(); ++i) std::printf("%s%s", i ? ", " : "", num(s.deltas[i]).c_str());
+              st.validation_desc.c_str(), amp_number(s.temp_inv).c_str(), long(s.search_steps));
+  for (size_t i = 0; i < s.deltas.size(); ++i) std::printf("%s%s", i ? ", " : "", amp_number(s.deltas[i]).c_str());
   std::printf("} at validation batch %ld (E <= ln %ld = %.4f); test: %ld images of %s; recovery: ", long(s.val_batch),
               long(s.val_batch), std::log(double(s.val_batch)), long(n_test), st.dataset_name.c_str());
   if (s.distill.epochs > 0)
     std::printf("distillation %ld epoch(s) over %ld training images, batch %ld, AdamW lr %s warm-up %s epochs cosine to "
                 "%s, wd %s, loss %s·MSE(logits) + %s·MSE(features)",
-                long(s.distill.epochs), long(st.distill_set->size()), long(s.distill.batch_size), num(s.distill.lr).c_str(),
-                num(s.distill.warmup_epochs).c_str(), num(s.distill.min_lr).c_str(), num(s.distill.weight_decay).c_str(),
-                num(s.distill_loss.output_weight).c_str(), num(s.distill_loss.feature_weight).c_str());
+                long(s.distill.epochs), long(st.distill_set->size()), long(s.distill.batch_size), amp_number(s.distill.lr).c_str(),
+                amp_number(s.distill.warmup_epochs).c_str(), amp_number(s.distill.min_lr).c_str(), amp_number(s.distill.weight_decay).c_str(),
+                amp_number(s.distill_loss.output_weight).c_str(), amp_number(s.distill_loss.feature_weight).c_str());
   else
     std::printf("none (--distill-epochs 0)");
   std::printf("; %d threads\n", get_num_threads());
@@ -523,7 +439,7 @@ int run(const Settings& s) {
   original.eval();
   const double e0 = pruning::validation_entropy(original, st.validation, s.temp_inv);
   std::printf("original: %ld params, %.5f GFLOPs (fvcore), top-1 %s, validation E %.5f (%.0f s)\n", long(cost0.params),
-              cost0.gflops, acc_se(acc0, n_test).c_str(), e0, now_s() - t_start);
+              cost0.gflops, amp_accuracy_cell(acc0, n_test).c_str(), e0, now_s() - t_start);
   std::fflush(stdout);
 
   recipes::ThroughputOptions tput;
@@ -536,11 +452,11 @@ int run(const Settings& s) {
   ctx.validation = st.validation;
   ctx.seed = s.seed;
 
-  std::vector<std::string> criteria = {s.temp_inv == 15 ? "entropy_taylor" : "entropy_taylor:" + num(s.temp_inv),
+  std::vector<std::string> criteria = {s.temp_inv == 15 ? "entropy_taylor" : "entropy_taylor:" + amp_number(s.temp_inv),
                                        "ce_taylor", "magnitude"};
-  std::vector<DeltaRun> runs;
+  std::vector<AmpDeltaRun> runs;
   for (double delta : s.deltas) {
-    DeltaRun dr;
+    AmpDeltaRun dr;
     dr.delta = delta;
     const double t0 = now_s();
     auto pruned = pruning::clone_model(original);
@@ -561,14 +477,15 @@ int run(const Settings& s) {
     dr.images_per_s = ips[0], dr.original_images_per_s = ips[1];
     const std::string tag = delta_file_tag(delta);
     dr.pruned_path = (std::filesystem::path(s.out) / ("amp_delta" + tag + "_pruned.safetensors")).string();
-    save_and_check(*pruned, dr.pruned_path, st.timing_images,
+    recipes::save_and_check_reload(*pruned, dr.pruned_path, st.timing_images,
                    {{"shears.recipe", std::string(kProg) + " --scale " + s.scale},
-                    {"shears.amp_state", "pruned (no recovery)"}, {"shears.base", st.model_desc}});
+                    {"shears.amp_state", "pruned (no recovery)"}, {"shears.base", st.model_desc}},
+                   kProg);
     std::printf("[δ %s] widths %s (search %.0f s), E %.5f -> %.5f; %ld params (%.1f%% fewer), %.5f GFLOPs (%.1f%% "
                 "fewer); top-1 pruned %s; %.0f img/s vs original %.0f (%.2fx, FLOP ratio %.2f)\n",
-                num(delta).c_str(), widths_str(dr.result.widths).c_str(), dr.search_seconds, dr.result.e_dense,
+                amp_number(delta).c_str(), amp_widths_str(dr.result.widths).c_str(), dr.search_seconds, dr.result.e_dense,
                 dr.result.e_final, long(dr.cost.params), 100.0 * (1 - double(dr.cost.params) / double(cost0.params)),
-                dr.cost.gflops, 100.0 * (1 - dr.cost.gflops / cost0.gflops), acc_se(dr.acc_pruned, n_test).c_str(),
+                dr.cost.gflops, 100.0 * (1 - dr.cost.gflops / cost0.gflops), amp_accuracy_cell(dr.acc_pruned, n_test).c_str(),
                 dr.images_per_s, dr.original_images_per_s, dr.images_per_s / dr.original_images_per_s,
                 cost0.gflops / dr.cost.gflops);
     std::fflush(stdout);
@@ -580,7 +497,7 @@ int run(const Settings& s) {
       const bool is_random = name.rfind("random:", 0) == 0;
       if (is_random && !dr.ablations.empty() && dr.ablations.back().criterion == "random") {
       } else {
-        Ablation a;
+        AmpAblation a;
         a.criterion = is_random ? "random" : name;
         a.label = name.rfind("entropy_taylor", 0) == 0 ? "entropy-Taylor (AMP's score, label-free)"
                   : name == "ce_taylor"                ? "cross-entropy-Taylor (labels)"
@@ -588,7 +505,7 @@ int run(const Settings& s) {
                                                        : "random (" + std::to_string(s.random_seeds) + " seeds)";
         dr.ablations.push_back(a);
       }
-      Ablation& a = dr.ablations.back();
+      AmpAblation& a = dr.ablations.back();
       auto m = pruning::clone_model(original);
       pruning::apply_all(*m, {std::make_shared<pruning::MlpNeuronPruning>(pruning::make_neuron_criterion(name),
                                                                           dr.result.widths)},
@@ -596,9 +513,9 @@ int run(const Settings& s) {
       a.top1.push_back(recipes::evaluate_accuracy(*m, st.test, st.eval_tf).top1);
       if (!is_random) a.same_neurons_as_amp = m->prune_log.back().kept == amp_step.kept;
     }
-    std::printf("[δ %s] A3 at these widths:", num(delta).c_str());
-    for (const Ablation& a : dr.ablations)
-      std::printf(" %s %.2f%%%s;", a.criterion.c_str(), 100 * mean_of(a.top1),
+    std::printf("[δ %s] A3 at these widths:", amp_number(delta).c_str());
+    for (const AmpAblation& a : dr.ablations)
+      std::printf(" %s %.2f%%%s;", a.criterion.c_str(), 100 * amp_mean_of(a.top1),
                   a.criterion.rfind("entropy_taylor", 0) == 0 ? (a.same_neurons_as_amp ? " (= AMP's neurons)" : " (DIFFERENT neurons from AMP)") : "");
     std::printf("\n");
     std::fflush(stdout);
@@ -610,23 +527,24 @@ int run(const Settings& s) {
       dr.distill_seconds = now_s() - t1;
       dr.acc_recovered = recipes::evaluate_accuracy(*recovered, st.test, st.eval_tf).top1;
       dr.recovered_path = (std::filesystem::path(s.out) / ("amp_delta" + tag + "_recovered.safetensors")).string();
-      save_and_check(*recovered, dr.recovered_path, st.timing_images,
+      recipes::save_and_check_reload(*recovered, dr.recovered_path, st.timing_images,
                      {{"shears.recipe", std::string(kProg) + " --scale " + s.scale},
                       {"shears.amp_state", "recovered: distillation from the unpruned model, " +
                                                std::to_string(s.distill.epochs) + " epoch(s) over " +
-                                               std::to_string(st.distill_set->size()) + " images, lr " + num(s.distill.lr)},
-                      {"shears.base", st.model_desc}});
-      std::printf("[δ %s] recovered: top-1 %s (distillation %.0f s, last-epoch loss %.5f)\n", num(delta).c_str(),
-                  acc_se(dr.acc_recovered, n_test).c_str(), dr.distill_seconds, dr.distill_loss);
+                                               std::to_string(st.distill_set->size()) + " images, lr " + amp_number(s.distill.lr)},
+                      {"shears.base", st.model_desc}},
+                     kProg);
+      std::printf("[δ %s] recovered: top-1 %s (distillation %.0f s, last-epoch loss %.5f)\n", amp_number(delta).c_str(),
+                  amp_accuracy_cell(dr.acc_recovered, n_test).c_str(), dr.distill_seconds, dr.distill_loss);
     }
-    std::printf("[δ %s] done in %.0f s (elapsed %.0f s)\n", num(delta).c_str(), now_s() - t0, now_s() - t_start);
+    std::printf("[δ %s] done in %.0f s (elapsed %.0f s)\n", amp_number(delta).c_str(), now_s() - t0, now_s() - t_start);
     std::fflush(stdout);
     runs.push_back(dr);
   }
 
   // One saved model read back from its file alone in a fresh load: the full test accuracy reproduces.
   {
-    const DeltaRun& last = runs.back();
+    const AmpDeltaRun& last = runs.back();
     const std::string path = last.recovered_path.empty() ? last.pruned_path : last.recovered_path;
     const double want = last.recovered_path.empty() ? last.acc_pruned : last.acc_recovered;
     auto back = pruning::load_model(path);
@@ -636,137 +554,21 @@ int run(const Settings& s) {
     for (const auto& b : back->config().blocks) widths.push_back(b.mlp_hidden);
     std::printf("reload check passed: %s reloads by pruning::load_model (widths %s) with top-1 %s as measured; every "
                 "saved model reproduced its logits bitwise\n",
-                path.c_str(), widths_str(widths).c_str(),
-                acc_se(got, n_test).c_str());
+                path.c_str(), amp_widths_str(widths).c_str(),
+                amp_accuracy_cell(got, n_test).c_str());
   }
 
   // ---- tables ----
-  const double original_ips = [&] {
-    std::vector<double> v;
-    for (const DeltaRun& r : runs) v.push_back(r.original_images_per_s);
-    std::sort(v.begin(), v.end());
-    return v[v.size() / 2];
-  }();
-  const int gd = cost0.gflops < 0.1 ? 5 : 3;
-  recipes::Table a1;
-  a1.name = "amp_a1";
-  a1.title = "A1: AMP on " + st.model_name + " (" + st.dataset_name + ", " + std::to_string(n_test) +
-             " test images): original / pruned / recovered";
-  a1.columns = {"Model", "State", "δ", "Params", "GFLOPs (fvcore)", "GFLOPs (2×MAC)", "Images/s", "Original images/s",
-                "Speedup", "FLOP ratio", "Top-1 (%)"};
-  a1.add_row({st.model_name, "original", "-", std::to_string(cost0.params), recipes::fmt(cost0.gflops, gd),
-              recipes::fmt(2 * cost0.gflops, gd), recipes::fmt(original_ips, 0), recipes::fmt(original_ips, 0), "1.00",
-              "1.00", acc_se(acc0, n_test)});
-  for (const DeltaRun& r : runs) {
-    const std::vector<std::string> common = {
-        std::to_string(r.cost.params), recipes::fmt(r.cost.gflops, gd), recipes::fmt(2 * r.cost.gflops, gd),
-        recipes::fmt(r.images_per_s, 0), recipes::fmt(r.original_images_per_s, 0),
-        recipes::fmt(r.images_per_s / r.original_images_per_s, 2), recipes::fmt(cost0.gflops / r.cost.gflops, 2)};
-    std::vector<std::string> row = {st.model_name, "pruned (AMP)", num(r.delta)};
-    row.insert(row.end(), common.begin(), common.end());
-    row.push_back(acc_se(r.acc_pruned, n_test));
-    a1.add_row(row);
-    if (s.distill.epochs > 0) {
-      row = {st.model_name, "recovered (distill)", num(r.delta)};
-      row.insert(row.end(), common.begin(), common.end());
-      row.push_back(acc_se(r.acc_recovered, n_test));
-      a1.add_row(row);
-    }
-  }
-  a1.notes.push_back("Top-1 ± binomial SE sqrt(p(1-p)/n), n = " + std::to_string(n_test) +
-                     ", with the original head. GFLOPs per image: fvcore convention (1 multiply-add = 1 flop) and "
-                     "2×MAC (the convention of AMP's tables, METHODS.md §5.6).");
-  a1.notes.push_back("Images/s: no-grad inference on a batch of " + std::to_string(tb) +
-                     " test images, median of 5 samples of >= " + recipes::fmt(s.throughput_time, 2) +
-                     " s, interleaved with the original model (its column, measured next to each pruned model; the "
-                     "original row shows the median of those). A recovered model has the pruned model's shapes and "
-                     "speed. " + std::to_string(get_num_threads()) + " threads on a shared machine: compare ratios.");
-  for (const DeltaRun& r : runs) {
-    const double speedup = r.images_per_s / r.original_images_per_s, ratio = cost0.gflops / r.cost.gflops;
-    a1.notes.push_back("δ " + num(r.delta) + ": params −" +
-                       recipes::fmt(100.0 * (1 - double(r.cost.params) / double(cost0.params)), 1) + "%, FLOPs −" +
-                       recipes::fmt(100.0 * (1 - r.cost.gflops / cost0.gflops), 1) + "% (MLP widths " +
-                       widths_str(r.result.widths) + " of " + std::to_string(cfg.blocks.front().mlp_hidden) +
-                       "); measured speedup " + recipes::fmt(speedup, 2) + "x = " + recipes::fmt(speedup / ratio, 3) +
-                       " of the FLOP ratio " + recipes::fmt(ratio, 2) + (speedup >= 0.9 * ratio ? " (>= 0.9: yes)" : " (>= 0.9: NO)") +
-                       "; top-1 " + recipes::fmt(100 * (r.acc_pruned - acc0), 2) + " points pruned" +
-                       (s.distill.epochs > 0 ? ", " + recipes::fmt(100 * (r.acc_recovered - acc0), 2) + " points recovered"
-                                             : std::string()) + ".");
-  }
-  a1.notes.push_back(
-      "The paper (METHODS.md §5.6, zero-shot ImageNet-1k, A6000, batch 1000): OpenCLIP-g 1.01B params, 0.52 TFLOPs "
-      "(2×MAC), 150.8 img/s, 78.5% -> AMP pruned 0.62B (−39%), 0.32T (−38%), 222.3 img/s (1.47x), 65.0% (−13.5) -> "
-      "distilled 78.4% (−0.1); OpenCLIP-G 1.84B/0.95T/90.6 img/s -> 1.17B/0.60T/135.8 img/s, 80.1 -> 70.2 -> 80.1; "
-      "EVA-CLIP-E 4.35B/2.23T -> 2.50B/1.28T, 82.0 -> 59.2 -> 82.0 (δ 1e-2 at τ_inv 15 for OpenCLIP-g).");
-  a1.emit(s.out);
-
-  recipes::Table a2;
-  a2.name = "amp_a2";
-  a2.title = "A2: AMP's per-layer binary search (last block first; validation batch " + std::to_string(s.val_batch) +
-             ", E <= ln " + std::to_string(s.val_batch) + " = " + recipes::fmt(std::log(double(s.val_batch)), 4) + ")";
-  a2.columns = {"δ", "Block", "Kept / H", "E_prev", "E accepted", "ΔE", "Widths tried (width: E)"};
-  for (const DeltaRun& r : runs)
-    for (const pruning::AmpLayerTrace& l : r.result.layers) {
-      std::string tried;
-      for (const auto& [w, e] : l.tried)
-        tried += (tried.empty() ? "" : ", ") + std::to_string(w) + ": " + (std::isfinite(e) ? recipes::fmt(e, 5) : "-");
-      a2.add_row({num(r.delta), std::to_string(l.block), std::to_string(l.kept) + " / " + std::to_string(l.hidden),
-                  recipes::fmt(l.e_prev, 5), recipes::fmt(l.e_accepted, 5), recipes::fmt(l.e_accepted - l.e_prev, 5),
-                  tried});
-    }
-  for (const DeltaRun& r : runs)
-    a2.notes.push_back("δ " + num(r.delta) + ": E dense " + recipes::fmt(r.result.e_dense, 5) + " -> final " +
-                       recipes::fmt(r.result.e_final, 5) + "; widths by block " + widths_str(r.result.widths) +
-                       "; search " + recipes::fmt(r.search_seconds, 0) + " s (scores included).");
-  a2.notes.push_back("Scores: entropy-Taylor mean_b |Σ_t a·∂E/∂a| (a = fc2 input) over the scoring set (" +
-                     st.scoring_desc + "), one pass on the unpruned model; the search runs on " + st.validation_desc +
-                     "; a layer that accepts no width keeps H and E_prev is recomputed on it (§5.7).");
-  a2.emit(s.out);
-
-  recipes::Table a3;
-  a3.name = "amp_a3";
-  a3.title = "A3: neuron criteria at AMP's per-layer widths, no recovery (top-1 %, " + std::to_string(n_test) +
-             " test images)";
-  a3.columns = {"δ", "Widths", "Criterion", "Top-1 (%)", "Δ vs entropy-Taylor (points)", "2 SE of Δ"};
-  for (const DeltaRun& r : runs) {
-    const Ablation& et = r.ablations.front();
-    const double a_et = et.top1.front(), se_et = binomial_se(a_et, n_test);
-    for (const Ablation& a : r.ablations) {
-      const double m = mean_of(a.top1);
-      std::string cell = a.top1.size() > 1 ? recipes::fmt_percent(m) + " ± " + recipes::fmt_percent(sd_of(a.top1)) +
-                                                 " (sd of " + std::to_string(a.top1.size()) + " seeds)"
-                                           : acc_se(m, n_test);
-      if (&a == &et) cell += a.same_neurons_as_amp ? " (= AMP pruned)" : " (differs from AMP's neurons!)";
-      // SE of a seed mean: binomial SE / sqrt(k) plus the seed spread / sqrt(k)
-      const double k = double(a.top1.size());
-      const double se_a = std::sqrt(binomial_se(m, n_test) * binomial_se(m, n_test) / k + sd_of(a.top1) * sd_of(a.top1) / k);
-      a3.add_row({num(r.delta), widths_str(r.result.widths), a.label, cell,
-                  &a == &et ? "-" : recipes::fmt(100 * (m - a_et), 2),
-                  &a == &et ? "-" : recipes::fmt(200 * std::sqrt(se_et * se_et + se_a * se_a), 2)});
-    }
-  }
-  a3.notes.push_back("Each row prunes the original model to the same per-layer widths with MlpNeuronPruning and "
-                     "the named neuron criterion (pruning/criterion.h registry): entropy_taylor = AMP's label-free "
-                     "score, ce_taylor = the same formula with cross-entropy on the labels of the scoring set, "
-                     "magnitude = sqrt(|fc1 row|² + |fc2 column|²), random:<seed>.");
-  a3.notes.push_back("Δ beyond noise when |Δ| > 2 SE of the difference (binomial SEs; random: SE of the seed mean incl. "
-                     "the seed sd); conservative since all rows share the test set.");
-  for (const DeltaRun& r : runs) {
-    const double a_et = r.ablations.front().top1.front();
-    std::string line = "δ " + num(r.delta) + ": entropy-Taylor " + recipes::fmt_percent(a_et) + "%, minus";
-    for (size_t i = 1; i < r.ablations.size(); ++i) {
-      const Ablation& a = r.ablations[i];
-      const double m = mean_of(a.top1), k = double(a.top1.size());
-      const double se = std::sqrt(binomial_se(a_et, n_test) * binomial_se(a_et, n_test) +
-                                  (binomial_se(m, n_test) * binomial_se(m, n_test) + sd_of(a.top1) * sd_of(a.top1)) / k);
-      const double d = a_et - m;
-      line += std::string(i > 1 ? ";" : "") + " " + a.criterion + " " + (d >= 0 ? "+" : "") + recipes::fmt(100 * d, 2) +
-              (std::fabs(d) > 2 * se ? (d > 0 ? " (entropy-Taylor better, beyond 2 SE " : " (entropy-Taylor worse, beyond 2 SE ")
-                                     : " (within 2 SE ") + recipes::fmt(200 * se, 2) + ")";
-    }
-    a3.notes.push_back(line + ".");
-  }
-  a3.emit(s.out);
+  recipes::AmpStudySummary sum;
+  sum.model_name = st.model_name, sum.dataset_name = st.dataset_name;
+  sum.scoring_desc = st.scoring_desc, sum.validation_desc = st.validation_desc;
+  sum.test_images = n_test, sum.original_cost = cost0, sum.original_top1 = acc0;
+  sum.original_mlp_hidden = cfg.blocks.front().mlp_hidden, sum.validation_batch = s.val_batch;
+  sum.recovered = s.distill.epochs > 0, sum.timing_batch = tb, sum.throughput_time = s.throughput_time;
+  sum.threads = get_num_threads();
+  recipes::amp_table_a1(runs, sum).emit(s.out);
+  recipes::amp_table_a2(runs, sum).emit(s.out);
+  recipes::amp_table_a3(runs, sum).emit(s.out);
 
   const double wall = now_s() - t_start;
   std::printf("\n%s --scale %s: %zu δ values in %.1f s wall (%.1f min; preparation %.0f s), %.1f s CPU; tables and "

@@ -16,9 +16,7 @@
 #include <ctime>
 #include <filesystem>
 #include <iostream>
-#include <functional>
 #include <optional>
-#include <sstream>
 
 #include <cxxopts.hpp>
 
@@ -33,11 +31,12 @@
 #include "common/report.h"
 #include "common/throughput.h"
 #include "common/timm_deit.h"
+#include "common/token_pruning_base.h"
+#include "common/token_pruning_cell.h"
+#include "common/token_pruning_report.h"
 #include "data/data_loader.h"
 #include "data/datasets.h"
 #include "data/fashion_mnist.h"
-#include "data/random_erasing.h"
-#include "data/transforms.h"
 #include "dist/sweep.h"
 #include "dist/world.h"
 #include "nn/checkpoint.h"
@@ -55,40 +54,6 @@ namespace {
 
 const char* kProg = "shears_token_pruning";
 
-// The patch-4 Fashion-MNIST base model smoke and mini train once and cache under --out (unless
-// --base-checkpoint names a model): the main job's recipe (AdamW, warm-up + cosine, Mixup/CutMix
-// on a fraction of the batches, label smoothing, random crop + flip, RandomErasing) on a
-// 28x28 / patch 4 = 49-patch ViT, so that keep rates move tens of tokens as the paper's 196 do.
-struct BaseRecipe {
-  int64_t patch = 4, dim = 64, depth = 6, heads = 4, mlp = 128;
-  int64_t epochs = 3, batch_size = 128, train_images = 0;  // 0 = the whole training split
-  double lr = 1.5e-3;  // twice the main job's 3e-3 per 512 images (7.5e-4 at 128): 3 epochs, not 14
-  double warmup_epochs = 0.5, min_lr = 1e-5, weight_decay = 0.05, smoothing = 0.1;
-  double mixup = 0.8, cutmix = 1.0, mix_prob = 0.15, erase = 0.1;
-  int64_t crop_padding = 2;
-  uint64_t seed = 0;
-
-  nn::ModelConfig model_config() const {
-    nn::ModelConfig m = nn::vit_tiny_patch4_28(10);
-    m.patch_size = patch;
-    m.dim = dim;
-    m.blocks = nn::uniform_blocks(depth, heads, dim / heads, mlp);
-    m.validate();
-    return m;
-  }
-  // Every setting that changes the weights (the cache key).
-  std::string describe(int64_t images) const {
-    std::ostringstream s;
-    s << "ViT patch " << patch << " dim " << dim << " depth " << depth << " heads " << heads << " mlp " << mlp
-      << "; Fashion-MNIST, " << images << " training images; " << epochs << " epochs, batch " << batch_size
-      << ", AdamW lr " << lr << ", warm-up " << warmup_epochs << " epochs, cosine to " << min_lr << ", weight decay "
-      << weight_decay << ", label smoothing " << smoothing << ", Mixup " << mixup << "/CutMix " << cutmix
-      << " on " << mix_prob << " of the batches, random crop pad " << crop_padding << ", flip 0.5, RandomErasing "
-      << erase << "; seed " << seed;
-    return s.str();
-  }
-};
-
 enum class FuseMode { Auto, On, Off };
 
 struct Settings {
@@ -99,7 +64,7 @@ struct Settings {
   double throughput_time = 0.2;
   FuseMode fuse = FuseMode::Auto;
   bool exclude_cls_key = false, finetune_dense = true, retrain_base = false;
-  BaseRecipe base;
+  recipes::TokenPruningBase base;
   recipes::FinetuneOptions ft;
   double base_lr = 0;          // lr per 256 images (paper) or as given (smoke/mini)
   double drop_path = 0.1;      // paper: max DropPath rate of the fine-tuned model
@@ -140,29 +105,6 @@ std::vector<double> parse_keep_rates(const std::string& text) {
   }
   SHEARS_CHECK(!out.empty(), kProg, "--keep-rates is empty; give e.g. 0.9,0.7,0.5");
   return out;
-}
-
-bool is_entropy(const pruning::TokenPolicySpec& p) { return p.kind == pruning::TokenPolicyKind::Entropy; }
-
-// A number in its shortest form (0.5, 2, 5e-05).
-std::string general_str(double v) {
-  std::ostringstream s;
-  s << v;
-  return s.str();
-}
-
-// The Rényi order as the tables write it: 0.5, 1, 2, ∞.
-std::string order_str(double alpha) { return std::isinf(alpha) ? "∞" : general_str(alpha); }
-
-// Row label as in the paper's tables.
-std::string method_label(const pruning::TokenPolicySpec& p) {
-  switch (p.kind) {
-    case pruning::TokenPolicyKind::EViT: return "EViT";
-    case pruning::TokenPolicyKind::Random: return "Random";
-    case pruning::TokenPolicyKind::Entropy: break;
-  }
-  if (p.renyi_order == 1.0) return "Shannon";
-  return "Rényi α=" + order_str(p.renyi_order);
 }
 
 Settings parse_args(int argc, char** argv, bool& exit_now) {
@@ -389,35 +331,6 @@ Tensor first_images(std::shared_ptr<const data::Dataset> test, const data::Trans
   return batch.inputs;
 }
 
-// Trains the patch-4 base with the main job's recipe on `train` (recipes::finetune = train::Trainer).
-std::shared_ptr<nn::VisionTransformer> train_base(const BaseRecipe& b, std::shared_ptr<const data::Dataset> train,
-                                                  int64_t log_every) {
-  const nn::ModelConfig c = b.model_config();
-  auto model = std::make_shared<nn::VisionTransformer>(c, b.seed);
-  recipes::FinetuneOptions o;
-  o.epochs = b.epochs;
-  o.warmup_epochs = b.warmup_epochs;
-  o.lr = b.lr;
-  o.min_lr = b.min_lr;
-  o.weight_decay = b.weight_decay;
-  o.label_smoothing = b.smoothing;
-  o.batch_size = b.batch_size;
-  o.seed = b.seed;
-  o.mixing = b.mix_prob > 0 && (b.mixup > 0 || b.cutmix > 0);
-  o.mix.mixup_alpha = b.mixup;
-  o.mix.cutmix_alpha = b.cutmix;
-  o.mix.prob = b.mix_prob;
-  o.mix.label_smoothing = b.smoothing;
-  o.log_every = log_every;
-  std::vector<data::Transform> tf;
-  if (b.crop_padding > 0) tf.push_back(data::random_crop(c.image_size, b.crop_padding));
-  tf.push_back(data::horizontal_flip(0.5));
-  tf.push_back(data::normalize(c.mean, c.std));
-  if (b.erase > 0) tf.push_back(data::random_erasing(b.erase, "pixel"));
-  recipes::finetune(*model, train, data::compose(tf), o);
-  return model;
-}
-
 Study prepare(const Settings& s) {
   Study st;
   if (s.scale == "paper") {
@@ -464,7 +377,7 @@ Study prepare(const Settings& s) {
               std::printf("base: training %s (%s) ...\n", recipe.c_str(),
                           s.retrain_base ? "--retrain-base" : "no cached model with this recipe");
               std::fflush(stdout);
-              return train_base(s.base, base_train, s.scale == "mini" ? 200 : 0);
+              return recipes::train_token_pruning_base(s.base, base_train, s.scale == "mini" ? 200 : 0);
             },
             {{"shears.recipe", std::string(kProg) + " --scale " + s.scale + " base"}});
       });
@@ -485,107 +398,7 @@ Study prepare(const Settings& s) {
   return st;
 }
 
-struct Cell {
-  pruning::TokenPolicySpec policy;
-  double keep_rate = 1.0;
-  bool fuse = false;
-  double acc_installed = 0, acc_finetuned = 0;
-  double gflops = 0, images_per_s = 0, dense_images_per_s = 0, seconds = 0;
-  std::string tokens;  // tokens entering the first block, then after each pruning block
-};
-
-std::string token_path(const pruning::TokenPruning& tp) {
-  std::string s;
-  const auto& recs = tp.last_records();
-  if (recs.empty()) return s;
-  s = std::to_string(recs.front().tokens_in);
-  for (const auto& r : recs) s += "→" + std::to_string(r.tokens_out);
-  return s;
-}
-
-// A cell's measured values as one line (exact doubles as hex floats; the token path has no spaces),
-// the result a sweep job sends to rank 0; policy, keep rate and fusion come from the job's index.
-std::string hex_double(double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%a", v);
-  return buf;
-}
-
-std::string cell_text(const Cell& c) {
-  return hex_double(c.acc_installed) + " " + hex_double(c.acc_finetuned) + " " + hex_double(c.gflops) + " " +
-         hex_double(c.images_per_s) + " " + hex_double(c.dense_images_per_s) + " " + hex_double(c.seconds) + " " +
-         c.tokens;
-}
-
-Cell cell_from_text(const std::string& text) {
-  std::istringstream in(text);
-  std::string v[6];
-  Cell c;
-  in >> v[0] >> v[1] >> v[2] >> v[3] >> v[4] >> v[5] >> c.tokens;
-  SHEARS_CHECK(!in.fail(), kProg, "internal: a sweep result is not a cell: '", text, "'");
-  double* fields[6] = {&c.acc_installed, &c.acc_finetuned, &c.gflops, &c.images_per_s, &c.dense_images_per_s, &c.seconds};
-  for (int i = 0; i < 6; ++i) *fields[i] = std::strtod(v[i].c_str(), nullptr);
-  return c;
-}
-
 using train::now_s;
-
-std::string keep_str(double k) { return recipes::fmt(k, k * 10 == std::round(k * 10) ? 1 : 2); }
-
-// Binomial standard error of an accuracy p measured on n images: sqrt(p (1 - p) / n).
-double binomial_se(double p, int64_t n) { return std::sqrt(std::max(0.0, p * (1 - p)) / double(n)); }
-
-// "84.12 ± 0.37" (percent).
-std::string acc_se(double p, int64_t n) {
-  return recipes::fmt_percent(p) + " ± " + recipes::fmt_percent(binomial_se(p, n));
-}
-
-// Two standard errors of the difference of two accuracies on independent samples of n images each
-// (the test set is shared, so this overstates the noise of a paired comparison: conservative).
-double two_se_diff(double a, double b, int64_t n) {
-  return 2 * std::sqrt(binomial_se(a, n) * binomial_se(a, n) + binomial_se(b, n) * binomial_se(b, n));
-}
-
-// The notes under a Table 1: for each keep rate, which differences from the best method exceed two
-// standard errors of a difference, and EViT against the best entropy order.
-std::vector<std::string> significance_notes(const std::vector<pruning::TokenPolicySpec>& policies,
-                                            const std::vector<double>& keep_rates, int64_t n,
-                                            const std::function<double(const pruning::TokenPolicySpec&, double)>& acc) {
-  std::vector<std::string> notes;
-  notes.push_back("± = binomial standard error sqrt(p(1-p)/n) on n = " + std::to_string(n) +
-                  " test images. A difference counts as beyond noise when it exceeds 2·sqrt(SE_a² + SE_b²) "
-                  "(two SE of a difference; conservative, since all cells share the test set).");
-  for (double k : keep_rates) {
-    const pruning::TokenPolicySpec* best = &policies.front();
-    for (const auto& p : policies)
-      if (acc(p, k) > acc(*best, k)) best = &p;
-    std::string beyond, within;
-    for (const auto& p : policies) {
-      if (&p == best) continue;
-      const double d = acc(p, k) - acc(*best, k);
-      const std::string item = method_label(p) + " " + recipes::fmt(100 * d, 2);
-      std::string& list = std::fabs(d) > two_se_diff(acc(p, k), acc(*best, k), n) ? beyond : within;
-      list += (list.empty() ? "" : ", ") + item;
-    }
-    std::string line = "keep " + keep_str(k) + ": best " + method_label(*best) + " " + recipes::fmt_percent(acc(*best, k)) +
-                       "; below it by more than 2 SE: " + (beyond.empty() ? "none" : beyond) +
-                       "; within 2 SE: " + (within.empty() ? "none" : within) + ".";
-    // EViT against the best entropy order (the paper's comparison)
-    const pruning::TokenPolicySpec* evit = nullptr;
-    const pruning::TokenPolicySpec* best_entropy = nullptr;
-    for (const auto& p : policies) {
-      if (p.kind == pruning::TokenPolicyKind::EViT) evit = &p;
-      if (is_entropy(p) && (!best_entropy || acc(p, k) > acc(*best_entropy, k))) best_entropy = &p;
-    }
-    if (evit && best_entropy) {
-      const double d = acc(*best_entropy, k) - acc(*evit, k), bound = two_se_diff(acc(*best_entropy, k), acc(*evit, k), n);
-      line += " Best entropy order (" + method_label(*best_entropy) + ") − EViT = " + recipes::fmt(100 * d, 2) +
-              " points (2 SE " + recipes::fmt(100 * bound, 2) + (std::fabs(d) > bound ? ": beyond noise)." : ": within noise).");
-    }
-    notes.push_back(line);
-  }
-  return notes;
-}
 
 int run(const Settings& s) {
   dist::quiet_non_root_stdout();  // under mpirun rank 0 prints the report
@@ -599,7 +412,8 @@ int run(const Settings& s) {
   const int64_t n_test = st.test->size();
   std::string fusion = std::string("--fuse ") + fuse_mode_name(s.fuse) + " (";
   for (size_t i = 0; i < s.policies.size(); ++i)
-    fusion += (i ? ", " : "") + method_label(s.policies[i]) + (fuse_of(s.fuse, s.policies[i]) ? " fused" : " unfused");
+    fusion += (i ? ", " : "") + recipes::token_policy_label(s.policies[i]) +
+              (fuse_of(s.fuse, s.policies[i]) ? " fused" : " unfused");
   fusion += ")";
   std::printf("effective config: %s --scale %s; base %s (patch %ld, %ld patches + CLS, dim %ld, depth %ld); "
               "fine-tune: %ld training images, %ld epoch(s), batch %ld, AdamW lr %.3g, warm-up %.3g epochs from %.1e, "
@@ -636,13 +450,13 @@ int run(const Settings& s) {
     if (job < dense_jobs) {
       auto m = pruning::clone_model(*st.base);
       recipes::finetune(*m, st.train, st.train_tf, s.ft);
-      return hex_double(recipes::evaluate_accuracy(*m, st.test, st.test_tf).top1);
+      return recipes::hex_double(recipes::evaluate_accuracy(*m, st.test, st.test_tf).top1);
     }
     const size_t cell_index = size_t(job - dense_jobs);
     const double keep = grid[cell_index].first;
     const pruning::TokenPolicySpec& policy = grid[cell_index].second;
     const double t0 = now_s();
-    Cell c;
+    recipes::TokenPruningCell c;
     c.policy = policy;
     c.keep_rate = keep;
     c.fuse = fuse_of(s.fuse, policy);
@@ -665,7 +479,7 @@ int run(const Settings& s) {
         {recipes::inference_forward(*model, st.timing_images), recipes::inference_forward(*st.base, st.timing_images)},
         tb, tput);
     c.gflops = nn::count_flops(cfg, tp->last_token_counts()).total / 1e9;  // token counts of the timed forward
-    c.tokens = token_path(*tp);
+    c.tokens = recipes::token_path(*tp);
     c.images_per_s = ips[0];
     c.dense_images_per_s = ips[1];
     c.seconds = now_s() - t0;
@@ -677,12 +491,12 @@ int run(const Settings& s) {
                 c.dense_images_per_s, c.images_per_s / c.dense_images_per_s, c.seconds,
                 per_run * double(total - cell_index - 1) / double(dist::size()));
     std::fflush(stdout);
-    return cell_text(c);
+    return recipes::token_cell_text(c);
   });
   if (!dist::is_root()) return 0;  // rank 0 has every result: it prints the tables and writes the files
-  std::vector<Cell> cells;
+  std::vector<recipes::TokenPruningCell> cells;
   for (size_t i = 0; i < total; ++i) {
-    Cell c = cell_from_text(results[size_t(dense_jobs) + i]);
+    recipes::TokenPruningCell c = recipes::token_cell_from_text(results[size_t(dense_jobs) + i], kProg);
     c.policy = grid[i].second;
     c.keep_rate = grid[i].first;
     c.fuse = fuse_of(s.fuse, c.policy);
@@ -690,116 +504,29 @@ int run(const Settings& s) {
   }
   if (s.finetune_dense) {
     acc_dense_ft = std::strtod(results[0].c_str(), nullptr);
-    const double moved = 100 * (acc_dense_ft - acc_base);
-    dense_note = "Dense control: base " + acc_se(acc_base, n_test) + " as trained, " + acc_se(acc_dense_ft, n_test) +
-                 " after the same fine-tune (" + recipes::fmt(moved, 2) + " points; bound ±" +
-                 recipes::fmt(s.dense_bound, 2) + ": " +
-                 (std::fabs(moved) <= s.dense_bound ? "within)." : "EXCEEDED).");
-    if (std::fabs(moved) > s.dense_bound)
-      dense_note += " NOTE: the recovery fine-tune moves the dense model by more than " + recipes::fmt(s.dense_bound, 2) +
-                    " points, so the pruned cells are compared with a changed control; lower --lr or --train-limit.";
+    dense_note = recipes::dense_control_note(acc_base, acc_dense_ft, n_test, s.dense_bound);
   }
   std::printf("dense: top-1 %s as trained, %s after the same fine-tune, %.4f GFLOPs (%.0f s)\n",
-              acc_se(acc_base, n_test).c_str(), s.finetune_dense ? acc_se(acc_dense_ft, n_test).c_str() : "-",
+              recipes::accuracy_se_cell(acc_base, n_test).c_str(),
+              s.finetune_dense ? recipes::accuracy_se_cell(acc_dense_ft, n_test).c_str() : "-",
               dense_gflops, now_s() - t_start);
   if (!dense_note.empty()) std::printf("%s\n", dense_note.c_str());
   std::fflush(stdout);
 
   // ---- tables ----
-  auto cell_of = [&](const pruning::TokenPolicySpec& p, double keep) -> const Cell& {
-    for (const Cell& c : cells)
-      if (c.policy.name() == p.name() && c.keep_rate == keep) return c;
-    fail(kProg, "internal: no result for ", p.name(), " at keep ", keep);
-  };
-  const std::string model_name = cfg.dim == 384 && cfg.patch_size == 16   ? "DeiT-S"
-                                 : cfg.dim == 768 && cfg.patch_size == 16 ? "DeiT-B"
-                                                                          : "ViT p" + std::to_string(cfg.patch_size) +
-                                                                                " d" + std::to_string(cfg.dim) + " x" +
-                                                                                std::to_string(cfg.depth());
-  const int gflop_decimals = dense_gflops < 0.1 ? 5 : 3;
-  int entropy_policies = 0;
-  for (const auto& p : s.policies) entropy_policies += is_entropy(p) ? 1 : 0;
-  for (int ft = 1; ft >= 0; --ft) {
-    auto acc = [&](const pruning::TokenPolicySpec& p, double k) {
-      const Cell& c = cell_of(p, k);
-      return ft ? c.acc_finetuned : c.acc_installed;
-    };
-    recipes::Table t;
-    t.name = ft ? "table1" : "table1_no_finetune";
-    t.title = std::string("Table 1 layout: top-1 (%) ± SE on ") + st.dataset_name + " (" + std::to_string(n_test) +
-              " test images) by keep rate, " +
-              (ft ? "after fine-tuning with the policy installed" : "policy installed on the base model, no fine-tuning");
-    t.columns = {"Method", "Fuse", "1.0"};
-    for (double k : s.keep_rates) t.columns.push_back(keep_str(k));
-    auto dense_row = [&](const std::string& label, double a) {
-      std::vector<std::string> row = {label, "-", acc_se(a, n_test)};
-      for (size_t i = 0; i < s.keep_rates.size(); ++i) row.push_back("-");
-      t.add_row(row);
-    };
-    dense_row(model_name + " (dense, as trained)", acc_base);
-    if (ft && s.finetune_dense) dense_row(model_name + " (dense control, same fine-tune)", acc_dense_ft);
-    for (const auto& p : s.policies) {
-      std::vector<std::string> row = {method_label(p), fuse_of(s.fuse, p) ? "yes" : "no", "-"};
-      for (double k : s.keep_rates) row.push_back(acc_se(acc(p, k), n_test));
-      t.add_row(row);
-    }
-    if (entropy_policies >= 2) {  // the best Rényi/Shannon order at each keep rate, named
-      std::vector<std::string> row = {"Best entropy order", "", "-"};
-      for (double k : s.keep_rates) {
-        const pruning::TokenPolicySpec* best = nullptr;
-        for (const auto& p : s.policies)
-          if (is_entropy(p) && (!best || acc(p, k) > acc(*best, k))) best = &p;
-        row.push_back(acc_se(acc(*best, k), n_test) + " (α=" + order_str(best->renyi_order) + ")");
-      }
-      t.add_row(row);
-    }
-    if (ft) {
-      t.notes = {"Each cell: the base model with the policy installed at keep rate ρ (left = ceil(ρ·(N−1)) tokens "
-                 "after each pruning block), fine-tuned " + std::to_string(s.ft.epochs) + " epoch(s) on " +
-                     std::to_string(st.train->size()) + " images (peak lr " + general_str(s.ft.lr) +
-                     "), then evaluated with pruning on." +
-                     (s.finetune_dense ? " The dense control got the same fine-tune (keep 1.0)." : ""),
-                 std::string("Pruning after blocks ") + recipes::blocks_str(pruning::default_pruning_locations(cfg.depth())) +
-                     " (1-based); " + fusion + "; entropy policies keep the lowest head-mean Rényi entropy of each "
-                     "query row" + (s.exclude_cls_key ? " (CLS key excluded)" : " (all keys)") + "."};
-      if (!dense_note.empty()) t.notes.push_back(dense_note);
-    } else {
-      t.notes = {"Dense row: the base model as loaded." +
-                 std::string(s.scale == "paper" ? " With a fresh head these accuracies are near chance." : "")};
-    }
-    for (const std::string& n : significance_notes(s.policies, s.keep_rates, n_test, acc)) t.notes.push_back(n);
-    t.emit(s.out);
-  }
-
-  recipes::Table t3;
-  t3.name = "table3";
-  t3.title = "Table 3 layout: accuracy, GFLOPs and measured images/s per keep rate and method (" + st.dataset_name + ")";
-  t3.columns = {"Keep rate", "Method", "Fuse", "Tokens", "GFLOPs", "Images/s", "Dense images/s", "Speedup", "FLOP ratio",
-                "Top-1 installed (%)", "Top-1 fine-tuned (%)"};
-  std::vector<double> dense_rates;
-  for (const Cell& c : cells) dense_rates.push_back(c.dense_images_per_s);
-  std::sort(dense_rates.begin(), dense_rates.end());
-  const double dense_ips = dense_rates.empty() ? 0 : dense_rates[dense_rates.size() / 2];
-  t3.add_row({"1.0", model_name + " (dense)", "-", std::to_string(cfg.num_tokens()),
-              recipes::fmt(dense_gflops, gflop_decimals), recipes::fmt(dense_ips, 0), recipes::fmt(dense_ips, 0), "1.00",
-              "1.00", acc_se(acc_base, n_test), s.finetune_dense ? acc_se(acc_dense_ft, n_test) : "-"});
-  for (double k : s.keep_rates)
-    for (const auto& p : s.policies) {
-      const Cell& c = cell_of(p, k);
-      t3.add_row({keep_str(k), method_label(p), c.fuse ? "yes" : "no", c.tokens, recipes::fmt(c.gflops, gflop_decimals),
-                  recipes::fmt(c.images_per_s, 0), recipes::fmt(c.dense_images_per_s, 0),
-                  recipes::fmt(c.images_per_s / c.dense_images_per_s, 2), recipes::fmt(dense_gflops / c.gflops, 2),
-                  acc_se(c.acc_installed, n_test), acc_se(c.acc_finetuned, n_test)});
-    }
-  t3.notes = {"GFLOPs: fvcore convention (1 multiply-add = 1 flop) with the token counts of the actual forward "
-              "(attention of a pruning block on its input tokens, its MLP on the kept ones; a fused method carries "
-              "one extra token, which is why EViT's count is slightly above the unfused entropy rows, as in the "
-              "Rényi paper's Table 3).",
-              "Images/s: no-grad inference on a batch of " + std::to_string(tb) + " test images, median of 5 samples "
-              "of >= " + recipes::fmt(s.throughput_time, 2) + " s, interleaved with the dense model (its column); "
-              "Speedup = the two measured side by side. The dense row shows the median of the dense samples. " +
-              std::to_string(get_num_threads()) + " threads on a shared machine: compare ratios, not absolute values."};
-  t3.emit(s.out);
+  recipes::TokenPruningSummary sum;
+  sum.model_name = recipes::token_pruning_model_name(cfg), sum.dataset_name = st.dataset_name, sum.fusion = fusion;
+  sum.policies = s.policies, sum.keep_rates = s.keep_rates;
+  for (const auto& p : s.policies) sum.policy_fused.push_back(fuse_of(s.fuse, p));
+  sum.test_images = n_test, sum.train_images = st.train->size(), sum.epochs = s.ft.epochs, sum.lr = s.ft.lr;
+  sum.depth = cfg.depth(), sum.finetune_dense = s.finetune_dense, sum.exclude_cls_key = s.exclude_cls_key;
+  sum.fresh_head = s.scale == "paper";
+  sum.acc_base = acc_base, sum.acc_dense_ft = acc_dense_ft, sum.dense_note = dense_note;
+  sum.dense_gflops = dense_gflops, sum.dense_tokens = cfg.num_tokens();
+  sum.timing_batch = tb, sum.throughput_time = s.throughput_time, sum.threads = get_num_threads();
+  recipes::token_pruning_table1(cells, sum, true).emit(s.out);
+  recipes::token_pruning_table1(cells, sum, false).emit(s.out);
+  recipes::token_pruning_table3(cells, sum).emit(s.out);
   const double wall = now_s() - t_start;
   std::printf("\n%s --scale %s: %zu fine-tunes + evaluations in %.1f s wall (%.1f min; base %s %.0f s, dense control + "
               "cells %.0f s), %.1f s CPU; tables in %s/\n",
