@@ -4,6 +4,7 @@
 // respect to a gate are available on request (float64 finite-difference check).
 #include <catch2/catch.hpp>
 
+#include "model_outputs.h"
 #include "autograd/engine.h"
 #include "autograd/gradcheck.h"
 #include "autograd/ops.h"
@@ -12,6 +13,9 @@
 #include "tensor/kernels.h"
 
 using namespace shears;
+using test::input_for;
+using test::max_abs_diff;
+using test::outputs;
 
 namespace {
 
@@ -20,25 +24,6 @@ nn::ModelConfig small_config(const std::string& arch) {
   cfg.dim = 32;
   cfg.blocks = {{2, 16, 64}, {4, 8, 32}};
   return cfg;
-}
-
-Tensor input_for(const nn::ModelConfig& cfg) {
-  Generator gen(9);
-  if (cfg.arch == "vit") return randn({2, cfg.in_chans, cfg.image_size, cfg.image_size}, DType::F32, &gen);
-  return randn({2, cfg.in_chans, cfg.frames, cfg.image_size, cfg.image_size}, DType::F32, &gen);
-}
-
-std::vector<float> outputs(nn::VisionTransformer& model, const Tensor& x) {
-  NoGradGuard ng;
-  model.eval();
-  return model.forward(x).to_vector<float>();
-}
-
-float max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
-  REQUIRE(a.size() == b.size());
-  float m = 0;
-  for (size_t i = 0; i < a.size(); ++i) m = std::max(m, std::fabs(a[i] - b[i]));
-  return m;
 }
 
 // Converts every parameter of `m` to float64 in place (for finite differences).

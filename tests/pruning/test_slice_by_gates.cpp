@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <map>
 
+#include "model_outputs.h"
 #include "autograd/engine.h"
 #include "autograd/ops.h"
 #include "nn/checkpoint.h"
@@ -18,6 +19,9 @@
 #include "tensor/kernels.h"
 
 using namespace shears;
+using test::input_for;
+using test::max_abs_diff;
+using test::outputs;
 using namespace shears::pruning;
 
 namespace {
@@ -31,12 +35,6 @@ nn::ModelConfig small_config(const std::string& arch) {
   return cfg;
 }
 
-Tensor input_for(const nn::ModelConfig& cfg) {
-  Generator gen(9);
-  if (cfg.arch == "vit") return randn({2, cfg.in_chans, cfg.image_size, cfg.image_size}, DType::F32, &gen);
-  return randn({2, cfg.in_chans, cfg.frames, cfg.image_size, cfg.image_size}, DType::F32, &gen);
-}
-
 // Random weights, biases and LayerNorm affines (default init has zero biases: constants would be 0).
 void randomize(nn::VisionTransformer& model, uint64_t seed) {
   Generator gen(seed);
@@ -46,19 +44,6 @@ void randomize(nn::VisionTransformer& model, uint64_t seed) {
     *slot = uniform(slot->shape(), norm_weight ? 0.5 : -0.4, norm_weight ? 1.5 : 0.4, DType::F32, &gen)
                 .set_requires_grad(true);
   }
-}
-
-std::vector<float> outputs(nn::VisionTransformer& model, const Tensor& x) {
-  NoGradGuard ng;
-  model.eval();
-  return model.forward(x).to_vector<float>();
-}
-
-float max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
-  REQUIRE(a.size() == b.size());
-  float m = 0;
-  for (size_t i = 0; i < a.size(); ++i) m = std::max(m, std::fabs(a[i] - b[i]));
-  return m;
 }
 
 // Sets a gate to `kept_value` where a random draw keeps it (probability 0.6), else `pruned_value`.

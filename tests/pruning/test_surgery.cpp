@@ -9,6 +9,7 @@
 
 #include <filesystem>
 
+#include "model_outputs.h"
 #include "autograd/ops.h"
 #include "nn/checkpoint.h"
 #include "nn/flop_count.h"
@@ -17,6 +18,9 @@
 #include "tensor/kernels.h"
 
 using namespace shears;
+using test::input_for;
+using test::max_abs_diff;
+using test::outputs;
 using namespace shears::pruning;
 
 namespace {
@@ -28,23 +32,11 @@ nn::ModelConfig small_config(const std::string& arch) {
   return cfg;
 }
 
-Tensor input_for(const nn::ModelConfig& cfg) {
-  Generator gen(9);
-  if (cfg.arch == "vit") return randn({2, cfg.in_chans, cfg.image_size, cfg.image_size}, DType::F32, &gen);
-  return randn({2, cfg.in_chans, cfg.frames, cfg.image_size, cfg.image_size}, DType::F32, &gen);
-}
-
 // Zeroes the residual branches' last layers (attn.proj and mlp.fc2, weights and biases): the
 // block then adds exactly zero to its input.
 void zero_residual(nn::Block& b) {
   for (Tensor* t : {&b.attn->proj->weight, &b.attn->proj->bias, &b.mlp->fc2->weight, &b.mlp->fc2->bias})
     kernels::fill_(*t, 0.0);
-}
-
-std::vector<float> outputs(nn::VisionTransformer& model, const Tensor& x) {
-  NoGradGuard ng;
-  model.eval();
-  return model.forward(x).to_vector<float>();
 }
 
 }  // namespace
@@ -138,13 +130,6 @@ TEST_CASE("bad block index lists are refused and leave the model untouched", "[p
 // ---------------------------------------------------------------- neurons, heads, head dims
 
 namespace {
-
-float max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
-  REQUIRE(a.size() == b.size());
-  float m = 0;
-  for (size_t i = 0; i < a.size(); ++i) m = std::max(m, std::fabs(a[i] - b[i]));
-  return m;
-}
 
 // Zeroes columns `cols` of a (rows, cols) weight.
 void zero_columns(Tensor& w, const std::vector<int64_t>& cols) {
