@@ -1,6 +1,7 @@
 // Kernel micro-benchmarks with plain timers, printed as Markdown: matmul GFLOP/s through
 // shears (kernels::matmul on Tensors) next to direct OpenBLAS calls on the same shapes,
-// and GB/s of softmax, layer_norm and gelu on a (12608, 384) f32 tensor.
+// and GB/s of softmax, layer_norm and gelu on a (12608, 384) f32 tensor; then the ops P3B added
+// (no-grad forwards): layer_norm_select and index_add (GB/s), batch_norm (GB/s), conv2d 3x3 (GFLOP/s).
 // Method: warm-up, then --samples samples of at least --min-time seconds each, the
 // variants of one comparison interleaved sample by sample; medians are reported.
 #include <cblas.h>
@@ -17,6 +18,8 @@
 #include <string>
 #include <vector>
 
+#include "autograd/node.h"
+#include "autograd/ops.h"
 #include "tensor/gemm.h"
 #include "tensor/kernels.h"
 #include "tensor/parallel.h"
@@ -197,7 +200,8 @@ int main(int argc, char** argv) {
     else {
       std::printf(
           "usage: bench_kernels [--min-time SECONDS (0.3)] [--samples N (5)] [--threads N]\n"
-          "Prints matmul GFLOP/s (shears vs direct OpenBLAS) and softmax/layer_norm/gelu GB/s.\n"
+          "Prints matmul GFLOP/s (shears vs direct OpenBLAS), softmax/layer_norm/gelu GB/s, and P3B's ops\n"
+          "(layer_norm_select, index_add, batch_norm GB/s; conv2d 3x3 GFLOP/s).\n"
           "--threads sets shears' TBB threads and the direct BLAS call's threads\n"
           "(default: SHEARS_NUM_THREADS or all cores).\n");
       return arg == "--help" || arg == "-h" ? 0 : 2;
@@ -249,5 +253,33 @@ int main(int argc, char** argv) {
   for (int i = 0; i < 3; ++i)
     std::printf("| %s | (%lld, %lld) f32 | %.3f | %.1f |\n", names[i], (long long)R, (long long)C,
                 t[i] * 1e3, bytes[i] / t[i] / 1e9);
+
+  // P3B's ops, forward without a graph: the sliced-branch pair on the same (12608, 384) rows with half
+  // the channels kept (even indices), batch_norm on the same tensor, and the BPI heads' 3x3 conv.
+  NoGradGuard no_grad;
+  const int64_t k = C / 2;
+  Tensor index = zeros({k}, DType::I64);
+  for (int64_t j = 0; j < k; ++j) index.data<int64_t>()[j] = 2 * j;
+  Tensor wk = random_tensor({k}, 8), bk = random_tensor({k}, 9), half = random_tensor({R, k}, 10);
+  const int64_t cb = 64, grid = 7, ch = 96;  // conv: batch 64 of a 7x7 grid, 96 -> 96 channels
+  Tensor img = random_tensor({cb, grid, grid, ch}, 11), cw = random_tensor({ch, ch, 3, 3}, 12);
+  Tensor o;
+  std::vector<double> t2 = measure({
+      [&] { o = layer_norm_select(x, index, wk, bk, 1e-6); },
+      [&] { o = index_add(x, -1, index, half); },
+      [&] { o = batch_norm(x, w, b, 1e-5); },
+      [&] { o = conv2d(img, cw); },
+  });
+  const double conv_flops = 2.0 * cb * grid * grid * ch * ch * 9;
+  std::printf("\n| op (no grad) | shape | ms | GB/s or GFLOP/s |\n|---|---|---|---|\n");
+  std::printf("| layer_norm_select (%lld of %lld channels) | (%lld, %lld) f32 | %.3f | %.1f GB/s |\n", (long long)k,
+              (long long)C, (long long)R, (long long)C, t2[0] * 1e3, (double(n) + double(R * k)) * 4 / t2[0] / 1e9);
+  std::printf("| index_add (%lld channels into %lld) | (%lld, %lld) f32 | %.3f | %.1f GB/s |\n", (long long)k,
+              (long long)C, (long long)R, (long long)C, t2[1] * 1e3, (2.0 * n + double(R * k)) * 4 / t2[1] / 1e9);
+  std::printf("| batch_norm (training statistics) | (%lld, %lld) f32 | %.3f | %.1f GB/s |\n", (long long)R,
+              (long long)C, t2[2] * 1e3, 3.0 * n * 4 / t2[2] / 1e9);
+  std::printf("| conv2d 3x3 same, channels-last | (%lld, %lld, %lld, %lld) -> %lld ch | %.3f | %.1f GFLOP/s |\n",
+              (long long)cb, (long long)grid, (long long)grid, (long long)ch, (long long)ch, t2[3] * 1e3,
+              conv_flops / t2[3] / 1e9);
   return 0;
 }
