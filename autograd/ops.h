@@ -108,6 +108,8 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias);
 // heads of width C/heads side by side; returns (B, N, C). When `probs` is given it
 // receives the attention probabilities (B, heads, N, N), differentiable with respect to qkv
 // (op "attention_probs"; EViT's token-fusion weights are CLS attention probabilities).
+// Without `probs`, in no-grad mode (or when qkv needs no gradient) the (B, heads, N, N)
+// probabilities are never materialised (kernels::attention with keep_probs = false).
 Tensor attention(const Tensor& qkv, int64_t heads, double scale, Tensor* probs = nullptr);
 // Mean cross-entropy of logits (B, C) against hard labels (B,) i64, with label smoothing
 // eps folded into the targets (off = eps/C, on = 1 - eps + eps/C), or against soft

@@ -73,7 +73,10 @@ static Tensor attention_probs_backward(const Tensor& dprobs, const Tensor& qkv, 
 // out_h = softmax(q_h k_h^T * scale) v_h;  backward by the fused kernel (keeps the probabilities).
 // The probabilities handed out through `probs` are differentiable too (op "attention_probs").
 Tensor attention(const Tensor& qkv, int64_t heads, double scale, Tensor* probs) {
-  K::AttentionResult r = K::attention(qkv, heads, scale);
+  // The probabilities are kept when the caller reads them or backward will need them.
+  const bool keep = probs != nullptr || (grad_mode_enabled() && qkv.requires_grad());
+  K::AttentionResult r = K::attention(qkv, heads, scale, keep);
+  if (!keep) return r.out;
   if (probs) {
     Tensor pr = r.probs;
     *probs = record("attention_probs", r.probs, {qkv}, [qkv, pr, heads, scale](const Tensor& dp) {

@@ -290,13 +290,30 @@ std::shared_ptr<TokenPruning> install_token_pruning(nn::VisionTransformer& model
   SHEARS_CHECK(model.cls_token.defined(), op,
                "token pruning keeps the CLS token at index 0; this model has no cls_token (VideoMAE)");
   const int64_t depth = static_cast<int64_t>(model.blocks->size());
-  std::vector<int64_t> locations = cfg.locations.empty() ? default_pruning_locations(depth) : cfg.locations;
+  // A block whose attention branch P3B removed (skipped or constant) computes no attention probabilities.
+  auto has_attention = [&](int64_t b) {
+    const nn::Block& block = *(*model.blocks)[size_t(b)];
+    return !block.attn_skipped() && !block.attn_constant();
+  };
+  std::vector<int64_t> locations = cfg.locations;
+  if (locations.empty()) {  // the defaults, each moved to the first later block that still has attention
+    for (int64_t loc : default_pruning_locations(depth)) {
+      int64_t b = std::max<int64_t>(loc, locations.empty() ? 0 : locations.back() + 1);
+      while (b < depth && !has_attention(b)) ++b;
+      if (b < depth) locations.push_back(b);
+    }
+    SHEARS_CHECK(!locations.empty(), op, "no block of this ", depth,
+                 "-block model has an attention branch (pruned away), so no token can be scored");
+  }
   std::vector<int64_t> sorted = locations;
   std::sort(sorted.begin(), sorted.end());
   for (size_t i = 0; i < sorted.size(); ++i) {
     SHEARS_CHECK(sorted[i] >= 0 && sorted[i] < depth, op, "pruning location ", sorted[i], " is outside blocks 0..",
                  depth - 1);
     SHEARS_CHECK(i == 0 || sorted[i] != sorted[i - 1], op, "pruning location ", sorted[i], " is listed twice");
+    SHEARS_CHECK(has_attention(sorted[i]), op, "pruning location ", sorted[i],
+                 " is a block whose attention branch was pruned away (P3B: skipped or constant), so it has no "
+                 "attention probabilities to score tokens with; choose another location");
     SHEARS_CHECK(!(*model.blocks)[size_t(sorted[i])]->token_hook, op, "block ", sorted[i],
                  " already has a token hook; call remove_token_pruning first");
   }

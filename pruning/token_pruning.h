@@ -38,6 +38,7 @@ struct TokenPruningConfig {
   TokenPolicySpec policy;               // evit, shannon, renyi:<a>, random (parse_token_policy)
   double keep_rate = 0.7;               // rho in (0, 1]; 1 never prunes
   std::vector<int64_t> locations;       // 0-based block indices; empty = default_pruning_locations
+                                        // (moved past blocks without attention: install_token_pruning)
   // Fuse the pruned tokens into one extra token. Unset = default_fuse(policy): on for EViT, off
   // for the entropy and random policies (the Rényi paper propagates only the selected tokens).
   // Required with custom_policy.
@@ -128,8 +129,10 @@ class TokenPruning : public nn::ModelExtension {
   std::vector<PruningRecord> records_;
 };
 
-// Installs token pruning on cfg.locations (default: default_pruning_locations) of a model with a
-// CLS token and registers it in model.extensions. Throws when a location is out of range, the
+// Installs token pruning on cfg.locations (default: default_pruning_locations, each moved to the first
+// block at or after it, and after the previous location, whose attention branch was not pruned away by
+// P3B; a default with no such block left is dropped) of a model with a CLS token and registers it in
+// model.extensions. Throws when a location is out of range or has no attention branch, the
 // keep rate is not in (0, 1], the model has no CLS token, the model already has token pruning or a
 // chosen block already has a token hook (remove_token_pruning first), or a custom policy comes
 // without an explicit fuse.

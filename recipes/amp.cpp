@@ -11,22 +11,20 @@
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
-#include <sstream>
 
 #include <cxxopts.hpp>
 
 #include "common/amp_report.h"
-#include "common/cached_model.h"
 #include "common/dataset_subset.h"
 #include "common/distillation.h"
 #include "common/evaluate.h"
 #include "common/fashion_mnist_data.h"
 #include "common/finetune.h"
-#include "common/fixed_batches.h"
 #include "common/model_cost.h"
 #include "common/recipe_main.h"
 #include "common/report.h"
 #include "common/saved_model_check.h"
+#include "common/study_base.h"
 #include "common/throughput.h"
 #include "common/timm_deit.h"
 #include "data/datasets.h"
@@ -50,28 +48,6 @@ namespace {
 
 constexpr const char* kProg = "shears_amp";
 
-// The smoke scale's base: a tiny patch-7 Fashion-MNIST ViT trained here with recipes::finetune and
-// cached under --out by recipes::load_or_build_model (the way shears_token_pruning gets its base).
-struct SmokeBase {
-  int64_t dim = 32, depth = 3, heads = 2, mlp = 64, patch = 7, images = 4096, epochs = 4, batch = 64;
-  double lr = 3e-3;
-  nn::ModelConfig config() const {
-    nn::ModelConfig c = nn::vit_tiny_patch4_28(10);
-    c.patch_size = patch;
-    c.dim = dim;
-    c.blocks = nn::uniform_blocks(depth, heads, dim / heads, mlp);
-    c.validate();
-    return c;
-  }
-  std::string describe(uint64_t seed) const {
-    std::ostringstream s;
-    s << "ViT patch " << patch << " dim " << dim << " depth " << depth << " heads " << heads << " mlp " << mlp
-      << "; Fashion-MNIST first " << images << " training images, " << epochs << " epochs, batch " << batch
-      << ", AdamW lr " << lr << " (recipes::finetune defaults otherwise), random crop + flip; seed " << seed;
-    return s.str();
-  }
-};
-
 struct Settings {
   std::string scale, out, data_dir, checkpoint, train_dir, val_dir;
   std::vector<double> deltas;
@@ -84,7 +60,7 @@ struct Settings {
   int64_t distill_images = 20000;
   recipes::DistillationOptions distill_loss;
   bool retrain_base = false;
-  SmokeBase smoke;
+  recipes::SmokeBaseSpec smoke;
   uint64_t seed = 0;
   int threads = 0;
 };
@@ -240,11 +216,6 @@ Settings parse_args(int argc, char** argv, bool& exit_now) {
   SHEARS_CHECK(s.temp_inv > 0 && std::isfinite(s.temp_inv), kProg, "--tau-inv must be > 0, got ", s.temp_inv);
   SHEARS_CHECK(s.search_steps >= 1 && s.search_steps <= 20, kProg, "--search-steps must be in [1, 20], got ",
                s.search_steps);
-  SHEARS_CHECK(s.score_images >= 1 && s.score_batch >= 2, kProg, "--score-images must be >= 1 and --score-batch >= 2");
-  SHEARS_CHECK(s.val_batch >= 2, kProg, "--val-batch must be >= 2 (E <= ln(batch)), got ", s.val_batch);
-  SHEARS_CHECK(s.val_images >= s.val_batch, kProg, "--val-images (", s.val_images,
-               ") must hold at least one --val-batch (", s.val_batch, "): the batches are fixed and drop_last");
-  SHEARS_CHECK(s.eval_limit >= 0, kProg, "--eval-limit must be >= 0, got ", s.eval_limit);
   SHEARS_CHECK(s.random_seeds >= 1, kProg, "--random-seeds must be >= 1, got ", s.random_seeds);
   SHEARS_CHECK(s.distill.epochs >= 0, kProg, "--distill-epochs must be >= 0, got ", s.distill.epochs);
   SHEARS_CHECK(s.distill_images >= 0, kProg, "--distill-images must be >= 0, got ", s.distill_images);
@@ -258,143 +229,31 @@ Settings parse_args(int argc, char** argv, bool& exit_now) {
                "--throughput-batch must be >= 1 and --throughput-time >= 0");
   recipes::check_threads_flag(s.threads, kProg);
   recipes::check_non_negative_flag(s.distill.weight_decay, "weight-decay", kProg);
-  SHEARS_CHECK(s.heads >= 0, kProg, "--heads must be >= 0, got ", s.heads);
-  if (s.scale == "paper") {  // every input checked before anything is loaded
-    SHEARS_CHECK(!s.checkpoint.empty(), kProg, "--scale paper needs --checkpoint <timm ViT/DeiT .safetensors>");
-    SHEARS_CHECK(std::filesystem::is_regular_file(s.checkpoint), kProg, "--checkpoint '", s.checkpoint,
-                 "' is not a file");
-    SHEARS_CHECK(!s.train_dir.empty(), kProg,
-                 "--scale paper needs --train-dir <ImageFolder root/<class>/<images>> (scoring, validation, distillation)");
-    SHEARS_CHECK(!s.val_dir.empty(), kProg, "--scale paper needs --val-dir <ImageFolder root/<class>/<images>> (top-1)");
-    SHEARS_CHECK(std::filesystem::is_directory(s.train_dir), kProg, "--train-dir '", s.train_dir, "' is not a folder");
-    SHEARS_CHECK(std::filesystem::is_directory(s.val_dir), kProg, "--val-dir '", s.val_dir, "' is not a folder");
-  } else {
-    SHEARS_CHECK(s.train_dir.empty() && s.val_dir.empty(), kProg, "--train-dir and --val-dir belong to --scale paper");
-    if (!s.checkpoint.empty())
-      SHEARS_CHECK(std::filesystem::is_regular_file(s.checkpoint), kProg, "--checkpoint '", s.checkpoint,
-                   "' is not a file (run the main job: bash scripts/main.sh writes runs/main/vit_fmnist.safetensors"
-                   ", or give its path)");
-  }
   return s;
 }
 
-// Samples [begin, begin + n) of a data set (the scoring and validation sets: disjoint ranges).
-class RangeSubset : public data::Dataset {
- public:
-  RangeSubset(std::shared_ptr<const data::Dataset> base, int64_t begin, int64_t n)
-      : base_(std::move(base)), begin_(begin), n_(n) {
-    SHEARS_CHECK(begin >= 0 && n >= 1 && begin + n <= base_->size(), kProg, "images [", begin, ", ", begin + n,
-                 ") do not fit in ", base_->describe(), " (", base_->size(),
-                 " samples): lower --score-images / --val-images");
-  }
-  int64_t size() const override { return n_; }
-  data::Sample get(int64_t index) const override { return base_->get(begin_ + index); }
-  int64_t num_classes() const override { return base_->num_classes(); }
-  std::string describe() const override {
-    return "samples " + std::to_string(begin_) + ".." + std::to_string(begin_ + n_ - 1) + " of " + base_->describe();
-  }
-
- private:
-  std::shared_ptr<const data::Dataset> base_;
-  int64_t begin_, n_;
+// What the study reads: the shared study base (recipes/common/study_base.h) plus the recovery set.
+struct Study : recipes::StudyBase {
+  std::shared_ptr<const data::Dataset> distill_set;
 };
 
-struct Study {
-  std::shared_ptr<nn::VisionTransformer> original;
-  std::string model_desc, model_name, dataset_name;
-  std::shared_ptr<const data::Dataset> train, test, distill_set;
-  data::Transform train_tf, eval_tf;
-  std::vector<pruning::CalibrationBatch> scoring, validation;
-  Tensor timing_images;
-  std::string scoring_desc, validation_desc;
-};
-
-std::string model_name_of(const nn::ModelConfig& c) {
-  if (c.patch_size == 16 && c.dim == 384 && c.depth() == 12) return "DeiT-S";
-  if (c.patch_size == 16 && c.dim == 768 && c.depth() == 12) return "DeiT-B";
-  return "ViT p" + std::to_string(c.patch_size) + " d" + std::to_string(c.dim) + " x" + std::to_string(c.depth()) +
-         " MLP " + std::to_string(c.blocks.front().mlp_hidden);
+recipes::StudyBaseOptions base_options(const Settings& s) {
+  recipes::StudyBaseOptions o;
+  o.scale = s.scale, o.out = s.out, o.data_dir = s.data_dir, o.checkpoint = s.checkpoint;
+  o.train_dir = s.train_dir, o.val_dir = s.val_dir, o.heads = s.heads, o.eval_limit = s.eval_limit;
+  o.score_images = s.score_images, o.score_batch = s.score_batch, o.val_images = s.val_images;
+  o.val_batch = s.val_batch, o.throughput_batch = s.throughput_batch, o.retrain_base = s.retrain_base;
+  o.seed = s.seed, o.smoke = s.smoke;
+  return o;
 }
 
 Study prepare(const Settings& s) {
+  recipes::check_study_base_options(base_options(s), kProg);  // every input checked before anything is loaded
   Study st;
-  std::shared_ptr<const data::Dataset> train, test;
-  if (s.scale == "paper") {
-    recipes::timm_vit_config(s.checkpoint, 0, s.heads);  // a wrong file fails before the folders are listed
-    auto tr = std::make_shared<data::ImageFolder>(s.train_dir);
-    auto va = std::make_shared<data::ImageFolder>(s.val_dir);
-    SHEARS_CHECK(tr->classes() == va->classes(), kProg, "--train-dir '", s.train_dir, "' (", tr->num_classes(),
-                 " classes) and --val-dir '", s.val_dir, "' (", va->num_classes(), " classes) must have the same classes");
-    bool head_replaced = false;
-    st.original = recipes::load_timm_vit(s.checkpoint, tr->num_classes(), s.heads, &head_replaced);
-    st.model_desc = "timm " + s.checkpoint +
-                    (head_replaced ? " (the file's head does not fit " + std::to_string(tr->num_classes()) +
-                                         " classes: a FRESH head, so top-1 is near chance; AMP itself reads no labels)"
-                                   : " (its own head)");
-    train = tr, test = va;
-    const int64_t size = st.original->config().image_size;
-    st.train_tf = recipes::deit_train_transform(size, 0.0);
-    st.eval_tf = recipes::deit_eval_transform(size);
-    st.dataset_name = s.val_dir;
-  } else {
-    recipes::FashionMnistSplits splits = recipes::load_fashion_mnist_splits(s.data_dir, 0, 0);
-    train = splits.train;
-    test = splits.test;
-    st.dataset_name = "Fashion-MNIST";
-    if (!s.checkpoint.empty()) {
-      st.original = nn::load_model(s.checkpoint);
-      const nn::ModelConfig c = st.original->config();
-      SHEARS_CHECK(c.has_cls_token() && c.in_chans == 1 && c.image_size == 28 && c.num_classes == 10, kProg,
-                   "--checkpoint '", s.checkpoint, "' holds a ", c.arch, " model for ", c.image_size, "x",
-                   c.image_size, "x", c.in_chans, " inputs with ", c.num_classes,
-                   " classes; expected a 10-class ViT with a CLS token for 28x28x1 Fashion-MNIST (the main job's)");
-      SHEARS_CHECK(st.original->prune_log.empty(), kProg, "--checkpoint '", s.checkpoint,
-                   "' is already pruned (its prune log has ", st.original->prune_log.size(),
-                   " steps); AMP starts from an unpruned model");
-      st.model_desc = s.checkpoint;
-    } else {  // smoke: the tiny base, trained once and cached
-      const SmokeBase& b = s.smoke;
-      auto base_train = std::make_shared<RangeSubset>(train, 0, b.images);
-      const std::string recipe = b.describe(s.seed);
-      const std::string path = (std::filesystem::path(s.out) / "base_model.safetensors").string();
-      recipes::CachedModel cached = recipes::load_or_build_model(
-          path, recipe, s.retrain_base,
-          [&] {
-            auto m = std::make_shared<nn::VisionTransformer>(b.config(), s.seed);
-            recipes::FinetuneOptions o;
-            o.epochs = b.epochs, o.batch_size = b.batch, o.lr = b.lr, o.seed = s.seed;
-            recipes::finetune(*m, base_train, recipes::fashion_mnist_train_transform(m->config()), o);
-            return m;
-          },
-          {{"shears.recipe", std::string(kProg) + " --scale smoke base"}});
-      st.original = cached.model;
-      st.model_desc = std::string("tiny base ") + (cached.reused ? "cached in " : "trained here, cached in ") + path +
-                      " (" + recipe + ")";
-    }
-    st.train_tf = recipes::fashion_mnist_train_transform(st.original->config());
-    st.eval_tf = recipes::fashion_mnist_test_transform(st.original->config());
-  }
-  st.original->eval();
-  st.model_name = model_name_of(st.original->config());
-  st.train = train;
-  st.test = s.eval_limit > 0 ? std::shared_ptr<const data::Dataset>(std::make_shared<recipes::EvenSubset>(test, s.eval_limit))
-                             : test;
-  // scoring set = the first score_images training images; validation = the next val_images (disjoint)
-  auto scoring = std::make_shared<RangeSubset>(train, 0, s.score_images);
-  auto validation = std::make_shared<RangeSubset>(train, s.score_images, s.val_images);
-  st.scoring = recipes::fixed_batches(scoring, st.eval_tf, s.score_batch, false);
-  st.validation = recipes::fixed_batches(validation, st.eval_tf, s.val_batch, true);
-  st.scoring_desc = "training images 0.." + std::to_string(s.score_images - 1) + " (" +
-                    std::to_string(st.scoring.size()) + " batches of <= " + std::to_string(s.score_batch) +
-                    ", evaluation transform)";
-  const int64_t used = int64_t(st.validation.size()) * s.val_batch;
-  st.validation_desc = "training images " + std::to_string(s.score_images) + ".." +
-                       std::to_string(s.score_images + used - 1) + " (" + std::to_string(st.validation.size()) +
-                       " fixed batches of " + std::to_string(s.val_batch) + ", drop_last, evaluation transform)";
+  static_cast<recipes::StudyBase&>(st) = recipes::prepare_study_base(base_options(s), kProg);
   st.distill_set = s.distill_images > 0 ? std::shared_ptr<const data::Dataset>(
-                                              std::make_shared<recipes::EvenSubset>(train, s.distill_images))
-                                        : train;
-  st.timing_images = recipes::first_inputs(st.test, st.eval_tf, st.original->config(), s.throughput_batch);
+                                              std::make_shared<recipes::EvenSubset>(st.train, s.distill_images))
+                                        : st.train;
   return st;
 }
 

@@ -14,6 +14,8 @@
 
 #include "common/block_removal.h"
 #include "common/fashion_mnist_data.h"
+#include "common/finetune.h"
+#include "common/stacked_row.h"
 #include "common/recipe_main.h"
 #include "common/token_rows.h"
 
@@ -29,6 +31,7 @@
 #include "nn/flop_count.h"
 #include "nn/io/atomic_file.h"
 #include "pruning/token_policy.h"
+#include "pruning/transform.h"
 #include "tensor/gemm.h"
 #include "tensor/parallel.h"
 #include "train/run_config.h"
@@ -40,6 +43,10 @@ using namespace shears;
 
 namespace {
 
+// The stacked row's default pipeline: the composition study's most accurate mini stack at about half the
+// dense GFLOPs (measured 2026-11-29, docs/compose.md).
+constexpr const char* kStackRow = "p3b:ratio=0.5:epochs=1,tokens:evit@0.7";
+
 struct Config {
   std::string data_dir, scale, out, resume;
   std::vector<std::string> resume_override;  // run-config flags allowed to differ from the saved state
@@ -50,6 +57,7 @@ struct Config {
   double token_keep_rate = 0.7;
   std::vector<int64_t> gardener_ks;
   int64_t gardener_finetune_epochs = 1;
+  std::string stack_row;  // pipeline of the stacked row ("none" = no row)
   int64_t stop_after_steps = -1;
   int64_t epochs = 0, batch_size = 128, train_limit = 0, eval_limit = 0, patch = 7, dim = 128, depth = 6,
           heads = 4, mlp_hidden = 256, log_every = 50;
@@ -60,6 +68,20 @@ struct Config {
 };
 
 using train::now_s;
+
+// The short fine-tune of the pruning rows (Gardener, stacked): half the training lr, warm-up 0.1 epoch, cosine.
+recipes::FinetuneOptions gardener_finetune(const Config& c) {
+  recipes::FinetuneOptions ft;
+  ft.epochs = c.gardener_finetune_epochs;
+  ft.lr = c.lr * 0.5;
+  ft.min_lr = c.min_lr;
+  ft.warmup_epochs = 0.1;
+  ft.weight_decay = c.weight_decay;
+  ft.label_smoothing = c.smoothing;
+  ft.batch_size = c.batch_size;
+  ft.seed = c.seed;
+  return ft;
+}
 
 Config parse_args(int argc, char** argv, bool& exit_now) {
   cxxopts::Options options("shears_main",
@@ -130,6 +152,10 @@ Config parse_args(int argc, char** argv, bool& exit_now) {
        cxxopts::value<std::vector<int64_t>>()->default_value("1,2"))
       ("gardener-finetune-epochs", "epochs of the short fine-tune after block removal (lr = half the training lr)",
        cxxopts::value<int64_t>()->default_value("1"))
+      ("stack-row", "pipeline of the stacked-pruning row (pruning/transform.h steps; 'none' = no row): by default the "
+                    "composition study's most accurate mini stack at about half the dense GFLOPs (docs/compose.md); "
+                    "pruned, then fine-tuned for --gardener-finetune-epochs",
+       cxxopts::value<std::string>()->default_value(kStackRow))
       ("h,help", "print this help and exit");
   const auto parsed = recipes::parse_flags(options, argc, argv, "shears_main");
   if (!parsed) {
@@ -188,6 +214,14 @@ Config parse_args(int argc, char** argv, bool& exit_now) {
   c.token_keep_rate = r["token-keep-rate"].as<double>();
   c.gardener_ks = r["gardener-ks"].as<std::vector<int64_t>>();
   c.gardener_finetune_epochs = r["gardener-finetune-epochs"].as<int64_t>();
+  c.stack_row = r["stack-row"].as<std::string>();
+  if (c.stack_row != "none") {  // a bad step fails now, before training
+    try {
+      pruning::parse_steps(c.stack_row);
+    } catch (const std::exception& e) {
+      fail("shears_main", "--stack-row: ", e.what());
+    }
+  }
   SHEARS_CHECK(c.token_keep_rate > 0 && c.token_keep_rate <= 1, "shears_main", "--token-keep-rate must be in (0, 1], got ",
                c.token_keep_rate);
   for (const std::string& p : c.token_policies) {  // before training, not after it
@@ -473,15 +507,7 @@ int run(const Config& c) {
                                                               c.scale == "quick" ? 1 : 3))
         .emit(c.out);
     if (!c.gardener_ks.empty()) {
-      recipes::FinetuneOptions ft;
-      ft.epochs = c.gardener_finetune_epochs;
-      ft.lr = c.lr * 0.5;
-      ft.min_lr = c.min_lr;
-      ft.warmup_epochs = 0.1;
-      ft.weight_decay = c.weight_decay;
-      ft.label_smoothing = c.smoothing;
-      ft.batch_size = c.batch_size;
-      ft.seed = c.seed;
+      const recipes::FinetuneOptions ft = gardener_finetune(c);
       std::printf("Gardener: removing the %s lowest-entropy block(s), then %ld fine-tune epoch(s) each ...\n",
                   [&] {
                     std::string s;
@@ -496,6 +522,18 @@ int run(const Config& c) {
       recipes::Table t = recipes::gardener_rows_table(rows, model, ev.top1);
       t.title = "Gardener block removal (fp16 weight-number entropy, data-free ranking)";
       t.emit(c.out);
+    }
+    if (c.stack_row != "none") {
+      recipes::StackedRowOptions so;
+      so.steps = c.stack_row;
+      so.recovery = gardener_finetune(c);
+      so.models_dir = c.out + "/stacked";
+      if (c.scale == "quick") so.score_images = 256, so.val_images = 256, so.calib_batch = 64, so.timing_samples = 1;
+      std::printf("Stacked pruning: %s, then %ld fine-tune epoch(s) ...\n", c.stack_row.c_str(), long(so.recovery.epochs));
+      std::fflush(stdout);
+      recipes::stacked_row_table(model, train_set, test_set,
+                                 recipes::fashion_mnist_train_transform(mcfg, int64_t(c.crop_padding)), test_tf, so)
+          .emit(c.out);
     }
   }
   std::printf("\ncheckpoint: %s (reload with nn::load_model; config and preprocessing inside)\nlog: %s\n"

@@ -92,25 +92,26 @@ void softmax_rows(T* s, int64_t N) {
 }
 }  // namespace
 
-AttentionResult attention(const Tensor& qkv_in, int64_t heads, double scale) {
+AttentionResult attention(const Tensor& qkv_in, int64_t heads, double scale, bool keep_probs) {
   AttnGeometry g = attention_geometry(qkv_in, heads, "attention");
   Tensor qkv = contiguous(qkv_in);
   AttentionResult r;
   r.out = Tensor::empty({g.B, g.N, g.C}, qkv.dtype());
-  r.probs = Tensor::empty({g.B, g.H, g.N, g.N}, qkv.dtype());
+  if (keep_probs) r.probs = Tensor::empty({g.B, g.H, g.N, g.N}, qkv.dtype());
   SHEARS_DISPATCH_FLOAT(qkv.dtype(), "attention", [&] {
     using T = scalar_t;
     const T* base = qkv.data<T>();
     T* out = r.out.data<T>();
-    T* probs = r.probs.data<T>();
+    T* probs = keep_probs ? r.probs.data<T>() : nullptr;
     const int64_t ld = 3 * g.C;
     parallel_for(g.B * g.H, 1, [&](int64_t t0, int64_t t1) {
+      std::vector<T> tile(keep_probs ? 0 : static_cast<size_t>(g.N * g.N));  // scores of one (b, h), reused
       for (int64_t t = t0; t < t1; ++t) {
         const int64_t b = t / g.H, h = t % g.H;
         const T* q = base + b * g.N * ld + h * g.D;
         const T* k = q + g.C;
         const T* v = q + 2 * g.C;
-        T* p = probs + t * g.N * g.N;
+        T* p = keep_probs ? probs + t * g.N * g.N : tile.data();
         gemm<T>(false, true, g.N, g.N, g.D, T(scale), q, ld, k, ld, T(0), p, g.N);  // S = q k^T * scale
         softmax_rows(p, g.N);
         gemm<T>(false, false, g.N, g.D, g.N, T(1), p, g.N, v, ld, T(0), out + b * g.N * g.C + h * g.D, g.C);

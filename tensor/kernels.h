@@ -130,7 +130,10 @@ LinearGrads linear_backward(const Tensor& dy, const Tensor& x, const Tensor& wei
 struct AttentionResult {
   Tensor out, probs;
 };
-AttentionResult attention(const Tensor& qkv, int64_t heads, double scale);
+// With keep_probs = false (no-grad inference where no one reads the probabilities) probs stays
+// undefined and each (b, h) tile of scores lives in a per-thread N x N buffer instead: the
+// (B, heads, N, N) tensor is never allocated or written. out is bitwise the same either way.
+AttentionResult attention(const Tensor& qkv, int64_t heads, double scale, bool keep_probs = true);
 // dqkv: (B, N, 3C) from dout: (B, N, C)
 Tensor attention_backward(const Tensor& dout, const Tensor& qkv, const Tensor& probs, int64_t heads,
                           double scale);

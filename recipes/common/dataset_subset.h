@@ -1,5 +1,6 @@
-// A view of `n` samples of a data set spread evenly over it (index i -> floor(i * size / n)),
-// so a class-sorted folder keeps every class; for trial runs and time budgets (--train-limit).
+// Views of a data set: EvenSubset, `n` samples spread evenly over it (index i -> floor(i * size / n)),
+// so a class-sorted folder keeps every class (trial runs and time budgets: --train-limit); and
+// RangeSubset, the samples [begin, begin + n) (disjoint scoring and validation ranges).
 #pragma once
 #include <algorithm>
 #include <cstdint>
@@ -28,6 +29,26 @@ class EvenSubset : public data::Dataset {
  private:
   std::shared_ptr<const data::Dataset> base_;
   int64_t n_;
+};
+
+// Samples [begin, begin + n) of a data set; the range must lie inside it.
+class RangeSubset : public data::Dataset {
+ public:
+  RangeSubset(std::shared_ptr<const data::Dataset> base, int64_t begin, int64_t n)
+      : base_(std::move(base)), begin_(begin), n_(n) {
+    SHEARS_CHECK(begin >= 0 && n >= 1 && begin + n <= base_->size(), "RangeSubset", "samples ", begin, "..",
+                 begin + n - 1, " do not lie in ", base_->describe(), " (", base_->size(), " samples)");
+  }
+  int64_t size() const override { return n_; }
+  data::Sample get(int64_t index) const override { return base_->get(begin_ + index); }
+  int64_t num_classes() const override { return base_->num_classes(); }
+  std::string describe() const override {
+    return "samples " + std::to_string(begin_) + ".." + std::to_string(begin_ + n_ - 1) + " of " + base_->describe();
+  }
+
+ private:
+  std::shared_ptr<const data::Dataset> base_;
+  int64_t begin_, n_;
 };
 
 }  // namespace shears::recipes

@@ -28,4 +28,15 @@ Accuracy evaluate_accuracy(nn::VisionTransformer& model, std::shared_ptr<const d
   return {stats.top1(), stats.uar()};
 }
 
+Accuracy evaluate_accuracy(nn::VisionTransformer& model, const std::vector<pruning::CalibrationBatch>& batches,
+                           int64_t num_classes) {
+  SHEARS_CHECK(!batches.empty(), "evaluate_accuracy", "no batches to evaluate on");
+  model.eval();
+  NoGradGuard no_grad;
+  train::ConfusionStats stats(num_classes);
+  for (const auto& b : batches) stats.add(model.forward(b.inputs), b.labels);
+  model.train();
+  return {stats.top1(), stats.uar()};
+}
+
 }  // namespace shears::recipes

@@ -3,9 +3,11 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "data/dataset.h"
 #include "nn/vision_transformer.h"
+#include "pruning/transform.h"
 
 namespace shears::recipes {
 
@@ -17,5 +19,9 @@ struct Accuracy {
 // `batch_size`, no shuffling). Leaves the model in train mode. Throws on an empty data set.
 Accuracy evaluate_accuracy(nn::VisionTransformer& model, std::shared_ptr<const data::Dataset> test,
                            data::Transform transform, int64_t batch_size = 64);
+
+// The same on fixed preprocessed batches (e.g. the validation batches of a study), `num_classes` classes.
+Accuracy evaluate_accuracy(nn::VisionTransformer& model, const std::vector<pruning::CalibrationBatch>& batches,
+                           int64_t num_classes);
 
 }  // namespace shears::recipes

@@ -3,9 +3,9 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
-#include <filesystem>
 #include <sstream>
+
+#include "common/gnuplot.h"
 
 namespace shears::recipes {
 
@@ -196,18 +196,7 @@ std::string write_benefit_heatmap(const P3bStudyRow& row, const std::string& ste
   panel(stem + "_cls.dat", "cls");
   panel(stem + "_patch.dat", "patch");
   gp << "unset multiplot\n";
-  write_text_atomic(stem + ".gp", gp.str());
-  if (std::system("command -v gnuplot > /dev/null 2>&1") != 0) {
-    note = "gnuplot not found: " + stem + ".csv and " + stem + ".gp written, no PNG (apt-get install gnuplot-nox)";
-    return "";
-  }
-  const std::string cmd = "gnuplot '" + stem + ".gp' 2>&1";
-  if (std::system(cmd.c_str()) != 0 || !std::filesystem::exists(png)) {
-    note = "gnuplot failed on " + stem + ".gp (CSV written)";
-    return "";
-  }
-  note = "";
-  return png;
+  return render_gnuplot(stem + ".gp", gp.str(), png, note);
 }
 
 }  // namespace shears::recipes

@@ -65,6 +65,10 @@ TEST_CASE("forward: attention matches per-head softmax(q k^T s) v and exposes th
         }
     require_close(out, want_out, default_tol(dt));
     require_close(probs, want_p, default_tol(dt));
+    // no-grad without probs: the (B, H, N, N) tensor is never made, the output is bitwise the same
+    NoGradGuard no_grad;
+    const Tensor lean = attention(qkv, H, scale);
+    REQUIRE(ref_values(lean) == ref_values(out));
   }
   }
   REQUIRE_THROWS_WITH(attention(zeros({2, 4, 10}), 2, 1.0), Catch::Contains("(B, N, 3C)"));

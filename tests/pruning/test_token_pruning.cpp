@@ -313,3 +313,36 @@ TEST_CASE("EViT DeiT-S FLOPs from the token counts the installed pruning produce
   CHECK(pruning->last_token_counts() == nn::keep_rate_token_counts(deit_s, 0.7, {3, 6, 9}, false));
   CHECK(nn::count_flops(deit_s, pruning->last_token_counts()).total / 1e9 == Approx(3.00).margin(0.005));
 }
+
+TEST_CASE("default locations move past blocks whose attention branch P3B removed; explicit ones are refused",
+          "[token_pruning][p3b]") {
+  nn::ModelConfig cfg = tiny_config();  // defaults 1, 2, 3
+  cfg.blocks[1].heads = 0, cfg.blocks[1].head_dim = 0;  // block 1: a constant attention branch (bias only)
+  cfg.blocks[1].attn_in = nn::ChannelSubset::of({});
+  cfg.blocks[1].attn_out = nn::ChannelSubset::of({0, 1});
+  cfg.blocks[2].attn_in = nn::ChannelSubset::of({});    // block 2: attention skipped altogether
+  cfg.blocks[2].heads = 0, cfg.blocks[2].head_dim = 0;
+  cfg.blocks[2].attn_out = nn::ChannelSubset::of({});
+  cfg.validate();
+  nn::VisionTransformer model(cfg, 3);
+  model.eval();
+  pruning::TokenPruningConfig tp = pruning_config("evit", 0.5, true, {});
+  auto state = pruning::install_token_pruning(model, tp);
+  CHECK(state->locations() == std::vector<int64_t>{3});  // 1 -> 3 (1 and 2 have no attention); 2, 3 -> none left
+  const Tensor x = images(2, DType::F32, 21);
+  const Tensor y = model.forward(x);
+  CHECK(y.size(0) == 2);
+  pruning::remove_token_pruning(model);
+  tp.locations = {2};
+  CHECK_THROWS_WITH(pruning::install_token_pruning(model, tp), Catch::Contains("location 2") && Catch::Contains("attention branch"));
+  // no block with attention at all
+  for (int b : {0, 3}) {
+    cfg.blocks[size_t(b)].heads = 0, cfg.blocks[size_t(b)].head_dim = 0;
+    cfg.blocks[size_t(b)].attn_in = nn::ChannelSubset::of({});
+    cfg.blocks[size_t(b)].attn_out = nn::ChannelSubset::of({});
+  }
+  cfg.validate();
+  nn::VisionTransformer none(cfg, 3);
+  tp.locations.clear();
+  CHECK_THROWS_WITH(pruning::install_token_pruning(none, tp), Catch::Contains("no block"));
+}

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# shears_compose at smoke scale (issue 13): the study runs end to end (tiny base trained here, single
+# methods, stacks, the order pair, recovery fine-tunes), C1-C3 are printed, the CSV/JSON/plot data
+# exist and parse, the PNGs exist when gnuplot is installed, every point's checkpoint reloads in a
+# fresh process and reproduces its top-1 (check_compose_outputs), and bad input fails naming the flag.
+# Usage: test_compose.sh <shears_compose> <scratch dir> <check_compose_outputs> <Fashion-MNIST dir>
+set -euo pipefail
+compose=$1
+dir=$2
+check=$3
+data=$4
+rm -rf "$dir" && mkdir -p "$dir"
+fail=0
+"$compose" --scale smoke --threads 2 --out "$dir/run" > "$dir/out.txt" 2>&1 || { cat "$dir/out.txt"; exit 1; }
+for f in compose_points.csv compose_points.json compose_pareto.csv compose_pareto.json compose_plot.dat \
+         compose_gflops.gp compose_speed.gp models/point00.safetensors models/point00_ft.safetensors; do
+  [[ -s "$dir/run/$f" ]] || { echo "FAIL: $f missing or empty"; fail=1; }
+done
+if command -v gnuplot > /dev/null; then
+  for f in compose_gflops.png compose_speed.png; do
+    [[ -s "$dir/run/$f" ]] || { echo "FAIL: $f missing (gnuplot is installed)"; fail=1; }
+  done
+fi
+for t in "C1 - every point" "C2 - Pareto-optimal points" "C3 - answers" "most accurate single method" \
+         "most accurate stack" "Does the order matter?" "reloaded from its file"; do
+  grep -q "$t" "$dir/out.txt" || { echo "FAIL: '$t' not printed"; fail=1; }
+done
+# C1: 9 pipelines x (pruned, fine-tuned) rows, 11 columns each
+rows=$(awk 'NR > 1' "$dir/run/compose_points.csv" | wc -l)
+[[ "$rows" == 18 ]] || { echo "FAIL: compose_points.csv has $rows rows, expected 18"; fail=1; }
+"$check" "$dir/run" "$data" || fail=1
+# the tables and plots again from the JSON alone
+"$compose" --report-from "$dir/run/compose_points.json" --out "$dir/report" > "$dir/report.txt" 2>&1 ||
+  { cat "$dir/report.txt"; fail=1; }
+grep -q "C3 - answers" "$dir/report.txt" || { echo "FAIL: --report-from printed no answers"; fail=1; }
+cmp -s "$dir/run/compose_points.csv" "$dir/report/compose_points.csv" ||
+  { echo "FAIL: --report-from wrote a different compose_points.csv"; fail=1; }
+echo '{"points": [{"pipeline": "blocks:entropy:k=1"}]}' > "$dir/bad.json"
+
+expect_error() {  # expect_error <text> <args...>
+  local want=$1
+  shift
+  if "$compose" "$@" > "$dir/err.txt" 2>&1; then
+    echo "FAIL: '$*' succeeded"; fail=1
+  elif ! grep -q -- "$want" "$dir/err.txt"; then
+    echo "FAIL: '$*' did not say '$want':"; cat "$dir/err.txt"; fail=1
+  fi
+}
+expect_error "blocks:nonsense" --scale smoke --stacks "blocks:nonsense:k=1,tokens:evit@0.7" --out "$dir/bad"
+expect_error "--token-keeps" --scale smoke --token-keeps 1.5 --out "$dir/bad"
+expect_error "--gardener-ks: 'x'" --scale smoke --gardener-ks 1,x --out "$dir/bad"
+expect_error "--scale must be" --scale huge --out "$dir/bad"
+expect_error "--scale paper needs --checkpoint" --scale paper --out "$dir/bad"
+expect_error "is not a file" --scale mini --checkpoint "$dir/none.safetensors" --out "$dir/bad"
+expect_error "--budget must be" --scale smoke --budget 1.5 --out "$dir/bad"
+expect_error "not a compose_points.json file" --report-from "$dir/bad.json" --out "$dir/bad"
+expect_error "--report-from '$dir/none.json' is not a file" --report-from "$dir/none.json" --out "$dir/bad"
+exit $fail
