@@ -105,7 +105,10 @@ AttentionResult attention(const Tensor& qkv_in, int64_t heads, double scale, boo
     T* probs = keep_probs ? r.probs.data<T>() : nullptr;
     const int64_t ld = 3 * g.C;
     parallel_for(g.B * g.H, 1, [&](int64_t t0, int64_t t1) {
-      std::vector<T> tile(keep_probs ? 0 : static_cast<size_t>(g.N * g.N));  // scores of one (b, h), reused
+      // scores of one (b, h) when they are not kept: a per-thread buffer reused across calls (a fresh
+      // N x N vector per task would be an mmap + page faults per (b, h) above glibc's mmap threshold)
+      thread_local std::vector<T> tile;
+      if (!keep_probs && tile.size() < static_cast<size_t>(g.N * g.N)) tile.resize(static_cast<size_t>(g.N * g.N));
       for (int64_t t = t0; t < t1; ++t) {
         const int64_t b = t / g.H, h = t % g.H;
         const T* q = base + b * g.N * ld + h * g.D;

@@ -210,31 +210,34 @@ PolicyChoice choose_entropy_policy(const nn::VisionTransformer& model,
   return c;
 }
 
-std::optional<size_t> most_accurate_within(const std::vector<ComposePoint>& points, double max_gflops, bool stack,
-                                           bool finetuned) {
+namespace {
+
+// The most accurate pipeline point (ties: fewer GFLOPs, then first) of the given kind within the budget
+// among those `keep` accepts.
+template <typename Keep>
+std::optional<size_t> most_accurate_if(const std::vector<ComposePoint>& points, double max_gflops, bool stack,
+                                       Keep keep) {
   std::optional<size_t> best;
   for (size_t i = 0; i < points.size(); ++i) {
     const ComposePoint& p = points[i];
-    if (p.pipeline.steps.empty() || p.pipeline.stack != stack || p.finetuned != finetuned || !(p.gflops <= max_gflops))
-      continue;
+    if (p.pipeline.steps.empty() || p.pipeline.stack != stack || !keep(p) || !(p.gflops <= max_gflops)) continue;
     if (!best || p.top1 > points[*best].top1 || (p.top1 == points[*best].top1 && p.gflops < points[*best].gflops))
       best = i;
   }
   return best;
 }
 
+}  // namespace
+
+std::optional<size_t> most_accurate_within(const std::vector<ComposePoint>& points, double max_gflops, bool stack,
+                                           bool finetuned) {
+  return most_accurate_if(points, max_gflops, stack, [&](const ComposePoint& p) { return p.finetuned == finetuned; });
+}
+
 std::optional<size_t> most_accurate_trained(const std::vector<ComposePoint>& points, double max_gflops, bool stack,
                                             int64_t train_epochs) {
-  std::optional<size_t> best;
-  for (size_t i = 0; i < points.size(); ++i) {
-    const ComposePoint& p = points[i];
-    if (p.pipeline.steps.empty() || p.pipeline.stack != stack || p.train_epochs != train_epochs ||
-        !(p.gflops <= max_gflops))
-      continue;
-    if (!best || p.top1 > points[*best].top1 || (p.top1 == points[*best].top1 && p.gflops < points[*best].gflops))
-      best = i;
-  }
-  return best;
+  return most_accurate_if(points, max_gflops, stack,
+                          [&](const ComposePoint& p) { return p.train_epochs == train_epochs; });
 }
 
 std::optional<size_t> best_single_as_fast(const std::vector<ComposePoint>& points, size_t stack_point,
