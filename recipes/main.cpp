@@ -12,12 +12,10 @@
 
 #include <cxxopts.hpp>
 
-#include "common/block_removal.h"
 #include "common/fashion_mnist_data.h"
 #include "common/finetune.h"
-#include "common/stacked_row.h"
+#include "common/main_pruning_rows.h"
 #include "common/recipe_main.h"
-#include "common/token_rows.h"
 
 #include "autograd/ops.h"
 #include "data/data_loader.h"
@@ -501,40 +499,16 @@ int run(const Config& c) {
   std::fflush(stdout);
 
   if (c.pruning_rows) {  // what the pruning methods do to this model (after the checkpoint is safe on disk)
-    std::printf("\n## Pruning the trained model\n\n");
-    const data::Transform test_tf = recipes::fashion_mnist_test_transform(mcfg);
-    recipes::token_rows_table(recipes::token_pruning_rows(model, test_set, test_tf, c.token_policies, c.token_keep_rate, 250,
-                                                              c.scale == "quick" ? 1 : 3))
-        .emit(c.out);
-    if (!c.gardener_ks.empty()) {
-      const recipes::FinetuneOptions ft = gardener_finetune(c);
-      std::printf("Gardener: removing the %s lowest-entropy block(s), then %ld fine-tune epoch(s) each ...\n",
-                  [&] {
-                    std::string s;
-                    for (int64_t k : c.gardener_ks) s += (s.empty() ? "" : "/") + std::to_string(k);
-                    return s;
-                  }().c_str(),
-                  long(ft.epochs));
-      std::fflush(stdout);
-      auto rows = recipes::gardener_rows(model, train_set, test_set,
-                                         recipes::fashion_mnist_train_transform(mcfg, int64_t(c.crop_padding)),
-                                         test_tf, c.gardener_ks, ft);
-      recipes::Table t = recipes::gardener_rows_table(rows, model, ev.top1);
-      t.title = "Gardener block removal (fp16 weight-number entropy, data-free ranking)";
-      t.emit(c.out);
-    }
-    if (c.stack_row != "none") {
-      recipes::StackedRowOptions so;
-      so.steps = c.stack_row;
-      so.recovery = gardener_finetune(c);
-      so.models_dir = c.out + "/stacked";
-      if (c.scale == "quick") so.score_images = 256, so.val_images = 256, so.calib_batch = 64, so.timing_samples = 1;
-      std::printf("Stacked pruning: %s, then %ld fine-tune epoch(s) ...\n", c.stack_row.c_str(), long(so.recovery.epochs));
-      std::fflush(stdout);
-      recipes::stacked_row_table(model, train_set, test_set,
-                                 recipes::fashion_mnist_train_transform(mcfg, int64_t(c.crop_padding)), test_tf, so)
-          .emit(c.out);
-    }
+    recipes::MainPruningRows rows;
+    rows.token_policies = c.token_policies;
+    rows.token_keep_rate = c.token_keep_rate;
+    rows.gardener_ks = c.gardener_ks;
+    rows.stack_row = c.stack_row;
+    rows.finetune = gardener_finetune(c);
+    rows.crop_padding = int64_t(c.crop_padding);
+    rows.quick = c.scale == "quick";
+    rows.out = c.out;
+    recipes::emit_main_pruning_rows(model, ev.top1, train_set, test_set, rows);
   }
   std::printf("\ncheckpoint: %s (reload with nn::load_model; config and preprocessing inside)\nlog: %s\n"
               "total wall time %.1f s\n",
