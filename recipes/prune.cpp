@@ -3,6 +3,7 @@
 // params, GFLOPs, measured images/s and accuracy before and after each step, and writes a
 // self-describing pruned checkpoint (config, prune log and token pruning inside) that
 // pruning::load_model rebuilds from the file alone.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -14,6 +15,7 @@
 #include "common/evaluate.h"
 #include "common/fashion_mnist_data.h"
 #include "common/finetune.h"
+#include "common/fixed_batches.h"
 #include "common/model_cost.h"
 #include "common/p3b_training.h"
 #include "common/recipe_main.h"
@@ -40,6 +42,7 @@ constexpr const char* kProg = "shears_prune";
 struct Args {
   std::string checkpoint, steps, out, format, data, data_dir, train_dir, val_dir;
   int64_t num_classes = 0, eval_limit = 0, train_limit = 0, calib_batches = 4, batch_size = 64, timing_batch = 64;
+  int64_t val_images = 512;
   int64_t finetune_epochs = 0, threads = 0, frames = 16, sampling_rate = 4, heads = 0, image_size = 224;
   double lr = 1e-4, warmup_epochs = 0.1, weight_decay = 0.05, smoothing = 0.1;
   uint64_t seed = 0;
@@ -57,6 +60,9 @@ bool parse_args(int argc, char** argv, Args& a) {
       "  heads:<criterion>:keep=<n>      keep n attention heads per block (magnitude, random)\n"
       "                                  mlp/heads criterion taylor: first-order Taylor |gate x dL/dgate| on\n"
       "                                  the --calib-batches training batches\n"
+      "  mlp:amp:delta=<d>[:tau=<t>]     AMP: entropy-Taylor scores on the --calib-batches, per-layer search\n"
+      "                                  on the --val-images validation batches\n"
+      "  p3b:ratio=<r>[:epochs=<n>]      P3B: trains on the training data while it prunes (--lr, held constant)\n"
       "  tokens:<policy>@<keep>[:locations=i;j][:fuse=0|1][:seed=n]   token pruning (evit, shannon,\n"
       "                                  renyi:<a>, random); fusion defaults to on for EViT, off otherwise\n"
       "  none                            no step (evaluate / re-check a checkpoint)\n"
@@ -88,6 +94,8 @@ bool parse_args(int argc, char** argv, Args& a) {
       ("train-limit", "calibrate / fine-tune on the first N training samples (0 = all)",
        cxxopts::value<int64_t>()->default_value("0"))
       ("calib-batches", "training batches handed to data-driven criteria", cxxopts::value<int64_t>()->default_value("4"))
+      ("val-images", "the last N training images as fixed validation batches (AMP's search; 0 = none)",
+       cxxopts::value<int64_t>()->default_value("512"))
       ("batch-size", "batch size for evaluation, calibration and fine-tuning", cxxopts::value<int64_t>()->default_value("64"))
       ("finetune-epochs", "recovery fine-tune after the last step (0 = none)", cxxopts::value<int64_t>()->default_value("0"))
       ("lr", "fine-tune peak lr (AdamW, warm-up + cosine)", cxxopts::value<double>()->default_value("1e-4"))
@@ -119,6 +127,7 @@ bool parse_args(int argc, char** argv, Args& a) {
   a.eval_limit = r["eval-limit"].as<int64_t>();
   a.train_limit = r["train-limit"].as<int64_t>();
   a.calib_batches = r["calib-batches"].as<int64_t>();
+  a.val_images = r["val-images"].as<int64_t>();
   a.batch_size = r["batch-size"].as<int64_t>();
   a.finetune_epochs = r["finetune-epochs"].as<int64_t>();
   a.lr = r["lr"].as<double>();
@@ -139,6 +148,7 @@ bool parse_args(int argc, char** argv, Args& a) {
   SHEARS_CHECK(a.heads >= 0, kProg, "--heads must be >= 0 (0 = width / 64), got ", a.heads);
   SHEARS_CHECK(a.eval_limit >= 0 && a.train_limit >= 0, kProg, "--eval-limit/--train-limit must be >= 0");
   SHEARS_CHECK(a.calib_batches >= 0, kProg, "--calib-batches must be >= 0, got ", a.calib_batches);
+  SHEARS_CHECK(a.val_images >= 0, kProg, "--val-images must be >= 0, got ", a.val_images);
   SHEARS_CHECK(a.batch_size >= 1 && a.timing_batch >= 1, kProg, "--batch-size/--timing-batch must be >= 1");
   SHEARS_CHECK(a.timing_samples >= 1, kProg, "--timing-samples must be >= 1, got ", a.timing_samples);
   SHEARS_CHECK(a.finetune_epochs >= 0, kProg, "--finetune-epochs must be >= 0, got ", a.finetune_epochs);
@@ -332,6 +342,11 @@ int run(const Args& a) {
 
   pruning::PruneContext ctx;
   ctx.calibration = calibration_batches(d, a.calib_batches, a.batch_size, a.seed);
+  if (d.train && a.val_images > 0) {  // fixed, in order: the last val_images training images (AMP's search)
+    const int64_t n = std::min<int64_t>(a.val_images, d.train->size());
+    ctx.validation = recipes::fixed_batches(std::make_shared<recipes::RangeSubset>(d.train, d.train->size() - n, n),
+                                            d.test_tf, std::min<int64_t>(a.batch_size, n), true);
+  }
   ctx.seed = a.seed;
   if (d.test) ctx.evaluate = [&](nn::VisionTransformer& m) { return recipes::evaluate_accuracy(m, d.test, d.test_tf, a.batch_size).top1; };
   ctx.after_step = [&](nn::VisionTransformer&, const nn::PruneStep&, size_t i) { snapshot("+ " + transforms[i]->name()); };

@@ -53,6 +53,16 @@ s=$("$prune" --checkpoint "$ckpt" --data none --timing-samples 1 | first_row /de
 echo "params as timm: $t, as shears: $s"
 [[ -n "$t" && "$t" == "$s" ]] || { echo "FAIL: the timm reading of the checkpoint has other shapes"; fail=1; }
 
+# AMP as a step: it searches on the --val-images validation batches, and the result reloads
+"$prune" --checkpoint "$ckpt" --steps "mlp:amp:delta=0.01,tokens:evit@0.7" --train-limit 512 --val-images 128 \
+  --calib-batches 2 --batch-size 64 --out "$dir/amp.safetensors" "${common[@]}" > "$dir/amp_a.txt" ||
+  { cat "$dir/amp_a.txt"; fail=1; }
+"$prune" --checkpoint "$dir/amp.safetensors" "${common[@]}" > "$dir/amp_b.txt"
+a=$(last_row "$dir/amp_a.txt" | cols)
+b=$(first_row "$dir/amp_b.txt" | cols)
+echo "AMP + EViT: $a / reloaded: $b"
+[[ -n "$a" && "$a" == "$b" ]] || { echo "FAIL: the AMP-pruned model reloads differently"; fail=1; }
+
 expect_error() {  # expect_error <regex> <steps>
   local out
   if out=$("$prune" --checkpoint "$ckpt" --data none --steps "$2" 2>&1); then
