@@ -59,9 +59,15 @@ struct CacheReleaseAtExit {
 };
 CacheReleaseAtExit g_cache_release_at_exit;
 
+size_t round_up(size_t n, size_t step) { return ((n + step - 1) / step) * step; }
+
+// Every size >= kLargeBlock returned here is a multiple of kHugePage (its alignment: aligned_alloc
+// requires the size to be a multiple of the alignment).
 size_t rounded_size(size_t nbytes) {
-  if (nbytes >= kLargeBlock) return ((nbytes + kHugePage - 1) / kHugePage) * kHugePage;
-  if (nbytes >= kCachedBlock) return ((nbytes + kMidStep - 1) / kMidStep) * kMidStep;
+  if (nbytes >= kCachedBlock) {
+    const size_t mid = round_up(nbytes, kMidStep);
+    return mid >= kLargeBlock ? round_up(nbytes, kHugePage) : mid;
+  }
   size_t r = ((nbytes + 63) / 64) * 64;
   return r == 0 ? 64 : r;
 }

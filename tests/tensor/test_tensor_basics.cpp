@@ -536,3 +536,20 @@ TEST_CASE("elementwise and reduction kernels give the same bits on 1 and 2 threa
     CHECK(one[k] == two[k]);
   }
 }
+
+TEST_CASE("storage sizes around the cache's size classes allocate, hold data and are reused", "[tensor][storage]") {
+  // 64 KiB and 1 MiB are the cache's class boundaries; sizes just under 1 MiB round up into the 2 MiB
+  // classes (aligned_alloc needs the size to be a multiple of the 2 MiB alignment: ASan checks it).
+  const std::vector<size_t> sizes = {64,          (64u << 10) - 4, 64u << 10,         (1u << 20) - 1024,
+                                     (1u << 20) - 4, 1u << 20,       (1u << 20) + 4096, (5u << 20) + 12};
+  for (int round = 0; round < 2; ++round)  // the second round is served from the cache
+    for (size_t bytes : sizes) {
+      const int64_t n = int64_t(bytes / 4);
+      Tensor t = Tensor::empty({n}, DType::F32);
+      REQUIRE(reinterpret_cast<uintptr_t>(t.data<float>()) % 64 == 0);
+      float* p = t.data<float>();
+      p[0] = 1.5f, p[n - 1] = -2.5f;
+      CHECK(p[0] == 1.5f);
+      CHECK(p[n - 1] == -2.5f);
+    }
+}
