@@ -25,4 +25,13 @@ data::Transform fashion_mnist_train_transform(const nn::ModelConfig& cfg, int64_
 
 data::Transform fashion_mnist_test_transform(const nn::ModelConfig& cfg) { return data::normalize(cfg.mean, cfg.std); }
 
+nn::ModelConfig fashion_mnist_vit(int64_t patch, int64_t dim, int64_t depth, int64_t heads, int64_t mlp) {
+  nn::ModelConfig c = nn::vit_tiny_patch4_28(10);
+  c.patch_size = patch;
+  c.dim = dim;
+  c.blocks = nn::uniform_blocks(depth, heads, dim / heads, mlp);
+  c.validate();
+  return c;
+}
+
 }  // namespace shears::recipes

@@ -22,6 +22,10 @@ FashionMnistSplits load_fashion_mnist_splits(const std::string& dir, int64_t tra
 // The main job's training augmentation for a model trained on 28x28 Fashion-MNIST:
 // random_crop(image_size, crop_padding) (none when 0), flip 0.5, normalize(cfg.mean, cfg.std).
 data::Transform fashion_mnist_train_transform(const nn::ModelConfig& cfg, int64_t crop_padding = 2);
+// A 10-class ViT for 28x28x1 Fashion-MNIST (the preset vit_tiny_patch4_28's normalisation and CLS
+// token) with `depth` uniform blocks of `heads` heads (head width dim / heads) and MLP width `mlp`;
+// validated. The small bases recipes train themselves (smoke bases, the token-pruning base).
+nn::ModelConfig fashion_mnist_vit(int64_t patch, int64_t dim, int64_t depth, int64_t heads, int64_t mlp);
 // Test-time preprocessing: normalize(cfg.mean, cfg.std).
 data::Transform fashion_mnist_test_transform(const nn::ModelConfig& cfg);
 

@@ -17,14 +17,7 @@
 
 namespace shears::recipes {
 
-nn::ModelConfig SmokeBaseSpec::config() const {
-  nn::ModelConfig c = nn::vit_tiny_patch4_28(10);
-  c.patch_size = patch;
-  c.dim = dim;
-  c.blocks = nn::uniform_blocks(depth, heads, dim / heads, mlp);
-  c.validate();
-  return c;
-}
+nn::ModelConfig SmokeBaseSpec::config() const { return fashion_mnist_vit(patch, dim, depth, heads, mlp); }
 
 std::string SmokeBaseSpec::describe(uint64_t seed) const {
   std::ostringstream s;

@@ -4,20 +4,14 @@
 #include <sstream>
 #include <vector>
 
+#include "common/fashion_mnist_data.h"
 #include "common/finetune.h"
 #include "data/random_erasing.h"
 #include "data/transforms.h"
 
 namespace shears::recipes {
 
-nn::ModelConfig TokenPruningBase::model_config() const {
-  nn::ModelConfig m = nn::vit_tiny_patch4_28(10);
-  m.patch_size = patch;
-  m.dim = dim;
-  m.blocks = nn::uniform_blocks(depth, heads, dim / heads, mlp);
-  m.validate();
-  return m;
-}
+nn::ModelConfig TokenPruningBase::model_config() const { return fashion_mnist_vit(patch, dim, depth, heads, mlp); }
 
 std::string TokenPruningBase::describe(int64_t images) const {
   std::ostringstream s;
