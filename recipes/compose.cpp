@@ -121,6 +121,9 @@ bool parse_args(int argc, char** argv, Settings& s) {
        cxxopts::value<int64_t>())
       ("val-images", "validation images after them (AMP search, Rényi order) [smoke 256, mini 2048, paper 5120]",
        cxxopts::value<int64_t>())
+      ("score-batch", "images per scoring batch [smoke 64, mini/paper 128]", cxxopts::value<int64_t>())
+      ("val-batch", "images per validation batch (AMP's E <= ln(batch): δ is tied to it) [smoke 64, mini/paper 128]",
+       cxxopts::value<int64_t>())
       ("eval-limit", "test images (evenly spread; 0 = all) [smoke 500, mini/paper 0]", cxxopts::value<int64_t>())
       ("budget", "the GFLOPs budget of the answers, as a fraction of the dense model", cxxopts::value<double>()->default_value("0.5"))
       ("budget-slack", "points up to (budget + slack) x dense GFLOPs count as 'at the budget'",
@@ -174,6 +177,8 @@ bool parse_args(int argc, char** argv, Settings& s) {
   if (r.count("val-dir")) b.val_dir = r["val-dir"].as<std::string>();
   if (r.count("score-images")) b.score_images = r["score-images"].as<int64_t>();
   if (r.count("val-images")) b.val_images = r["val-images"].as<int64_t>();
+  if (r.count("score-batch")) b.score_batch = r["score-batch"].as<int64_t>();
+  if (r.count("val-batch")) b.val_batch = r["val-batch"].as<int64_t>();
   if (r.count("eval-limit")) b.eval_limit = r["eval-limit"].as<int64_t>();
   if (r.count("throughput-batch")) b.throughput_batch = r["throughput-batch"].as<int64_t>();
   if (r.count("throughput-time")) s.throughput_time = r["throughput-time"].as<double>();

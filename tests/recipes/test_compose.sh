@@ -3,12 +3,17 @@
 # methods, stacks, the order pair, recovery fine-tunes), C1-C3 are printed, the CSV/JSON/plot data
 # exist and parse, the PNGs exist when gnuplot is installed, every point's checkpoint reloads in a
 # fresh process and reproduces its top-1 (check_compose_outputs), and bad input fails naming the flag.
+# Paper scale end to end on a 2-block DeiT-T-shaped timm-named file and a tiny 224 px ImageFolder (the
+# path a user takes with a real DeiT file; accuracy meaningless).
 # Usage: test_compose.sh <shears_compose> <scratch dir> <check_compose_outputs> <Fashion-MNIST dir>
+#                        <shears_make_test_checkpoint> <shears_make_test_image_folder>
 set -euo pipefail
 compose=$1
 dir=$2
 check=$3
 data=$4
+make_checkpoint=$5
+make_folder=$6
 rm -rf "$dir" && mkdir -p "$dir"
 fail=0
 "$compose" --scale smoke --threads 2 --out "$dir/run" > "$dir/out.txt" 2>&1 || { cat "$dir/out.txt"; exit 1; }
@@ -36,6 +41,18 @@ grep -q "C3 - answers" "$dir/report.txt" || { echo "FAIL: --report-from printed 
 cmp -s "$dir/run/compose_points.csv" "$dir/report/compose_points.csv" ||
   { echo "FAIL: --report-from wrote a different compose_points.csv"; fail=1; }
 echo '{"points": [{"pipeline": "blocks:entropy:k=1"}]}' > "$dir/bad.json"
+
+# paper scale: timm names, heads given, tiny folder, every family and one stack
+"$make_checkpoint" "$dir/deit.safetensors" deit_tiny_patch16_224 --depth 2 > /dev/null
+"$make_folder" "$dir/folder" 2 6 224
+"$compose" --scale paper --checkpoint "$dir/deit.safetensors" --heads 3 --train-dir "$dir/folder" --val-dir "$dir/folder" \
+  --gardener-ks 1 --amp-deltas 0.01 --p3b-ratios 0.5 --p3b-epochs 1 --token-keeps 0.7 --renyi-orders 2 \
+  --stacks "blocks:entropy:k=1,tokens:evit@0.7" --score-images 4 --val-images 4 --score-batch 2 --val-batch 2 \
+  --batch 2 --throughput-batch 2 --throughput-time 0 --timing-samples 1 --threads 2 --out "$dir/paper" \
+  > "$dir/paper.txt" 2>&1 || { cat "$dir/paper.txt"; fail=1; }
+grep -q "C3 - answers" "$dir/paper.txt" || { echo "FAIL: paper scale printed no answers"; fail=1; }
+rows=$(awk 'NR > 1' "$dir/paper/compose_points.csv" 2> /dev/null | wc -l)
+[[ "$rows" == 14 ]] || { echo "FAIL: paper scale compose_points.csv has $rows rows, expected 14"; fail=1; }
 
 expect_error() {  # expect_error <text> <args...>
   local want=$1
