@@ -350,27 +350,25 @@ int run(const Args& a) {
   ctx.seed = a.seed;
   if (d.test) ctx.evaluate = [&](nn::VisionTransformer& m) { return recipes::evaluate_accuracy(m, d.test, d.test_tf, a.batch_size).top1; };
   ctx.after_step = [&](nn::VisionTransformer&, const nn::PruneStep&, size_t i) { snapshot("+ " + transforms[i]->name()); };
-  if (d.train) {  // steps that train while they prune (p3b:...) run on the training data at --lr, held constant
-    recipes::FinetuneOptions run;
-    run.lr = a.lr;
-    run.weight_decay = a.weight_decay;
-    run.label_smoothing = a.smoothing;
-    run.batch_size = a.batch_size;
-    run.seed = a.seed;
+  recipes::FinetuneOptions ft;  // the training flags, shared by P3B's pruning run and the fine-tune
+  ft.epochs = a.finetune_epochs;
+  ft.lr = a.lr;
+  ft.warmup_epochs = a.warmup_epochs;
+  ft.weight_decay = a.weight_decay;
+  ft.label_smoothing = a.smoothing;
+  ft.batch_size = a.batch_size;
+  ft.seed = a.seed;
+  ft.log_every = 100;
+  // steps that train while they prune (p3b:...) run on the training data at --lr, held constant (the
+  // runner replaces epochs and the schedule)
+  if (d.train) {
+    recipes::FinetuneOptions run = ft;
+    run.log_every = 0;  // quiet, as the pruning steps' own rows report them
     ctx.train = recipes::training_runner(d.train, d.train_tf, run);
   }
   pruning::apply_all(*model, transforms, ctx);
   if (a.finetune_epochs > 0) {
     SHEARS_CHECK(d.train, kProg, "--finetune-epochs needs training data (--data fashion-mnist, or --train-dir)");
-    recipes::FinetuneOptions ft;
-    ft.epochs = a.finetune_epochs;
-    ft.lr = a.lr;
-    ft.warmup_epochs = a.warmup_epochs;
-    ft.weight_decay = a.weight_decay;
-    ft.label_smoothing = a.smoothing;
-    ft.batch_size = a.batch_size;
-    ft.seed = a.seed;
-    ft.log_every = 100;
     std::printf("fine-tuning %ld epoch(s) on %s ...\n", long(a.finetune_epochs), d.train->describe().c_str());
     std::fflush(stdout);
     model->train();
