@@ -1,7 +1,8 @@
 // Kernel micro-benchmarks with plain timers, printed as Markdown: matmul GFLOP/s through
 // shears (kernels::matmul on Tensors) next to direct OpenBLAS calls on the same shapes,
 // and GB/s of softmax, layer_norm and gelu on a (12608, 384) f32 tensor; then the ops P3B added
-// (no-grad forwards): layer_norm_select and index_add (GB/s), batch_norm (GB/s), conv2d 3x3 (GFLOP/s).
+// (no-grad forwards): layer_norm_select and index_add (GB/s), batch_norm (GB/s), conv2d 3x3 (GFLOP/s);
+// and the attention core with and without its (B, H, N, N) probabilities (GFLOP/s).
 // Method: warm-up, then --samples samples of at least --min-time seconds each, the
 // variants of one comparison interleaved sample by sample; medians are reported.
 #include <cblas.h>
@@ -281,5 +282,21 @@ int main(int argc, char** argv) {
   std::printf("| conv2d 3x3 same, channels-last | (%lld, %lld, %lld, %lld) -> %lld ch | %.3f | %.1f GFLOP/s |\n",
               (long long)cb, (long long)grid, (long long)grid, (long long)ch, (long long)ch, t2[3] * 1e3,
               conv_flops / t2[3] / 1e9);
+
+  // Attention core, no grad, DeiT-S shapes (batch 64 x 197 tokens, 6 heads of 64): with the (B, H, N, N)
+  // probabilities written out (what token pruning reads) vs without (each (b, h) tile in a per-thread
+  // buffer), interleaved. FLOPs: 2 GEMMs of 2·N·N·D per (b, h).
+  const int64_t ab = 64, an = 197, ah = 6, ad = 64;
+  Tensor qkv = random_tensor({ab, an, 3 * ah * ad}, 13), probs;
+  std::vector<double> t3 = measure({
+      [&] { o = attention(qkv, ah, 0.125, &probs); },
+      [&] { o = attention(qkv, ah, 0.125); },
+  });
+  const double attn_flops = 4.0 * ab * ah * an * an * ad;
+  std::printf("\n| attention core (no grad) | qkv shape | ms | GFLOP/s |\n|---|---|---|---|\n");
+  for (int i = 0; i < 2; ++i)
+    std::printf("| %s | (%lld, %lld, %lld), %lld heads | %.3f | %.1f |\n",
+                i == 0 ? "probabilities kept (B, H, N, N)" : "probabilities not materialised", (long long)ab,
+                (long long)an, (long long)(3 * ah * ad), (long long)ah, t3[size_t(i)] * 1e3, attn_flops / t3[size_t(i)] / 1e9);
   return 0;
 }
