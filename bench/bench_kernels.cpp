@@ -215,8 +215,8 @@ int main(int argc, char** argv) {
   const char* coretype = std::getenv("OPENBLAS_CORETYPE");
   std::printf("# shears kernel benchmarks\n\n");
   std::printf("- CPU: %s; shears threads (TBB): %d\n", cpu_model().c_str(), threads);
-  std::printf("- BLAS: %s; core %s; OPENBLAS_CORETYPE=%s; default BLAS threads %d\n",
-              gemm_backend_info(), openblas_get_corename(), coretype ? coretype : "(unset)", blas_default);
+  std::printf("- %s; OpenBLAS core %s; OPENBLAS_CORETYPE=%s; default BLAS threads %d\n",
+              gemm_backend_info().c_str(), openblas_get_corename(), coretype ? coretype : "(unset)", blas_default);
   std::printf("- shears: BLAS single-threaded inside TBB tasks; direct: cblas_sgemm with OpenBLAS at %d "
               "threads (set for the direct samples only, back to 1 after)\n",
               threads);

@@ -59,7 +59,7 @@ int main(int argc, char** argv) {
     to.warmup = 2;
     const std::vector<double> ips = recipes::interleaved_images_per_second(variants, B, to);
     std::printf("bench_pruned: batch %ld, %d interleaved samples of >= %.1f s per model, %d threads, GEMM %s\n\n",
-                long(B), to.samples, to.min_time, get_num_threads(), gemm_backend_info());
+                long(B), to.samples, to.min_time, get_num_threads(), gemm_backend_info().c_str());
     std::printf("| model | params (M) | GFLOPs | FLOP ratio | img/s | realized speedup | realized / FLOP ratio | >= 0.9 |\n");
     std::printf("|---|---:|---:|---:|---:|---:|---:|---|\n");
     for (size_t i = 0; i < models.size(); ++i) {

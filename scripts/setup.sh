@@ -9,7 +9,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build pkg-config ccache
-  libopenblas-dev libtbb-dev catch2 libcxxopts-dev nlohmann-json3-dev zlib1g-dev libstb-dev
+  libopenblas-dev libdnnl-dev libtbb-dev catch2 libcxxopts-dev nlohmann-json3-dev zlib1g-dev libstb-dev
   dataset-fashion-mnist
   libopenmpi-dev openmpi-bin  # dist/'s MPI backend and mpirun for the 2-rank tests (docs/distributed.md)
 )

@@ -1,6 +1,7 @@
-// GEMM on OpenBLAS, driven by oneTBB: BLAS is set to one thread once, large GEMMs are
-// split into blocks of rows, columns or K that run as parallel TBB tasks (each one a
-// single-threaded cblas call), and batched GEMMs run in parallel over the batch.
+// GEMM driven by oneTBB over a single-threaded provider (tensor/gemm_provider.h: oneDNN or
+// OpenBLAS for float, OpenBLAS for double): large GEMMs are split into blocks of rows, columns
+// or K that run as parallel TBB tasks (each one a single-threaded provider call), and batched
+// GEMMs run in parallel over the batch.
 
 // Threading decision. The library's rule is one owner of the cores at a time, and oneTBB
 // owns them (kernels, attention over batch x heads). OpenBLAS threads inside a TBB region
@@ -17,14 +18,12 @@
 // GEMM gives the same bits on 1 or many threads.
 #include "tensor/gemm.h"
 
-#include <cblas.h>
-
 #include <algorithm>
-#include <cstdlib>
 #include <mutex>
 #include <vector>
 
 #include "tensor/error.h"
+#include "tensor/gemm_provider.h"
 #include "tensor/parallel.h"
 
 namespace shears {
@@ -51,22 +50,13 @@ constexpr int64_t kBlockAlign = 32;
 std::once_flag g_init_flag;
 
 void ensure_init() {
-  std::call_once(g_init_flag, [] { openblas_set_num_threads(1); });
+  std::call_once(g_init_flag, [] { detail::gemm_provider_init(); });
 }
 
-CBLAS_TRANSPOSE tr(bool t) { return t ? CblasTrans : CblasNoTrans; }
-
-inline void blas_call(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
-                      const float* A, int64_t lda, const float* B, int64_t ldb, float beta,
-                      float* C, int64_t ldc) {
-  cblas_sgemm(CblasRowMajor, tr(ta), tr(tb), (blasint)M, (blasint)N, (blasint)K, alpha, A,
-              (blasint)lda, B, (blasint)ldb, beta, C, (blasint)ldc);
-}
-inline void blas_call(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha,
-                      const double* A, int64_t lda, const double* B, int64_t ldb,
-                      double beta, double* C, int64_t ldc) {
-  cblas_dgemm(CblasRowMajor, tr(ta), tr(tb), (blasint)M, (blasint)N, (blasint)K, alpha, A,
-              (blasint)lda, B, (blasint)ldb, beta, C, (blasint)ldc);
+template <typename T>
+inline void blas_call(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda,
+                      const T* B, int64_t ldb, T beta, T* C, int64_t ldc) {
+  detail::provider_gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 // C = beta*C for the K == 0 case (BLAS would also do it, but its argument checks reject
@@ -157,21 +147,22 @@ void gemm_impl(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const
 
 }  // namespace
 
-void gemm_init() { ensure_init(); openblas_set_num_threads(1); }
+void gemm_init() { ensure_init(); detail::gemm_provider_init(); }
 
-const char* gemm_backend_info() { return openblas_get_config(); }
+std::string gemm_backend_info() {
+  std::string info = "GEMM " + detail::gemm_provider_name() + " (kernels: " + detail::gemm_provider_isa() + ")";
+#ifdef SHEARS_GEMM_ONEDNN
+  info += "; float64 GEMM " + detail::openblas_config();
+#endif
+  return info;
+}
 
 std::string gemm_backend_warning() {
-  const std::string core = openblas_get_corename();
-  const bool generic = core == "Prescott" || core == "Core2" || core == "Penryn" || core == "Atom" || core == "Nehalem";
-  if (!generic || !__builtin_cpu_supports("avx2")) return {};
-  const char* suggested = __builtin_cpu_supports("avx512f") && __builtin_cpu_is("intel") ? "SkylakeX" : "Haswell";
-  const char* set = std::getenv("OPENBLAS_CORETYPE");
-  return "warning: OpenBLAS uses its generic '" + core + "' kernels on this AVX2" +
-         (__builtin_cpu_supports("avx512f") ? std::string("/AVX-512") : std::string()) +
-         " CPU (OPENBLAS_CORETYPE=" + (set ? set : "unset") +
-         "): matrix products run about 4x slower than they could. Set OPENBLAS_CORETYPE=" + suggested +
-         " in the environment before starting (scripts/main.sh does this when it is unset).";
+#ifdef SHEARS_GEMM_ONEDNN
+  return {};  // float GEMM runs on oneDNN, which picks its kernels by instruction set
+#else
+  return detail::openblas_generic_kernel_warning();
+#endif
 }
 
 template <typename T>

@@ -1,6 +1,7 @@
 // The one GEMM entry point of the library (row-major, C = alpha*op(A)*op(B) + beta*C),
-// float and double, plus batched forms. Backed by OpenBLAS today; callers never include
-// <cblas.h>. Threading: oneTBB owns the cores and BLAS always runs single-threaded inside
+// float and double, plus batched forms. Backed by a provider chosen at configure time
+// (tensor/gemm_provider.h: oneDNN or OpenBLAS for float, OpenBLAS for double); callers never
+// include a BLAS header. Threading: oneTBB owns the cores and BLAS always runs single-threaded inside
 // TBB tasks (see gemm.cpp for the split policy and the measurements behind it).
 #pragma once
 #include <string>
@@ -36,13 +37,15 @@ void gemm_batched_strided(bool trans_a, bool trans_b, int64_t M, int64_t N, int6
 // calls BLAS directly (benchmarks) calls this after changing the BLAS thread count.
 void gemm_init();
 
-// A one-line description of the BLAS provider ("OpenBLAS 0.3.21 ... Zen MAX_THREADS=64").
-const char* gemm_backend_info();
+// A one-line description of the GEMM provider and the kernels it runs on this CPU:
+// "GEMM oneDNN 2.6.3 (kernels: avx512_core_bf16); float64 GEMM OpenBLAS 0.3.21 ... Cooperlake ..."
+// or "GEMM OpenBLAS 0.3.21 (kernels: Haswell)". Every program prints it with its configuration.
+std::string gemm_backend_info();
 
-// Empty when BLAS runs kernels suited to this CPU. Otherwise a one-line warning: Debian 12's
+// Empty when the float GEMM runs kernels suited to this CPU (always with oneDNN). Otherwise a one-line warning: Debian 12's
 // OpenBLAS 0.3.21 does not recognise some newer CPUs (e.g. Intel Sapphire/Emerald Rapids,
 // AMD Zen 5) and falls back to its generic 'Prescott' SSE3 kernels, which run GEMM about
-// 4x slower; the warning names the OPENBLAS_CORETYPE value to set. Nothing is changed
+// 4x slower; the warning names the remedies (oneDNN, or the OPENBLAS_CORETYPE value to set). Nothing is changed
 // silently: OPENBLAS_CORETYPE is read by OpenBLAS when it loads, before main().
 std::string gemm_backend_warning();
 
