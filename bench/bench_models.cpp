@@ -16,6 +16,7 @@
 #include "autograd/ops.h"
 #include "nn/flop_count.h"
 #include "nn/vision_transformer.h"
+#include "tensor/profile.h"
 #include "tensor/gemm.h"
 #include "tensor/parallel.h"
 #include "train/adamw.h"
@@ -51,13 +52,30 @@ int main(int argc, char** argv) {
                         cxxopts::value<std::string>()->default_value("all"))(
       "samples", "samples per measurement", cxxopts::value<int>()->default_value("3"))(
       "min-time", "seconds per sample", cxxopts::value<double>()->default_value("1.5"))(
-      "mode", "infer, train or both", cxxopts::value<std::string>()->default_value("both"))("h,help", "show help");
+      "mode", "infer, train or both", cxxopts::value<std::string>()->default_value("both"))(
+      "profile", "after each measurement, run >= 2 s more with the per-category time breakdown on and print it "
+      "(GEMM, attention, norms, elementwise, optimizer, ...; tensor/profile.h)")("h,help", "show help");
   auto args = options.parse(argc, argv);
   if (args.count("help")) {
     std::printf("%s\n", options.help().c_str());
     return 0;
   }
   const int samples = args["samples"].as<int>();
+  const bool profiling = args.count("profile") > 0;
+  // Runs `fn` for >= 2 s with the breakdown on (outside the timed samples) and prints it.
+  auto print_profile = [&](const std::string& title, const std::function<void()>& fn) {
+    if (!profiling) return;
+    profile::start();
+    int64_t steps = 0;
+    const double t0 = now_s();
+    do {
+      fn();
+      ++steps;
+    } while (now_s() - t0 < 2.0);
+    const profile::Report r = profile::stop();
+    std::printf("\nprofile, %s (%ld steps):\n%s\n", title.c_str(), long(steps), profile::format(r, steps).c_str());
+    std::fflush(stdout);
+  };
   const double min_time = args["min-time"].as<double>();
   const std::string which = args["config"].as<std::string>(), mode = args["mode"].as<std::string>();
   struct Cfg {
@@ -80,13 +98,15 @@ int main(int argc, char** argv) {
       model.eval();
       reset_cpu_bytes_peak();
       size_t base = cpu_bytes_in_use();
-      double s = time_it([&] { NoGradGuard ng; Tensor out = model.forward(x); }, 2, samples, min_time);
+      auto forward = [&] { NoGradGuard ng; Tensor out = model.forward(x); };
+      double s = time_it(forward, 2, samples, min_time);
       double ips = c.batch / s;
       std::printf("{\"side\":\"shears\",\"config\":\"%s\",\"mode\":\"infer\",\"batch\":%ld,\"img_per_s\":%.2f,"
                   "\"gflops_per_s\":%.1f,\"peak_mb\":%.1f,\"threads\":%d}\n",
                   c.name.c_str(), (long)c.batch, ips, ips * gflops * 2, (cpu_bytes_peak() - base) / 1e6,
                   get_num_threads());
       std::fflush(stdout);
+      print_profile("config " + c.name + ", inference", forward);
     }
     if (mode != "infer") {
       model.train();
@@ -95,20 +115,20 @@ int main(int argc, char** argv) {
       train::AdamW opt(train::decay_groups(model, 0.05), o);
       reset_cpu_bytes_peak();
       size_t base = cpu_bytes_in_use();
-      double s = time_it(
-          [&] {
-            opt.zero_grad();
-            Tensor loss = cross_entropy(model.forward(x), y, 0.1);
-            backward(loss);
-            opt.step();
-          },
-          2, samples, min_time);
+      auto step = [&] {
+        opt.zero_grad();
+        Tensor loss = cross_entropy(model.forward(x), y, 0.1);
+        backward(loss);
+        opt.step();
+      };
+      double s = time_it(step, 2, samples, min_time);
       double ips = c.batch / s;
       std::printf("{\"side\":\"shears\",\"config\":\"%s\",\"mode\":\"train\",\"batch\":%ld,\"img_per_s\":%.2f,"
                   "\"gflops_per_s\":%.1f,\"peak_mb\":%.1f,\"threads\":%d}\n",
                   c.name.c_str(), (long)c.batch, ips, ips * gflops * 2 * 3, (cpu_bytes_peak() - base) / 1e6,
                   get_num_threads());
       std::fflush(stdout);
+      print_profile("config " + c.name + ", training step (forward, cross-entropy, backward, AdamW)", step);
     }
   }
   return 0;

@@ -15,6 +15,7 @@
 #include "tensor/creation.h"
 #include "tensor/kernels.h"
 #include "tensor/parallel.h"
+#include "tensor/profile.h"
 
 namespace shears::data {
 namespace {
@@ -220,6 +221,7 @@ void DataLoader::start_epoch(int64_t epoch, int64_t first_batch) {
 }
 
 bool DataLoader::next(Batch& batch) {
+  SHEARS_PROFILE(Data);  // the main thread's time in here is data time (sync build or waiting for a prefetched batch)
   Impl& m = *impl_;
   SHEARS_CHECK(m.epoch >= 0, "DataLoader", "next() called before start_epoch()");
   if (m.next_batch >= m.num_batches()) return false;

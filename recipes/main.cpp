@@ -34,6 +34,7 @@
 #include "tensor/parallel.h"
 #include "train/run_config.h"
 #include "train/train_state.h"
+#include "tensor/profile.h"
 #include "train/trainer.h"
 #include "train/progress.h"
 
@@ -63,6 +64,7 @@ struct Config {
          mixup = 0.8, cutmix = 1.0, mix_prob = 0.5, erase = 0.25, drop_path = 0.0, crop_padding = 2;
   uint64_t seed = 0;
   int threads = 0;
+  bool profile = false;
 };
 
 using train::now_s;
@@ -138,6 +140,8 @@ Config parse_args(int argc, char** argv, bool& exit_now) {
       ("stop-after-steps", "stop after this many optimizer steps in total, saving the training state to resume "
                            "from (-1 = run to the end)",
        cxxopts::value<int64_t>()->default_value("-1"))
+      ("profile", "time breakdown of training by kernel category (GEMM, attention, norms, elementwise, optimizer, "
+                  "data, ...) printed after the summary (tensor/profile.h)")
       ("pruning-rows", "after training, add the pruning rows to the summary: token pruning (no fine-tuning) and "
                        "Gardener block removal (with and without a short fine-tune); --pruning-rows=false skips them",
        cxxopts::value<bool>()->default_value("true"))
@@ -208,6 +212,7 @@ Config parse_args(int argc, char** argv, bool& exit_now) {
   SHEARS_CHECK(c.clip_grad >= 0 && std::isfinite(c.clip_grad), "shears_main", "--clip-grad must be >= 0, got ",
                c.clip_grad);
   c.pruning_rows = r["pruning-rows"].as<bool>();
+  c.profile = r["profile"].as<bool>();
   c.token_policies = r["token-policies"].as<std::vector<std::string>>();
   c.token_keep_rate = r["token-keep-rate"].as<double>();
   c.gardener_ks = r["gardener-ks"].as<std::vector<int64_t>>();
@@ -447,6 +452,8 @@ int run(const Config& c) {
         c.save_every, [&](int64_t steps_done) { save_state(state_after(steps_done)); }));
 
   const double t_train = now_s();
+  const int64_t first_step = trainer.step();
+  if (c.profile) profile::start();
   double last_loss = 0;
   try {
     for (int64_t e = state.epoch; e < c.epochs; ++e) {
@@ -476,6 +483,7 @@ int run(const Config& c) {
                       " --resume-override clip-grad --clip-grad 1)")));
   }
   const double train_seconds = now_s() - t_train;
+  const profile::Report training_profile = c.profile ? profile::stop() : profile::Report{};
   if (!root) return 0;  // the other ranks' part ends with training; rank 0 evaluates and reports
   if (dist::distributed())
     std::printf("data parallel: gradient all-reduce %.2f ms/step on average (%.2f M floats per step, %d ranks)\n",
@@ -496,6 +504,9 @@ int run(const Config& c) {
               long(c.patch), long(c.dim), long(c.depth), long(c.heads), model.parameter_count() / 1e6, gflops,
               long(c.epochs), long(images), train_seconds, images / train_seconds, last_loss, 100 * ev.top1,
               100 * ev.top5, 100 * ev.uar, long(ev.samples), ev.samples / ev.seconds);
+  if (c.profile)
+    std::printf("\n### Where the training time went (--profile, %ld steps)\n\n%s", long(trainer.step() - first_step),
+                profile::format(training_profile, trainer.step() - first_step).c_str());
   std::fflush(stdout);
 
   if (c.pruning_rows) {  // what the pruning methods do to this model (after the checkpoint is safe on disk)

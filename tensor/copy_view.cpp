@@ -4,6 +4,7 @@
 
 #include "tensor/kernels.h"
 #include "tensor/strided_loop.h"
+#include "tensor/profile.h"
 
 namespace shears::kernels {
 
@@ -27,6 +28,7 @@ void copy_typed(const Tensor& dst, const Tensor& src) {
 }  // namespace
 
 void copy_(const Tensor& dst, const Tensor& src) {
+  SHEARS_PROFILE(Elementwise);
   broadcast_shapes(src.shape(), dst.shape(), "copy_");  // validates
   SHEARS_CHECK(shape_numel(broadcast_shapes(src.shape(), dst.shape(), "copy_")) == dst.numel(), "copy_",
                "cannot copy a tensor of shape ", shape_str(src.shape()), " into shape ", shape_str(dst.shape()));
@@ -37,17 +39,20 @@ void copy_(const Tensor& dst, const Tensor& src) {
 }
 
 Tensor contiguous(const Tensor& x) {
+  SHEARS_PROFILE(Elementwise);
   if (x.is_contiguous()) return x;
   return clone(x);
 }
 
 Tensor clone(const Tensor& x) {
+  SHEARS_PROFILE(Elementwise);
   Tensor out = Tensor::empty(x.shape(), x.dtype());
   copy_(out, x);
   return out;
 }
 
 Tensor to_dtype(const Tensor& x, DType dtype) {
+  SHEARS_PROFILE(Elementwise);
   if (x.dtype() == dtype) return x;
   Tensor out = Tensor::empty(x.shape(), dtype);
   copy_(out, x);
@@ -55,6 +60,7 @@ Tensor to_dtype(const Tensor& x, DType dtype) {
 }
 
 void fill_(const Tensor& dst, double value) {
+  SHEARS_PROFILE(Elementwise);
   SHEARS_DISPATCH_ALL(dst.dtype(), "fill_", [&] {
     scalar_t* p = static_cast<scalar_t*>(dst.raw_data());
     const scalar_t v = static_cast<scalar_t>(value);

@@ -8,6 +8,7 @@
 #include "tensor/vec_math.h"
 #include "tensor/kernels.h"
 #include "tensor/strided_loop.h"
+#include "tensor/profile.h"
 
 namespace shears::kernels {
 
@@ -133,6 +134,7 @@ void unary_typed(UnaryOp op, const Tensor& out, const Tensor& x, const char* nam
 }  // namespace
 
 Tensor unary(UnaryOp op, const Tensor& x) {
+  SHEARS_PROFILE(Elementwise);
   const char* name = unary_name(op);
   SHEARS_CHECK(x.dtype() != DType::Bool, name, "not defined for bool tensors");
   Tensor out = Tensor::empty(x.shape(), x.dtype());
@@ -173,6 +175,7 @@ void binary_typed(BinaryOp op, const Tensor& out, const Tensor& a, const Tensor&
 }  // namespace
 
 Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b) {
+  SHEARS_PROFILE(Elementwise);
   const char* name = binary_name(op);
   check_same_dtype(a, b, name);
   SHEARS_CHECK(a.dtype() != DType::Bool, name, "not defined for bool tensors");
@@ -187,12 +190,14 @@ Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b) {
 }
 
 Tensor binary_scalar(BinaryOp op, const Tensor& a, double s) {
+  SHEARS_PROFILE(Elementwise);
   Tensor st = Tensor::empty({}, a.dtype());
   fill_(st, s);
   return binary(op, a, st);
 }
 
 Tensor pow_scalar(const Tensor& x, double p) {
+  SHEARS_PROFILE(Elementwise);
   Tensor out = Tensor::empty(x.shape(), x.dtype());
   SHEARS_DISPATCH_FLOAT(x.dtype(), "pow", [&] {
     using T = scalar_t;
@@ -206,6 +211,7 @@ Tensor pow_scalar(const Tensor& x, double p) {
 }
 
 Tensor pow_scalar_backward(const Tensor& x, double p, const Tensor& dy) {
+  SHEARS_PROFILE(Elementwise);
   Tensor out = Tensor::empty(broadcast_shapes(x.shape(), dy.shape(), "pow_backward"), x.dtype());
   check_same_dtype(x, dy, "pow_backward");
   SHEARS_DISPATCH_FLOAT(x.dtype(), "pow_backward", [&] {
@@ -246,6 +252,7 @@ Tensor compare_scalar(CompareOp op, const Tensor& a, double s) {
 }
 
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
+  SHEARS_PROFILE(Elementwise);
   SHEARS_CHECK(cond.dtype() == DType::Bool, "where", "condition must be bool, got ", dtype_name(cond.dtype()));
   check_same_dtype(a, b, "where");
   Shape shape = broadcast_shapes(broadcast_shapes(cond.shape(), a.shape(), "where"), b.shape(), "where");
@@ -268,6 +275,7 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
 }
 
 Tensor clamp(const Tensor& x, std::optional<double> lo, std::optional<double> hi) {
+  SHEARS_PROFILE(Elementwise);
   Tensor out = Tensor::empty(x.shape(), x.dtype());
   SHEARS_CHECK(x.dtype() != DType::Bool, "clamp", "not defined for bool tensors");
   SHEARS_DISPATCH_ALL(x.dtype(), "clamp", [&] {
@@ -280,6 +288,7 @@ Tensor clamp(const Tensor& x, std::optional<double> lo, std::optional<double> hi
 }
 
 Tensor clamp_backward(const Tensor& x, std::optional<double> lo, std::optional<double> hi, const Tensor& dy) {
+  SHEARS_PROFILE(Elementwise);
   check_same_dtype(x, dy, "clamp_backward");
   Tensor out = Tensor::empty(broadcast_shapes(x.shape(), dy.shape(), "clamp_backward"), x.dtype());
   SHEARS_DISPATCH_FLOAT(x.dtype(), "clamp_backward", [&] {
@@ -292,6 +301,7 @@ Tensor clamp_backward(const Tensor& x, std::optional<double> lo, std::optional<d
 }
 
 void axpby_(const Tensor& dst, double alpha, const Tensor& src, double beta) {
+  SHEARS_PROFILE(Elementwise);
   check_same_dtype(dst, src, "axpby_");
   Shape shape = broadcast_shapes(dst.shape(), src.shape(), "axpby_");
   SHEARS_CHECK(shape == dst.shape(), "axpby_", "cannot accumulate ", shape_str(src.shape()), " into ",

@@ -9,10 +9,12 @@
 #include "tensor/gemm.h"
 #include "tensor/kernels.h"
 #include "tensor/parallel.h"
+#include "tensor/profile.h"
 
 namespace shears::kernels {
 
 Tensor linear(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias) {
+  SHEARS_PROFILE(Gemm);
   SHEARS_CHECK(x_in.dim() >= 1 && weight_in.dim() == 2, "linear", "expected x (..., in) and weight (out, in), got ",
                shape_str(x_in.shape()), " and ", shape_str(weight_in.shape()));
   const int64_t in = weight_in.size(1), outf = weight_in.size(0);
@@ -47,6 +49,7 @@ Tensor linear(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias) {
 
 LinearGrads linear_backward(const Tensor& dy_in, const Tensor& x_in, const Tensor& weight_in, bool need_dx,
                             bool need_dweight, bool need_dbias) {
+  SHEARS_PROFILE(Gemm);
   Tensor dy = contiguous(dy_in), x = contiguous(x_in), w = contiguous(weight_in);
   const int64_t in = w.size(1), outf = w.size(0);
   const int64_t rows = dy.numel() / std::max<int64_t>(outf, 1);
@@ -93,6 +96,7 @@ void softmax_rows(T* s, int64_t N) {
 }  // namespace
 
 AttentionResult attention(const Tensor& qkv_in, int64_t heads, double scale, bool keep_probs) {
+  SHEARS_PROFILE(Attention);
   AttnGeometry g = attention_geometry(qkv_in, heads, "attention");
   Tensor qkv = contiguous(qkv_in);
   AttentionResult r;
@@ -126,6 +130,7 @@ AttentionResult attention(const Tensor& qkv_in, int64_t heads, double scale, boo
 
 Tensor attention_backward(const Tensor& dout_in, const Tensor& qkv_in, const Tensor& probs_in, int64_t heads,
                           double scale) {
+  SHEARS_PROFILE(Attention);
   AttnGeometry g = attention_geometry(qkv_in, heads, "attention_backward");
   Tensor qkv = contiguous(qkv_in), dout = contiguous(dout_in), probs = contiguous(probs_in);
   Tensor dqkv = Tensor::empty(qkv.shape(), qkv.dtype());

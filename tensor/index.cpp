@@ -7,6 +7,7 @@
 
 #include "tensor/kernels.h"
 #include "tensor/parallel.h"
+#include "tensor/profile.h"
 
 namespace shears::kernels {
 namespace {
@@ -181,6 +182,7 @@ void scatter_add_into(const Tensor& dst, int64_t dim, const Tensor& index, const
 
 // x: (..., n, ...), index: (m,) -> (..., m, ...)
 Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
+  SHEARS_PROFILE(Indexing);
   check_i64(index, "index_select");
   const int64_t d = normalize_dim(dim, x.dim(), "index_select");
   SHEARS_CHECK(index.dim() <= 1, "index_select", "index must be 1-d, got shape ",
@@ -200,6 +202,7 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
 
 // x: (..., n, ...), index: same ndim, index.size(i) <= x.size(i) for i != dim -> index shape
 Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
+  SHEARS_PROFILE(Indexing);
   check_i64(index, "gather");
   const int64_t nd = x.dim();
   const int64_t d = normalize_dim(dim, nd, "gather");
@@ -227,11 +230,13 @@ Tensor scatter_add(const Tensor& base, int64_t dim, const Tensor& index, const T
 }
 
 void scatter_add_(const Tensor& dst, int64_t dim, const Tensor& index, const Tensor& src) {
+  SHEARS_PROFILE(Indexing);
   scatter_add_into(dst, dim, index, src, "scatter_add_");
 }
 
 // dst: (..., n, ...), index: (m,), src: (..., m, ...)
 void index_add_(const Tensor& dst, int64_t dim, const Tensor& index, const Tensor& src) {
+  SHEARS_PROFILE(Indexing);
   const char* op = "index_add_";
   check_i64(index, op);
   const int64_t d = normalize_dim(dim, dst.dim(), op);

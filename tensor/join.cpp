@@ -6,6 +6,7 @@
 
 #include "tensor/kernels.h"
 #include "tensor/parallel.h"
+#include "tensor/profile.h"
 
 namespace shears::kernels {
 namespace {
@@ -53,6 +54,7 @@ int64_t prod(const Shape& s, size_t a, size_t b) {
 
 // xs[i]: (..., n_i, ...) -> (..., sum n_i, ...)
 Tensor concat(const TensorList& xs, int64_t dim) {
+  SHEARS_PROFILE(Elementwise);
   SHEARS_CHECK(!xs.empty(), "concat", "expected at least one tensor");
   const Tensor& ref = xs[0];
   SHEARS_CHECK(ref.dim() > 0, "concat", "cannot concatenate 0-d tensors (use stack)");

@@ -7,6 +7,7 @@
 
 #include "tensor/gemm.h"
 #include "tensor/kernels.h"
+#include "tensor/profile.h"
 
 namespace shears::kernels {
 namespace {
@@ -136,6 +137,7 @@ void run_matmul(Operand& a, Operand& b, const Shape& batch, Tensor& out) {
 
 // a: (..., M, K) or (K,), b: (..., K, N) or (K,) -> (..., M, N) minus promoted dims
 Tensor matmul(const Tensor& a, const Tensor& b) {
+  SHEARS_PROFILE(Gemm);
   SHEARS_CHECK(a.dim() >= 1 && b.dim() >= 1, "matmul", "both arguments need at least 1 dim, got shapes ",
                shape_str(a.shape()), " and ", shape_str(b.shape()));
   SHEARS_CHECK(a.dtype() == b.dtype(), "matmul", "dtype mismatch: ", dtype_name(a.dtype()), " and ",

@@ -9,6 +9,7 @@
 #include "tensor/fast_math.h"
 #include "tensor/kernels.h"
 #include "tensor/parallel.h"
+#include "tensor/profile.h"
 
 namespace shears::kernels {
 namespace {
@@ -245,12 +246,14 @@ const T* ptr_or_null(const Tensor& t) {
 // ---------------- softmax family ----------------
 
 Tensor softmax(const Tensor& x, int64_t dim) {
+  SHEARS_PROFILE(Softmax);
   return rowwise("softmax", {x}, dim, [](const auto& in, int64_t off, auto* out, int64_t D) {
     softmax_row<std::remove_pointer_t<decltype(out)>, false>(in[0] + off, out, D);
   });
 }
 
 Tensor log_softmax(const Tensor& x, int64_t dim) {
+  SHEARS_PROFILE(Softmax);
   return rowwise("log_softmax", {x}, dim, [](const auto& in, int64_t off, auto* out, int64_t D) {
     softmax_row<std::remove_pointer_t<decltype(out)>, true>(in[0] + off, out, D);
   });
@@ -258,6 +261,7 @@ Tensor log_softmax(const Tensor& x, int64_t dim) {
 
 // y, dy: same shape; dx = y * (dy - sum_dim(dy * y))
 Tensor softmax_backward(const Tensor& y, const Tensor& dy, int64_t dim) {
+  SHEARS_PROFILE(Softmax);
   return rowwise("softmax_backward", {y, dy}, dim,
                  [](const auto& in, int64_t off, auto* out, int64_t D) {
                    softmax_backward_row<std::remove_pointer_t<decltype(out)>, false>(
@@ -267,6 +271,7 @@ Tensor softmax_backward(const Tensor& y, const Tensor& dy, int64_t dim) {
 
 // y = log_softmax(x), dy: same shape; dx = dy - exp(y) * sum_dim(dy)
 Tensor log_softmax_backward(const Tensor& y, const Tensor& dy, int64_t dim) {
+  SHEARS_PROFILE(Softmax);
   return rowwise("log_softmax_backward", {y, dy}, dim,
                  [](const auto& in, int64_t off, auto* out, int64_t D) {
                    softmax_backward_row<std::remove_pointer_t<decltype(out)>, true>(
@@ -278,6 +283,7 @@ Tensor log_softmax_backward(const Tensor& y, const Tensor& dy, int64_t dim) {
 
 // x: (..., C); weight, bias: (C,) or undefined -> y: (..., C), mean, rstd: (rows,)
 LayerNormResult layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps) {
+  SHEARS_PROFILE(Norm);
   const char* op = "layer_norm";
   SHEARS_CHECK(x.dim() >= 1, op, "input needs at least 1 dim, got shape ", shape_str(x.shape()));
   SHEARS_CHECK(is_floating(x.dtype()), op, "expected a floating dtype (f32 or f64), got ",
@@ -301,6 +307,7 @@ LayerNormResult layer_norm(const Tensor& x, const Tensor& weight, const Tensor& 
 // x: (..., C); index: (k,) i64 in [0, C); weight, bias: (k,) or undefined -> y: (..., k)
 LayerNormResult layer_norm_select(const Tensor& x, const Tensor& index, const Tensor& weight, const Tensor& bias,
                                   double eps) {
+  SHEARS_PROFILE(Norm);
   const char* op = "layer_norm_select";
   SHEARS_CHECK(x.dim() >= 1, op, "input needs at least 1 dim, got shape ", shape_str(x.shape()));
   SHEARS_CHECK(is_floating(x.dtype()), op, "expected a floating dtype (f32 or f64), got ",
@@ -333,6 +340,7 @@ LayerNormResult layer_norm_select(const Tensor& x, const Tensor& index, const Te
 // dy, x: (..., C); mean, rstd: (rows,); weight: (C,) or undefined
 LayerNormGrads layer_norm_backward(const Tensor& dy, const Tensor& x, const Tensor& mean,
                                    const Tensor& rstd, const Tensor& weight, bool has_bias) {
+  SHEARS_PROFILE(Norm);
   const char* op = "layer_norm_backward";
   SHEARS_CHECK(x.dim() >= 1 && dy.shape() == x.shape(), op, "dy ", shape_str(dy.shape()),
                " and x ", shape_str(x.shape()), " must have the same shape");

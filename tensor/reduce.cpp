@@ -11,6 +11,7 @@
 
 #include "tensor/kernels.h"
 #include "tensor/parallel.h"
+#include "tensor/profile.h"
 
 namespace shears::kernels {
 namespace {
@@ -335,6 +336,7 @@ void check_nonempty(const Prepared& p, const Tensor& x, const char* op) {
 }  // namespace
 
 Tensor reduce(ReduceOp op, const Tensor& x, const Shape& dims, bool keepdim) {
+  SHEARS_PROFILE(Reduce);
   const char* name = reduce_name(op);
   const Prepared p = prepare(x, dims, keepdim, name);
   switch (op) {
@@ -372,6 +374,7 @@ Tensor arg_extremum(const Tensor& x, int64_t dim, bool keepdim, const char* op) 
 }  // namespace
 
 Tensor argmax(const Tensor& x, int64_t dim, bool keepdim) {
+  SHEARS_PROFILE(Reduce);
   return arg_extremum<true>(x, dim, keepdim, "argmax");
 }
 Tensor argmin(const Tensor& x, int64_t dim, bool keepdim) {
@@ -380,6 +383,7 @@ Tensor argmin(const Tensor& x, int64_t dim, bool keepdim) {
 
 // Two passes: the mean of every output in double, then the squared deviations from it.
 Tensor var(const Tensor& x, const Shape& dims, int64_t correction, bool keepdim) {
+  SHEARS_PROFILE(Reduce);
   SHEARS_CHECK(correction >= 0, "var", "correction must be >= 0, got ", correction);
   const Prepared p = prepare(x, dims, keepdim, "var");
   return SHEARS_DISPATCH_FLOAT(x.dtype(), "var", [&] {
@@ -399,6 +403,7 @@ Tensor var(const Tensor& x, const Shape& dims, int64_t correction, bool keepdim)
 // g: (..., broadcast shape) -> shape: sums the leading extra dims and the dims where
 // shape has 1 but g does not.
 Tensor sum_to(const Tensor& g, const Shape& shape) {
+  SHEARS_PROFILE(Reduce);
   if (g.shape() == shape) return g;
   const int64_t nd = g.dim(), ns = static_cast<int64_t>(shape.size());
   const int64_t lead = nd - ns;

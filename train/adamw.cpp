@@ -6,6 +6,7 @@
 #include "autograd/ops.h"
 #include "tensor/parallel.h"
 #include "train/follow_surgery.h"
+#include "tensor/profile.h"
 
 namespace shears::train {
 
@@ -38,6 +39,7 @@ AdamW::Coefficients AdamW::coefficients(const ParamGroup& g, int64_t t) const {
 }
 
 void AdamW::step() {
+  SHEARS_PROFILE(Optimizer);
   ++t_;
   for (size_t gi = 0; gi < groups_.size(); ++gi) {
     const ParamGroup& g = groups_[gi];

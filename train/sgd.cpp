@@ -5,6 +5,7 @@
 #include "autograd/ops.h"
 #include "tensor/parallel.h"
 #include "train/follow_surgery.h"
+#include "tensor/profile.h"
 
 namespace shears::train {
 
@@ -23,6 +24,7 @@ SGD::SGD(std::vector<ParamGroup> groups, SGDOptions opts) : groups_(std::move(gr
 }
 
 void SGD::step() {
+  SHEARS_PROFILE(Optimizer);
   ++t_;
   const bool use_momentum = opts_.momentum > 0.0;
   const float mu = float(opts_.momentum);
