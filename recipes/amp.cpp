@@ -290,7 +290,7 @@ int run(const Settings& s) {
   else
     std::printf("none (--distill-epochs 0)");
   std::printf("; %d threads\n", get_num_threads());
-  if (const std::string w = gemm_backend_warning(); !w.empty()) std::printf("%s\n", w.c_str());
+  recipes::print_compute_config();
   std::fflush(stdout);
 
   const recipes::ModelCost cost0 = recipes::model_cost(original, st.timing_images);

@@ -284,7 +284,7 @@ int run(const Settings& s) {
               recipes::fmt(s.recovery.warmup_epochs, 2).c_str(), recipes::fmt(s.p3b_run.lr, 6).c_str(),
               base.scoring_desc.c_str(), base.validation_desc.c_str(), long(base.timing_images.size(0)),
               s.timing_samples, get_num_threads());
-  if (const std::string w = gemm_backend_warning(); !w.empty()) std::printf("%s\n", w.c_str());
+  recipes::print_compute_config();
 
   recipes::ComposeSingles singles = s.singles;
   if (!singles.token_keeps.empty()) {

@@ -239,6 +239,7 @@ std::string interval_str(const pruning::BootstrapInterval& b) {
 
 int run(Settings s) {
   if (s.threads > 0) set_num_threads(s.threads);
+  recipes::print_compute_config();
   const double t0 = now_s();
   std::filesystem::create_directories(s.out);
 

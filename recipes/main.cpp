@@ -415,7 +415,7 @@ int run(const Config& c) {
                 mixing ? c.mix_prob : 0.0, c.crop_padding, c.erase, c.drop_path, (unsigned long)c.seed,
                 get_num_threads());
   std::printf("effective config: %s\n", eff);
-  if (const std::string w = gemm_backend_warning(); !w.empty()) std::printf("%s\n", w.c_str());
+  recipes::print_compute_config();
   if (dist::distributed())
     std::printf("data parallel: %d ranks x %ld-%ld images of every global batch of %ld (MPI; gradients all-reduced "
                 "after backward)\n",

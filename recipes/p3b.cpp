@@ -350,6 +350,7 @@ std::string checkpoint_path(const Settings& s, const recipes::P3bStudyRow& r) {
 
 int run(const Settings& s) {
   if (s.threads > 0) set_num_threads(s.threads);
+  recipes::print_compute_config();
   recipes::prepare_output_dir(s.out, kProg);
   const double t_start = now_s();
   Study st = prepare(s);

@@ -303,6 +303,7 @@ std::string accuracy_cell(double top1, int64_t n) {
 
 int run(const Args& a) {
   if (a.threads > 0) set_num_threads(int(a.threads));
+  recipes::print_compute_config();
   const double t0 = train::now_s();
   // Parse the steps before any work, so a bad step string fails at once.
   const auto transforms = a.steps == "none" || a.steps.empty() ? std::vector<std::shared_ptr<pruning::Transform>>{}

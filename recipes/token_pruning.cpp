@@ -426,7 +426,7 @@ int run(const Settings& s) {
               recipes::blocks_str(pruning::default_pruning_locations(cfg.depth())).c_str(), fusion.c_str(),
               s.exclude_cls_key ? "non-CLS keys" : "all keys", s.dense_bound, (unsigned long)s.ft.seed,
               get_num_threads());
-  if (const std::string w = gemm_backend_warning(); !w.empty()) std::printf("%s\n", w.c_str());
+  recipes::print_compute_config();
   std::fflush(stdout);
   recipes::ThroughputOptions tput;
   tput.samples = 5;

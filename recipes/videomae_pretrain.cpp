@@ -94,6 +94,7 @@ recipes::MaePretrainStudy parse_args(int argc, char** argv, bool& exit_now) {
   recipes::check_threads_flag(threads, "shears_videomae_pretrain");
   recipes::prepare_output_dir(s.out, "shears_videomae_pretrain");
   if (threads > 0) set_num_threads(threads);
+  recipes::print_compute_config();
   for (auto [flag, value] : {std::pair<const char*, int64_t>{"frames", s.shape.frames}, {"patch", s.shape.patch},
                              {"dim", s.shape.dim}, {"depth", s.shape.depth}, {"heads", s.shape.heads},
                              {"decoder-dim", s.decoder_dim}, {"decoder-depth", s.decoder_depth}})

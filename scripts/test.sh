@@ -66,6 +66,20 @@ fuzz_replay() {
   bash tests/fuzz/replay.sh build-fuzz ci
 }
 
+# ---- the OpenBLAS GEMM provider (the fallback of builds without oneDNN): tensor + autograd suites ----
+# The default build runs float GEMM on oneDNN when libdnnl-dev is installed; this keeps the fallback
+# (-DSHEARS_GEMM_PROVIDER=openblas) built and passing its GEMM tests and every float64 gradient check.
+openblas_provider_build() {
+  if [[ ! -f build-openblas/CMakeCache.txt || ! -f build-openblas/build.ninja ]]; then
+    cmake -S . -B build-openblas -G Ninja -DCMAKE_BUILD_TYPE=Release -DSHEARS_GEMM_PROVIDER=openblas \
+      -DSHEARS_BUILD_BENCH=OFF || return 1
+  fi
+  cmake --build build-openblas --target test_tensor test_autograd
+}
+openblas_provider_tests() {
+  ctest_with_summary "$log_dir/openblas.log" --test-dir build-openblas --output-on-failure -j2 -R '^(tensor|autograd):'
+}
+
 # ---- the CMake package: install build/, then build and run tests/consumer against it ----
 package_consumer() {
   local prefix="$log_dir/prefix" consumer="$log_dir/consumer"
@@ -90,6 +104,10 @@ if [[ $full_checks -eq 1 ]]; then
   else
     stage_lines+=("fuzz replay            (skipped: needs tests/fuzz/replay.sh and clang++-14)")
   fi
+  run_stage "openblas provider" openblas_provider_build
+  if [[ ${stage_lines[-1]} != *FAILED* ]]; then
+    run_stage "openblas tests" openblas_provider_tests
+  fi
   run_stage "package + consumer" package_consumer
 fi
 
@@ -98,6 +116,9 @@ echo "stage times (wall):"
 printf '  %s\n' "${stage_lines[@]}"
 if [[ $full_checks -eq 1 && -f "$log_dir/asan.log" ]]; then
   echo "  sanitizers: $(summary_of "$log_dir/asan.log")"
+fi
+if [[ $full_checks -eq 1 && -f "$log_dir/openblas.log" ]]; then
+  echo "  openblas provider (tensor + autograd): $(summary_of "$log_dir/openblas.log")"
 fi
 summary=$(summary_of "$log_dir/main.log")
 echo

@@ -16,6 +16,8 @@
 #include <iostream>
 
 #include "tensor/error.h"
+#include "tensor/gemm.h"
+#include "tensor/parallel.h"
 
 namespace shears::recipes {
 
@@ -28,6 +30,11 @@ int recipe_main(const std::function<int()>& body) {
     std::fprintf(stderr, "error: %s\n", e.what());
   }
   return 2;
+}
+
+void print_compute_config() {
+  std::printf("compute: %d threads (oneTBB); %s\n", get_num_threads(), gemm_backend_info().c_str());
+  if (const std::string w = gemm_backend_warning(); !w.empty()) std::printf("%s\n", w.c_str());
 }
 
 std::optional<cxxopts::ParseResult> parse_flags(cxxopts::Options& options, int argc, char** argv,

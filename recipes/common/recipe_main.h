@@ -15,6 +15,11 @@ namespace shears::recipes {
 
 int recipe_main(const std::function<int()>& body);
 
+// Prints "compute: N threads (oneTBB); GEMM <provider> (kernels: <ISA>)..." and, when the GEMM runs
+// kernels unsuited to this CPU, the warning naming the remedy. Every recipe calls it once its thread
+// count is set, so each run's output says what it ran on.
+void print_compute_config();
+
 // A comma-separated flag value as its items, spaces around items trimmed, empty items dropped.
 std::vector<std::string> split_list(const std::string& text);
 
