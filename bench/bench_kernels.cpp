@@ -81,14 +81,6 @@ double max_rel_diff(const float* a, const float* b, int64_t n) {
   return den > 0 ? num / den : num;
 }
 
-std::string cpu_model() {
-  std::ifstream f("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(f, line))
-    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
-  return "unknown";
-}
-
 // The direct baseline: OpenBLAS with its own threads (as PyTorch calls it), outside any
 // TBB region; restored to 1 thread afterwards so shears' single-threaded-BLAS rule holds.
 struct BlasThreads {
@@ -214,7 +206,7 @@ int main(int argc, char** argv) {
   gemm_init();
   const char* coretype = std::getenv("OPENBLAS_CORETYPE");
   std::printf("# shears kernel benchmarks\n\n");
-  std::printf("- CPU: %s; shears threads (TBB): %d\n", cpu_model().c_str(), threads);
+  std::printf("- CPU: %s; shears threads (TBB): %d\n", bench::cpu_model().c_str(), threads);
   std::printf("- %s; OpenBLAS core %s; OPENBLAS_CORETYPE=%s; default BLAS threads %d\n",
               gemm_backend_info().c_str(), openblas_get_corename(), coretype ? coretype : "(unset)", blas_default);
   std::printf("- shears: BLAS single-threaded inside TBB tasks; direct: cblas_sgemm with OpenBLAS at %d "

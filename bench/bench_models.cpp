@@ -53,11 +53,16 @@ int main(int argc, char** argv) {
       "samples", "samples per measurement", cxxopts::value<int>()->default_value("3"))(
       "min-time", "seconds per sample", cxxopts::value<double>()->default_value("1.5"))(
       "mode", "infer, train or both", cxxopts::value<std::string>()->default_value("both"))(
+      "info", "print the compute config (threads, GEMM provider and its kernels) and exit")(
       "profile", "after each measurement, run >= 2 s more with the per-category time breakdown on and print it "
       "(GEMM, attention, norms, elementwise, optimizer, ...; tensor/profile.h)")("h,help", "show help");
   auto args = options.parse(argc, argv);
   if (args.count("help")) {
     std::printf("%s\n", options.help().c_str());
+    return 0;
+  }
+  if (args.count("info")) {
+    std::printf("compute: %d threads (oneTBB); %s\n", get_num_threads(), gemm_backend_info().c_str());
     return 0;
   }
   const int samples = args["samples"].as<int>();
