@@ -5,6 +5,7 @@
 
 #include "autograd/ops.h"
 #include "tensor/parallel.h"
+#include "tensor/profile.h"
 
 namespace shears {
 
@@ -48,6 +49,7 @@ Tensor index_add(const Tensor& base, int64_t dim, const Tensor& index, const Ten
     SHEARS_CHECK(ip[j] >= 0 && ip[j] < n, op, "index ", ip[j], " out of range for dim ", d, " of size ", n);
   Tensor y;
   if (d == base.dim() - 1 && is_floating(base.dtype()) && base.is_contiguous() && src.is_contiguous() && n > 0) {
+    SHEARS_PROFILE(Indexing);
     y = Tensor::empty(base.shape(), base.dtype());
     SHEARS_DISPATCH_FLOAT(base.dtype(), op, [&] {
       index_add_rows<scalar_t>(base.data<scalar_t>(), src.data<scalar_t>(), ip, base.numel() / n, n, m,

@@ -15,8 +15,10 @@
 #include "common/throughput.h"
 #include "pruning/provenance.h"
 #include "tensor/gemm.h"
+#include "tensor/profile.h"
 #include "tensor/parallel.h"
 #include "tensor/random.h"
+#include "train/progress.h"
 
 using namespace shears;
 
@@ -27,7 +29,9 @@ int main(int argc, char** argv) {
       "batch", "images per forward", cxxopts::value<int64_t>()->default_value("128"))(
       "samples", "timed samples per model (median)", cxxopts::value<int>()->default_value("7"))(
       "min-time", "seconds per sample", cxxopts::value<double>()->default_value("1.0"))(
-      "threads", "worker threads (0 = all cores)", cxxopts::value<int>()->default_value("0"))("h,help", "help");
+      "threads", "worker threads (0 = all cores)", cxxopts::value<int>()->default_value("0"))(
+      "profile", "after the table, each model's forward by kernel category (>= 1.5 s each; tensor/profile.h)")(
+      "h,help", "help");
   try {
     auto r = options.parse(argc, argv);
     if (r.count("help") || !r.count("original") || !r.count("pruned")) {
@@ -58,7 +62,7 @@ int main(int argc, char** argv) {
     to.min_time = r["min-time"].as<double>();
     to.warmup = 2;
     const std::vector<double> ips = recipes::interleaved_images_per_second(variants, B, to);
-    std::printf("bench_pruned: batch %ld, %d interleaved samples of >= %.1f s per model, %d threads, GEMM %s\n\n",
+    std::printf("bench_pruned: batch %ld, %d interleaved samples of >= %.1f s per model, %d threads, %s\n\n",
                 long(B), to.samples, to.min_time, get_num_threads(), gemm_backend_info().c_str());
     std::printf("| model | params (M) | GFLOPs | FLOP ratio | img/s | realized speedup | realized / FLOP ratio | >= 0.9 |\n");
     std::printf("|---|---:|---:|---:|---:|---:|---:|---|\n");
@@ -68,6 +72,18 @@ int main(int argc, char** argv) {
                   costs[i].gflops, flop_ratio, ips[i], speedup, speedup / flop_ratio,
                   i == 0 ? "-" : (speedup / flop_ratio >= 0.9 ? "yes" : "NO"));
     }
+    if (r.count("profile"))
+      for (size_t i = 0; i < models.size(); ++i) {
+        profile::start();
+        int64_t steps = 0;
+        const double t0 = train::now_s();
+        do {
+          variants[i]();
+          ++steps;
+        } while (train::now_s() - t0 < 1.5);
+        std::printf("\nprofile, %s (%ld forwards):\n%s", paths[i].c_str(), long(steps),
+                    profile::format(profile::stop(), steps).c_str());
+      }
     return 0;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
