@@ -1,7 +1,9 @@
-// AdamW step as one fused pass per parameter, parallel over fixed-size chunks.
+// AdamW step as one fused pass over all parameters, parallel over fixed-size chunks.
 #include "train/adamw.h"
 
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "autograd/ops.h"
 #include "tensor/parallel.h"
@@ -41,29 +43,56 @@ AdamW::Coefficients AdamW::coefficients(const ParamGroup& g, int64_t t) const {
 void AdamW::step() {
   SHEARS_PROFILE(Optimizer);
   ++t_;
+  // One parallel loop over every element of every parameter (fixed 16384-element chunks of the
+  // concatenation, so chunks may span parameters): one launch per step instead of one per tensor.
+  struct Span {
+    float* p;
+    const float* g;
+    float* m;
+    float* v;
+    int64_t begin;  // offset of the span's first element in the concatenation
+    size_t group;
+  };
+  std::vector<Span> spans;
+  std::vector<Tensor> grads;  // keeps contiguous copies of strided gradients alive
+  std::vector<Coefficients> coef;
+  int64_t total = 0;
   for (size_t gi = 0; gi < groups_.size(); ++gi) {
     const ParamGroup& g = groups_[gi];
-    const Coefficients c = coefficients(g, t_);
-    const float decay = c.decay, b1 = c.beta1, b2 = c.beta2, eps = float(opts_.eps);
-    const float one_minus_b1 = c.one_minus_beta1, one_minus_b2 = c.one_minus_beta2;
-    const float step_size = c.step_size, inv_sqrt_bc2 = c.inv_sqrt_bias_correction2;
+    coef.push_back(coefficients(g, t_));
     for (size_t pi = 0; pi < g.params.size(); ++pi) {
       Tensor grad = g.params[pi].grad();
-      if (!grad.defined()) continue;
-      grad = kernels::contiguous(grad);
-      float* p = g.params[pi].data<float>();
-      const float* gr = grad.data<float>();
-      float* m = m_[gi][pi].data<float>();
-      float* v = v_[gi][pi].data<float>();
-      parallel_for(g.params[pi].numel(), 16384, [&](int64_t b, int64_t e) {
-        for (int64_t i = b; i < e; ++i) {
-          m[i] = b1 * m[i] + one_minus_b1 * gr[i];
-          v[i] = b2 * v[i] + one_minus_b2 * gr[i] * gr[i];
-          p[i] = p[i] * decay - step_size * m[i] / (std::sqrt(v[i]) * inv_sqrt_bc2 + eps);
-        }
-      });
+      if (!grad.defined() || g.params[pi].numel() == 0) continue;
+      grads.push_back(kernels::contiguous(grad));
+      spans.push_back({g.params[pi].data<float>(), grads.back().data<float>(), m_[gi][pi].data<float>(),
+                       v_[gi][pi].data<float>(), total, gi});
+      total += g.params[pi].numel();
     }
   }
+  parallel_for(total, 16384, [&](int64_t b, int64_t e) {
+    // the span holding element b: the last one that begins at or before it
+    size_t si = size_t(std::upper_bound(spans.begin(), spans.end(), b,
+                                        [](int64_t x, const Span& sp) { return x < sp.begin; }) -
+                       spans.begin()) - 1;
+    for (; b < e; ++si) {
+      const Span& sp = spans[si];
+      const int64_t end = std::min(e, si + 1 < spans.size() ? spans[si + 1].begin : total);
+      const Coefficients& c = coef[sp.group];
+      const float decay = c.decay, b1 = c.beta1, b2 = c.beta2, eps = float(opts_.eps);
+      const float one_minus_b1 = c.one_minus_beta1, one_minus_b2 = c.one_minus_beta2;
+      const float step_size = c.step_size, inv_sqrt_bc2 = c.inv_sqrt_bias_correction2;
+      float* p = sp.p;
+      const float* gr = sp.g;
+      float* m = sp.m;
+      float* v = sp.v;
+      for (int64_t i = b - sp.begin, n = end - sp.begin; i < n; ++i) {
+        m[i] = b1 * m[i] + one_minus_b1 * gr[i];
+        v[i] = b2 * v[i] + one_minus_b2 * gr[i] * gr[i];
+        p[i] = p[i] * decay - step_size * m[i] / (std::sqrt(v[i]) * inv_sqrt_bc2 + eps);
+      }
+      b = end;
+    }
+  });
 }
 
 void AdamW::zero_grad() {

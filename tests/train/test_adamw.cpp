@@ -4,6 +4,7 @@
 // train_state checkpoints of a pruned model).
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <map>
@@ -45,6 +46,55 @@ TEST_CASE("two AdamW steps match the formula", "[train][adamw]") {
     auto got = p.to_vector<float>();
     CHECK(got[0] == Approx(w[0]).epsilon(1e-6));
     CHECK(got[1] == Approx(w[1]).epsilon(1e-6));
+  }
+}
+
+TEST_CASE("AdamW's one loop over all parameters: chunks across tensors and groups, each element's update",
+          "[train][adamw]") {
+  // 10000 + 30000 + 7 elements in two groups: 16384-element chunks start and end inside tensors,
+  // and one chunk covers the end of a tensor and the start of the next (and of the next group).
+  std::vector<Tensor> params;
+  for (int64_t n : {10000, 30000, 7}) {
+    std::vector<float> init(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) init[size_t(i)] = std::sin(0.37f * float(i) + float(n));
+    params.push_back(from_vector(init).set_requires_grad());
+  }
+  train::AdamWOptions o;
+  o.lr = 0.01;
+  train::AdamW opt({{{params[0], params[1]}, 0.05, 1.0, {"a", "b"}}, {{params[2]}, 0.0, 0.5, {"c"}}}, o);
+  // The update of each element in float, in the kernel's order of operations.
+  std::vector<std::vector<float>> w, m, v;
+  for (auto& p : params) {
+    w.push_back(p.to_vector<float>());
+    m.emplace_back(size_t(p.numel()), 0.f);
+    v.emplace_back(size_t(p.numel()), 0.f);
+  }
+  for (int t = 1; t <= 2; ++t) {
+    opt.zero_grad();
+    Tensor loss = sum(params[0] * params[0]) + sum(params[1] * params[1] * 0.5) + sum(params[2] * 3.0);
+    backward(loss);
+    std::vector<std::vector<float>> grads;
+    for (auto& p : params) grads.push_back(p.grad().to_vector<float>());
+    opt.step();
+    for (size_t k = 0; k < params.size(); ++k) {
+      const double lr_scale = k == 2 ? 0.5 : 1.0, wd = k == 2 ? 0.0 : 0.05;
+      const double bc1 = 1.0 - std::pow(o.beta1, double(t)), bc2 = 1.0 - std::pow(o.beta2, double(t));
+      const float decay = float(1.0 - o.lr * lr_scale * wd), step = float(o.lr * lr_scale / bc1);
+      const float isb2 = float(1.0 / std::sqrt(bc2)), b1 = float(o.beta1), b2 = float(o.beta2);
+      const float omb1 = float(1.0 - o.beta1), omb2 = float(1.0 - o.beta2), eps = float(o.eps);
+      const std::vector<float> got = params[k].to_vector<float>();
+      int mismatches = 0;
+      for (size_t i = 0; i < got.size(); ++i) {
+        const float g = grads[k][i];
+        m[k][i] = b1 * m[k][i] + omb1 * g;
+        v[k][i] = b2 * v[k][i] + omb2 * g * g;
+        w[k][i] = w[k][i] * decay - step * m[k][i] / (std::sqrt(v[k][i]) * isb2 + eps);
+        // (a tolerance, not bits: builds may contract the multiply-adds differently in test and kernel)
+        mismatches += std::fabs(got[i] - w[k][i]) > 1e-6f * std::max(1.0f, std::fabs(w[k][i]));
+      }
+      INFO("tensor " << k << ", step " << t);
+      CHECK(mismatches == 0);
+    }
   }
 }
 
