@@ -79,7 +79,7 @@ void backward(const Tensor& root, const Tensor& seed_in, bool retain_graph) {
   if (!seed.defined()) {
     SHEARS_CHECK(root.numel() == 1, "backward", "a seed gradient is required for a non-scalar output of shape ",
                  shape_str(root.shape()));
-    seed = ones(root.shape(), root.dtype());
+    seed = ones(root.shape(), root.dtype(), root.device());
   }
   SHEARS_CHECK(seed.shape() == root.shape() && seed.dtype() == root.dtype(), "backward", "seed ",
                shape_str(seed.shape()), " ", dtype_name(seed.dtype()), " does not match output ",

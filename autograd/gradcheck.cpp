@@ -38,7 +38,7 @@ GradcheckResult gradcheck(const std::function<Tensor(const TensorList&)>& f, con
   Tensor y = f(leaves);
   SHEARS_CHECK(y.dtype() == DType::F64, "gradcheck", "f must return f64, got ", dtype_name(y.dtype()));
   Generator gen(opts.seed);
-  Tensor w = randn(y.shape(), DType::F64, &gen);
+  Tensor w = randn(y.shape(), DType::F64, &gen).to(y.device());
   std::vector<double> wv = w.to_vector<double>();
   GradcheckResult res;
   if (!y.requires_grad()) {
@@ -55,15 +55,23 @@ GradcheckResult gradcheck(const std::function<Tensor(const TensorList&)>& f, con
     Tensor g = leaf.grad();
     std::vector<double> analytic =
         g.defined() ? g.to_vector<double>() : std::vector<double>(size_t(leaf.numel()), 0.0);
-    double* data = leaf.data<double>();
+    // leaf is a contiguous clone: element j is set in place (on a device through a one-element view)
+    const bool on_host = leaf.device().is_cpu();
+    double* data = on_host ? leaf.data<double>() : nullptr;
+    const std::vector<double> start = on_host ? std::vector<double>() : leaf.to_vector<double>();
+    const Tensor flat = kernels::reshape(leaf, {leaf.numel()});
+    auto set = [&](int64_t j, double v) {
+      if (on_host) data[j] = v;
+      else kernels::fill_(kernels::narrow(flat, 0, j, 1), v);
+    };
     NoGradGuard no_grad;
     for (int64_t j = 0; j < leaf.numel(); ++j) {
-      const double orig = data[j];
-      data[j] = orig + opts.step;
+      const double orig = on_host ? data[j] : start[size_t(j)];
+      set(j, orig + opts.step);
       long double fp = objective(f(leaves), wv);
-      data[j] = orig - opts.step;
+      set(j, orig - opts.step);
       long double fm = objective(f(leaves), wv);
-      data[j] = orig;
+      set(j, orig);
       double numeric = static_cast<double>((fp - fm) / (2.0L * opts.step));
       double a = analytic[size_t(j)];
       double denom = std::max({std::fabs(a), std::fabs(numeric), opts.abs_floor});

@@ -23,7 +23,8 @@ struct GradcheckResult {
 };
 
 // Inputs must be f64 and are treated as leaves requiring grad (integer inputs such as
-// indices are passed through unchecked).
+// indices are passed through unchecked). Inputs on a device are checked there: f runs on the
+// device, each element is perturbed in place on it.
 GradcheckResult gradcheck(const std::function<Tensor(const TensorList&)>& f,
                           const TensorList& inputs, const GradcheckOptions& opts = {});
 

@@ -44,11 +44,12 @@ Tensor index_add(const Tensor& base, int64_t dim, const Tensor& index, const Ten
                shape_str(base.shape()), " with dim ", d, " of size ", index.numel(), ", i.e. ", shape_str(want));
   const Tensor idx = K::contiguous(index);
   const int64_t n = base.size(d), m = idx.numel();
-  const int64_t* ip = m > 0 ? idx.data<int64_t>() : nullptr;
-  for (int64_t j = 0; j < m; ++j)
+  const bool on_host = idx.device().is_cpu();  // on a device the kernel checks the values
+  const int64_t* ip = m > 0 && on_host ? idx.data<int64_t>() : nullptr;
+  for (int64_t j = 0; on_host && j < m; ++j)
     SHEARS_CHECK(ip[j] >= 0 && ip[j] < n, op, "index ", ip[j], " out of range for dim ", d, " of size ", n);
   Tensor y;
-  if (d == base.dim() - 1 && is_floating(base.dtype()) && base.is_contiguous() && src.is_contiguous() && n > 0) {
+  if (on_host && base.device().is_cpu() && src.device().is_cpu() && d == base.dim() - 1 && is_floating(base.dtype()) && base.is_contiguous() && src.is_contiguous() && n > 0) {
     SHEARS_PROFILE(Indexing);
     y = Tensor::empty(base.shape(), base.dtype());
     SHEARS_DISPATCH_FLOAT(base.dtype(), op, [&] {
@@ -76,7 +77,8 @@ Tensor layer_norm_select(const Tensor& x, const Tensor& index, const Tensor& wei
   const int64_t C = x.size(-1), k = idx.numel();
   {
     std::vector<bool> seen(size_t(C), false);
-    const int64_t* ip = k > 0 ? idx.data<int64_t>() : nullptr;
+    const Tensor host_idx = idx.cpu();
+    const int64_t* ip = k > 0 ? host_idx.data<int64_t>() : nullptr;
     for (int64_t j = 0; j < k; ++j) {
       SHEARS_CHECK(!seen[size_t(ip[j])], op, "index lists channel ", ip[j], " twice; channels must be unique");
       seen[size_t(ip[j])] = true;
@@ -85,11 +87,11 @@ Tensor layer_norm_select(const Tensor& x, const Tensor& index, const Tensor& wei
   const bool has_bias = bias.defined();
   return record(op, r.y, {x, weight, bias}, [x, idx, weight, has_bias, r, C](const Tensor& dy) {
     Shape full = x.shape();
-    Tensor dy_full = zeros(full, dy.dtype());
+    Tensor dy_full = zeros(full, dy.dtype(), dy.device());
     K::index_add_(dy_full, -1, idx, dy);
     Tensor w_full;
     if (weight.defined()) {
-      w_full = zeros({C}, weight.dtype());
+      w_full = zeros({C}, weight.dtype(), weight.device());
       K::index_add_(w_full, 0, idx, weight);
     }
     K::LayerNormGrads g = K::layer_norm_backward(dy_full, x, r.mean, r.rstd, w_full, has_bias);

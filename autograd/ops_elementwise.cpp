@@ -143,7 +143,7 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   Tensor y = K::where(cond, a, b);
   Shape as = a.shape(), bs = b.shape();
   return record("where", y, {cond, a, b}, [cond, as, bs](const Tensor& dy) {
-    Tensor zero = zeros({}, dy.dtype());
+    Tensor zero = zeros({}, dy.dtype(), dy.device());
     Tensor da = input_needs_grad(1) ? K::sum_to(K::where(cond, dy, zero), as) : Tensor();
     Tensor db = input_needs_grad(2) ? K::sum_to(K::where(cond, zero, dy), bs) : Tensor();
     return TensorList{Tensor(), da, db};

@@ -64,7 +64,7 @@ static Tensor attention_probs_backward(const Tensor& dprobs, const Tensor& qkv, 
     return K::permute(K::squeeze(K::narrow(t, 2, i, 1), 2), {0, 2, 1, 3});
   };
   Tensor ds = K::softmax_backward(probs, dprobs, -1);  // (B, H, N, N)
-  Tensor dqkv = zeros({B, N, 3, heads, D}, qkv.dtype());
+  Tensor dqkv = zeros({B, N, 3, heads, D}, qkv.dtype(), qkv.device());
   K::copy_(part(dqkv, 0), K::binary_scalar(K::BinaryOp::Mul, K::matmul(ds, part(parts, 1)), scale));
   K::copy_(part(dqkv, 1), K::binary_scalar(K::BinaryOp::Mul, K::matmul(K::transpose(ds, -1, -2), part(parts, 0)), scale));
   return K::reshape(dqkv, qkv.shape());
@@ -93,7 +93,7 @@ Tensor attention(const Tensor& qkv, int64_t heads, double scale, Tensor* probs) 
 Tensor dropout(const Tensor& x, double p, bool training, Generator* gen) {
   SHEARS_CHECK(p >= 0.0 && p < 1.0, "dropout", "probability must be in [0, 1), got ", p);
   if (!training || p == 0.0) return x;
-  Tensor mask = bernoulli(x.shape(), 1.0 - p, x.dtype(), gen);
+  Tensor mask = bernoulli(x.shape(), 1.0 - p, x.dtype(), gen).to(x.device());  // drawn on the host
   mask = K::binary_scalar(K::BinaryOp::Mul, mask, 1.0 / (1.0 - p));
   Tensor y = K::binary(K::BinaryOp::Mul, x, mask);
   return record("dropout", y, {x}, [mask](const Tensor& dy) { return TensorList{K::binary(K::BinaryOp::Mul, dy, mask)}; });

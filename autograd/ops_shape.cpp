@@ -51,7 +51,7 @@ Tensor slice(const Tensor& x, int64_t dim, int64_t start, int64_t end, int64_t s
   int64_t s = std::clamp<int64_t>(start < 0 ? start + n : start, 0, n);  // as the kernel does
   int64_t e = std::clamp<int64_t>(end < 0 ? end + n : end, s, n);
   return record("slice", y, {x}, [in, d, s, e, step](const Tensor& dy) {
-    Tensor dx = zeros(in, dy.dtype());
+    Tensor dx = zeros(in, dy.dtype(), dy.device());
     K::copy_(K::slice(dx, d, s, e, step), dy);
     return TensorList{dx};
   });
@@ -133,7 +133,7 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
   Shape in = x.shape();
   int64_t d = normalize_dim(dim, x.dim(), "index_select");
   return record("index_select", y, {x}, [in, d, index](const Tensor& dy) {
-    Tensor dx = zeros(in, dy.dtype());
+    Tensor dx = zeros(in, dy.dtype(), dy.device());
     K::index_add_(dx, d, index, dy);
     return TensorList{dx};
   });
@@ -145,7 +145,7 @@ Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
   Shape in = x.shape();
   int64_t d = normalize_dim(dim, x.dim(), "gather");
   return record("gather", y, {x}, [in, d, index](const Tensor& dy) {
-    Tensor dx = zeros(in, dy.dtype());
+    Tensor dx = zeros(in, dy.dtype(), dy.device());
     K::scatter_add_(dx, d, index, K::contiguous(dy));
     return TensorList{dx};
   });

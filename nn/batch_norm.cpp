@@ -14,6 +14,8 @@ BatchNorm::BatchNorm(int64_t channels, double eps_, double momentum_) : eps(eps_
   running_var = ones({channels});
   register_parameter("weight", &weight);
   register_parameter("bias", &bias);
+  register_buffer("running_mean", &running_mean);
+  register_buffer("running_var", &running_var);
 }
 
 Tensor BatchNorm::forward(const Tensor& x) {

@@ -62,7 +62,7 @@ Tensor spread_channels(const Tensor& x, const ChannelSubset& channels, int64_t d
   for (int64_t j = 0; j < k; ++j) from[size_t(channels.index[size_t(j)])] = j;
   Shape zero_shape = x.shape();
   zero_shape.back() = 1;
-  return index_select(concat({x, zeros(zero_shape, x.dtype())}, -1), -1, from_vector(from));
+  return index_select(concat({x, zeros(zero_shape, x.dtype(), x.device())}, -1), -1, from_vector(from).to(x.device()));
 }
 
 Tensor Block::branch_input(const LayerNorm& norm, const ChannelSubset& in, const Tensor& gate,
@@ -71,7 +71,7 @@ Tensor Block::branch_input(const LayerNorm& norm, const ChannelSubset& in, const
   if (in.all) {
     h = norm.forward(x);
   } else {  // statistics over all channels, only the kept ones written (one pass)
-    h = layer_norm_select(x, from_vector(in.index), norm.weight, norm.bias, norm.eps);
+    h = layer_norm_select(x, from_vector(in.index).to(x.device()), norm.weight, norm.bias, norm.eps);
   }
   return gate.defined() ? h * gate : h;
 }
@@ -85,7 +85,7 @@ Tensor Block::add_branch_output(const Tensor& x, const ChannelSubset& out_channe
   // a constant branch's (1 or B, 1, |out|) bias is broadcast first
   Shape src_shape = x.shape();
   src_shape.back() = a.size(-1);
-  return index_add(x, -1, from_vector(out_channels.index), a.shape() == src_shape ? a : expand(a, src_shape));
+  return index_add(x, -1, from_vector(out_channels.index).to(x.device()), a.shape() == src_shape ? a : expand(a, src_shape));
 }
 
 Tensor Block::constant_output(const Tensor& bias, const Tensor& x) const {
@@ -132,7 +132,7 @@ Tensor drop_path(const Tensor& x, double p, bool training, Generator* gen, const
   }
   Tensor mask = bernoulli(mask_shape, 1.0 - p, x.dtype(), gen);
   if (sharded) mask = kernels::contiguous(kernels::narrow(mask, 0, shard.first, x.size(0)));
-  return x * (mask * (1.0 / (1.0 - p)));
+  return x * (mask.to(x.device()) * (1.0 / (1.0 - p)));  // drawn on the host: the same masks on every device
 }
 
 }  // namespace shears::nn

@@ -12,6 +12,42 @@ void Module::register_parameter(const std::string& name, Tensor* slot) {
   params_.emplace_back(name, slot);
 }
 
+void Module::register_buffer(const std::string& name, Tensor* slot) {
+  for (auto& b : buffers_)
+    SHEARS_CHECK(b.first != name, "register_buffer", "duplicate buffer name '", name, "'");
+  buffers_.emplace_back(name, slot);
+}
+
+namespace {
+// Re-points t's impl at a copy of its values on `device`, so every handle sharing the impl follows.
+void move_in_place(const Tensor& t, Device device) {
+  if (!t.defined() || t.device() == device) return;
+  const Tensor moved = t.to(device);
+  TensorImpl* impl = t.unsafe_impl();
+  impl->storage = moved.storage();
+  impl->strides = moved.strides();
+  impl->offset = 0;
+}
+}  // namespace
+
+void Module::to(Device device) {
+  for (auto& p : params_) {
+    Tensor& t = *p.second;
+    move_in_place(t, device);
+    if (t.defined() && t.grad().defined()) move_in_place(t.grad(), device);
+  }
+  for (auto& b : buffers_) move_in_place(*b.second, device);
+  for (auto& c : children_) c.second->to(device);
+}
+
+Device Module::device() const {
+  std::vector<std::pair<std::string, Tensor>> all;
+  collect("", all);
+  for (auto& p : all)
+    if (p.second.defined()) return p.second.device();
+  return Device::cpu();
+}
+
 void Module::register_module(const std::string& name, std::shared_ptr<Module> child) {
   for (auto& c : children_)
     SHEARS_CHECK(c.first != name, "register_module", "duplicate child name '", name, "'");

@@ -59,6 +59,8 @@ VideoMAEPretrain::VideoMAEPretrain(const PretrainConfig& c, uint64_t seed) : cfg
 
   enc_pos = sinusoid_table(e.num_patches(), e.dim);
   dec_pos = sinusoid_table(e.num_patches(), cfg.decoder_dim);
+  register_buffer("enc_pos", &enc_pos);
+  register_buffer("dec_pos", &dec_pos);
 }
 
 Tensor VideoMAEPretrain::targets(const Tensor& clips) const {
@@ -67,8 +69,8 @@ Tensor VideoMAEPretrain::targets(const Tensor& clips) const {
   const int64_t B = clips.size(0), C = e.in_chans, t = e.tubelet, p = e.patch_size, g = e.grid();
   const int64_t nt = e.frames / t;
   // un-normalize to [0, 1]: x * std + mean per channel
-  Tensor stdv = reshape(to_dtype(from_vector(e.std), clips.dtype()), {1, C, 1, 1, 1});
-  Tensor meanv = reshape(to_dtype(from_vector(e.mean), clips.dtype()), {1, C, 1, 1, 1});
+  Tensor stdv = reshape(to_dtype(from_vector(e.std).to(clips.device()), clips.dtype()), {1, C, 1, 1, 1});
+  Tensor meanv = reshape(to_dtype(from_vector(e.mean).to(clips.device()), clips.dtype()), {1, C, 1, 1, 1});
   Tensor x = clips * stdv + meanv;
   // 'b c (t p0) (h p1) (w p2) -> b (t h w) (p0 p1 p2) c'
   x = reshape(permute(reshape(x, {B, C, nt, t, g, p, g, p}), {0, 2, 4, 6, 3, 5, 7, 1}), {B, nt * g * g, t * p * p, C});
@@ -81,10 +83,12 @@ Tensor VideoMAEPretrain::targets(const Tensor& clips) const {
 }
 
 namespace {
-// Indices (B, k) of the positions where mask == value, ascending per row (equal counts required).
+// Indices (B, k) of the positions where mask == value, ascending per row (equal counts required),
+// on the mask's device (computed on the host).
 Tensor positions(const Tensor& mask, bool value) {
   const int64_t B = mask.size(0), N = mask.size(1);
-  const bool* m = mask.data<bool>();
+  const Tensor host_mask = mask.cpu();
+  const bool* m = host_mask.data<bool>();
   int64_t k = 0;
   for (int64_t n = 0; n < N; ++n) k += m[n] == value;
   Tensor idx = Tensor::empty({B, k}, DType::I64);
@@ -98,7 +102,7 @@ Tensor positions(const Tensor& mask, bool value) {
       }
     SHEARS_CHECK(c == k, "videomae_pretrain", "every sample must mask the same number of tubelets");
   }
-  return idx;
+  return idx.to(mask.device());
 }
 
 // rows of x (B, N, C) at idx (B, k) -> (B, k, C)

@@ -80,6 +80,7 @@ VisionTransformer::VisionTransformer(const ModelConfig& cfg, uint64_t seed) : ba
     register_parameter("pos_embed", &pos_embed);
   } else {
     pos_table = sinusoid_table(cfg.num_tokens(), cfg.dim);
+    register_buffer("pos_table", &pos_table);
   }
   blocks = std::make_shared<BlockList>();
   const QkvBias bias = !cfg.qkv_bias ? QkvBias::None : (video ? QkvBias::QV : QkvBias::Full);
@@ -147,8 +148,8 @@ Tensor VisionTransformer::normalize(const Tensor& x) const {
                base_.in_chans, ", ...) images or clips, got ", shape_str(x.shape()));
   Shape s(x.dim(), 1);
   s[1] = base_.in_chans;
-  Tensor m = reshape(to_dtype(from_vector(base_.mean), x.dtype()), s);
-  Tensor inv = reshape(to_dtype(pow(from_vector(base_.std), -1.0), x.dtype()), s);
+  Tensor m = reshape(to_dtype(from_vector(base_.mean).to(x.device()), x.dtype()), s);
+  Tensor inv = reshape(to_dtype(pow(from_vector(base_.std), -1.0).to(x.device()), x.dtype()), s);
   return (x - m) * inv;
 }
 

@@ -7,11 +7,16 @@
 //  - otherwise: log-sum-exp around the largest entry, ln sum q^a = a ln(pmax / sum) + ln sum r^a with
 //    r = p / pmax in [0, 1], so the sum lies in [1, n] and cannot overflow or underflow to 0.
 //  - a = +inf: ln sum - ln pmax;  a = 0: ln(number of non-zero entries).
+// Probabilities on a device are scored there: the backend's row_entropy kernel (tensor/backend.h;
+// cuda/entropy.cu) evaluates the same branches in double per row, and the head mean, the casts and
+// the reshapes are kernels:: ops, so the results stay on the device (no copy to the host).
 #include "pruning/entropy.h"
 
 #include <cmath>
 #include <vector>
 
+#include "tensor/backend.h"
+#include "tensor/creation.h"
 #include "tensor/kernels.h"
 #include "tensor/parallel.h"
 
@@ -38,7 +43,8 @@ inline double power(double r, double alpha, int half_steps) {
 }
 
 // Calls row(i, values, n) for each of `rows` rows of a contiguous (rows, n) view of `x` converted to
-// double; the rows are independent, so results do not depend on the chunking.
+// double; the rows are independent, so results do not depend on the chunking. Host tensors only:
+// the public functions send probabilities that live on a device to device_row_entropy below.
 template <typename F>
 void for_each_row_f64(const Tensor& x, int64_t rows, int64_t n, const char* op, F&& row) {
   Tensor c = kernels::contiguous(x);
@@ -73,6 +79,13 @@ void check_attention(const Tensor& probs, const AttentionEntropyOptions& opts, c
   SHEARS_CHECK(!opts.exclude_cls_key || probs.size(3) >= 2, op,
                "exclude_cls_key needs at least 2 keys, probs has shape ", shape_str(probs.shape()));
   check_order(opts.renyi_order, op);
+}
+
+// Device tensors: the entropies of the entries [skip, n) of each row of x viewed as a contiguous
+// (rows, n) tensor, computed by x's backend -> f64 (rows,) on x's device.
+Tensor device_row_entropy(const Tensor& x, int64_t rows, int64_t n, double alpha, int64_t skip, const char* op) {
+  Tensor c = kernels::contiguous(kernels::reshape(x, {rows, n}));
+  return backend_for(x.device()).row_entropy(c, alpha, skip, op);
 }
 
 // Row entropies of (B, H, N, K) as doubles, row-major over (B, H, N).
@@ -136,6 +149,9 @@ Tensor renyi_entropy(const Tensor& probs, double alpha) {
   const int64_t n = probs.size(-1);
   Shape out_shape(probs.shape().begin(), probs.shape().end() - 1);
   const int64_t rows = shape_numel(out_shape);
+  if (!probs.device().is_cpu())
+    return kernels::to_dtype(kernels::reshape(device_row_entropy(probs, rows, n, alpha, 0, op), out_shape),
+                             probs.dtype());
   std::vector<double> h(static_cast<size_t>(rows), 0.0);
   if (n > 0)
     for_each_row_f64(probs, rows, n, op, [&](int64_t r, const double* p) { h[size_t(r)] = renyi_entropy(p, n, alpha, op); });
@@ -147,6 +163,11 @@ Tensor shannon_entropy(const Tensor& probs) { return renyi_entropy(probs, 1.0); 
 Tensor attention_row_entropy(const Tensor& probs, const AttentionEntropyOptions& opts) {
   const char* op = "attention_row_entropy";
   check_attention(probs, opts, op);
+  if (!probs.device().is_cpu()) {
+    const int64_t B = probs.size(0), H = probs.size(1), N = probs.size(2), K = probs.size(3);
+    Tensor h = device_row_entropy(probs, B * H * N, K, opts.renyi_order, opts.exclude_cls_key ? 1 : 0, op);
+    return kernels::to_dtype(kernels::reshape(h, {B, H, N}), probs.dtype());
+  }
   return from_doubles(row_entropies(probs, opts, op), {probs.size(0), probs.size(1), probs.size(2)}, probs.dtype());
 }
 
@@ -154,6 +175,13 @@ Tensor head_mean_attention_entropy(const Tensor& probs, const AttentionEntropyOp
   const char* op = "head_mean_attention_entropy";
   check_attention(probs, opts, op);
   const int64_t B = probs.size(0), H = probs.size(1), N = probs.size(2);
+  if (!probs.device().is_cpu()) {
+    if (H == 0) return zeros({B, N}, probs.dtype(), probs.device());  // as the host: no heads, mean 0
+    const int64_t K = probs.size(3);
+    Tensor h = device_row_entropy(probs, B * H * N, K, opts.renyi_order, opts.exclude_cls_key ? 1 : 0, op);
+    Tensor mean = kernels::reduce(kernels::ReduceOp::Mean, kernels::reshape(h, {B, H, N}), {1}, false);
+    return kernels::to_dtype(mean, probs.dtype());
+  }
   std::vector<double> h = row_entropies(probs, opts, op);
   std::vector<double> mean(static_cast<size_t>(B * N), 0.0);
   for (int64_t b = 0; b < B; ++b)
@@ -170,6 +198,10 @@ Tensor entropy_of_head_mean_attention(const Tensor& probs, const AttentionEntrop
   check_attention(probs, opts, op);
   const int64_t B = probs.size(0), N = probs.size(2), K = probs.size(3);
   Tensor avg = kernels::reduce(kernels::ReduceOp::Mean, kernels::to_dtype(probs, DType::F64), {1}, false);  // (B, N, K)
+  if (!probs.device().is_cpu()) {
+    Tensor h = device_row_entropy(avg, B * N, K, opts.renyi_order, opts.exclude_cls_key ? 1 : 0, op);
+    return kernels::to_dtype(kernels::reshape(h, {B, N}), probs.dtype());
+  }
   std::vector<double> h = row_entropies(kernels::reshape(avg, {B, 1, N, K}), opts, op);
   return from_doubles(h, {B, N}, probs.dtype());
 }

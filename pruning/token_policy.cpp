@@ -130,7 +130,7 @@ Tensor select_top_tokens(const Tensor& priority, int64_t left) {
   const int64_t B = priority.size(0), M = priority.size(1);
   SHEARS_CHECK(left >= 0 && left <= M, op, "left = ", left, " tokens must be in [0, ", M, "] for priority of shape ",
                shape_str(priority.shape()));
-  Tensor p = kernels::contiguous(kernels::to_dtype(priority, DType::F64));
+  Tensor p = kernels::contiguous(kernels::to_dtype(priority, DType::F64).cpu());  // a (B, M) copy from a device
   const double* pr = p.data<double>();
   Tensor out = Tensor::empty({B, left}, DType::I64);
   int64_t* o = out.data<int64_t>();

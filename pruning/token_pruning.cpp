@@ -76,13 +76,13 @@ Tensor gather_and_fuse_tokens(const Tensor& x, const Tensor& probs, const Tensor
         }
   }
   Tensor flat = reshape(x, {B * N, C});
-  Tensor out = reshape(index_select(flat, 0, from_vector(rows)), {B, left + 1, C});
+  Tensor out = reshape(index_select(flat, 0, from_vector(rows).to(x.device())), {B, left + 1, C});
   const int64_t num_pruned = N - 1 - left;
   if (!fuse || num_pruned == 0) return out;
   // EViT: w = mean_h probs[:, h, 0, 1:] of the pruned tokens (raw); extra = sum_j w_j x_j
   Tensor cls_attention = reshape(mean(slice(slice(probs, 2, 0, 1), 3, 1, N), {1}), {B * (N - 1)});
-  Tensor weights = reshape(index_select(cls_attention, 0, from_vector(pruned_weights)), {B, num_pruned, 1});
-  Tensor pruned = reshape(index_select(flat, 0, from_vector(pruned_rows)), {B, num_pruned, C});
+  Tensor weights = reshape(index_select(cls_attention, 0, from_vector(pruned_weights).to(x.device())), {B, num_pruned, 1});
+  Tensor pruned = reshape(index_select(flat, 0, from_vector(pruned_rows).to(x.device())), {B, num_pruned, C});
   Tensor extra = sum(pruned * weights, {1}, /*keepdim=*/true);  // (B, 1, C)
   return concat({out, extra}, 1);
 }
@@ -269,7 +269,7 @@ Tensor TokenPruning::apply(int64_t block, const Tensor& x, const Tensor& probs) 
     SHEARS_CHECK(priority.dim() == 2 && priority.size(0) == B && priority.size(1) == N - 1, op, "policy '",
                  policy_->name(), "' returned priorities of shape ", shape_str(priority.shape()), ", expected (", B,
                  ", ", N - 1, ")");
-    Tensor kept = select_top_tokens(priority, left);
+    Tensor kept = select_top_tokens(priority, left).to(x.device());  // chosen on the host (B x left values)
     y = gather_and_fuse_tokens(x, probs, kept, *cfg_.fuse);
     const std::vector<int64_t> idx = kept.to_vector<int64_t>();
     for (int64_t b = 0; b < B; ++b) {

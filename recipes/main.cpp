@@ -30,6 +30,7 @@
 #include "nn/io/atomic_file.h"
 #include "pruning/token_policy.h"
 #include "pruning/transform.h"
+#include "tensor/backend.h"
 #include "tensor/gemm.h"
 #include "tensor/parallel.h"
 #include "train/run_config.h"
@@ -64,6 +65,7 @@ struct Config {
          mixup = 0.8, cutmix = 1.0, mix_prob = 0.5, erase = 0.25, drop_path = 0.0, crop_padding = 2;
   uint64_t seed = 0;
   int threads = 0;
+  std::string device = "cpu";
   bool profile = false;
 };
 
@@ -124,6 +126,9 @@ Config parse_args(int argc, char** argv, bool& exit_now) {
        cxxopts::value<uint64_t>()->default_value("0"))
       ("threads", "worker threads (0 = SHEARS_NUM_THREADS when set, else all cores)",
        cxxopts::value<int>()->default_value("0"))
+      ("device", "where the model trains: cpu, cuda or cuda:N (the CUDA module, docs/cuda.md); data is prepared "
+                 "on the host and each batch copied over; checkpoints are written from the host either way",
+       cxxopts::value<std::string>()->default_value("cpu"))
       ("log-every", "steps between progress lines", cxxopts::value<int64_t>()->default_value("50"))
       ("resume", "continue exactly from a training state written by an earlier run (OUT/train_state.safetensors): "
                  "weights, AdamW moments, schedule step, epoch and position in the data order",
@@ -199,6 +204,8 @@ Config parse_args(int argc, char** argv, bool& exit_now) {
   c.mlp_hidden = r["mlp"].as<int64_t>();
   c.seed = r["seed"].as<uint64_t>();
   c.threads = r["threads"].as<int>();
+  c.device = r["device"].as<std::string>();
+  parse_device(c.device, "--device");  // a bad name fails now
   c.resume = r["resume"].as<std::string>();
   c.stop_after_steps = r["stop-after-steps"].as<int64_t>();
   c.resume_override = r["resume-override"].as<std::vector<std::string>>();
@@ -330,6 +337,13 @@ int run(const Config& c) {
   auto test_set = std::make_shared<data::FashionMnistDataset>(c.data_dir, false, c.eval_limit > 0 ? c.eval_limit : -1);
   const nn::ModelConfig mcfg = model_config(c);
   nn::VisionTransformer model(mcfg, c.seed);
+  const Device device = parse_device(c.device, "--device");
+  if (!device.is_cpu()) {
+    SHEARS_CHECK(c.resume.empty(), "shears_main", "--resume with --device ", c.device,
+                 " is not supported yet: resume on the cpu (the training state is device-independent)");
+    std::printf("device: %s (%s)\n", device.str().c_str(), backend_for(device).describe(device.index).c_str());
+    model.to(device);
+  }
 
   // Augmentation: random crop with padding + flip, normalize, RandomErasing (after normalize,
   // as in timm); Mixup/CutMix with smoothing folded into the soft targets.
@@ -510,6 +524,10 @@ int run(const Config& c) {
   std::fflush(stdout);
 
   if (c.pruning_rows) {  // what the pruning methods do to this model (after the checkpoint is safe on disk)
+    if (!model.device().is_cpu()) {  // Gardener's statistics and P3B's patch heads have no CUDA kernels
+      std::printf("pruning rows: on the cpu (the model is moved back from %s)\n", model.device().str().c_str());
+      model.to(Device::cpu());
+    }
     recipes::MainPruningRows rows;
     rows.token_policies = c.token_policies;
     rows.token_keep_rate = c.token_keep_rate;

@@ -50,7 +50,7 @@ sanitizer_build() {
   if [[ ! -f build-asan/CMakeCache.txt || ! -f build-asan/build.ninja ]]; then
     cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
       -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" \
-      -DSHEARS_SANITIZE=ON -DSHEARS_BUILD_BENCH=OFF || return 1
+      -DSHEARS_SANITIZE=ON -DSHEARS_BUILD_BENCH=OFF -DSHEARS_WITH_CUDA=OFF || return 1
   fi
   cmake --build build-asan
 }
@@ -72,7 +72,7 @@ fuzz_replay() {
 openblas_provider_build() {
   if [[ ! -f build-openblas/CMakeCache.txt || ! -f build-openblas/build.ninja ]]; then
     cmake -S . -B build-openblas -G Ninja -DCMAKE_BUILD_TYPE=Release -DSHEARS_GEMM_PROVIDER=openblas \
-      -DSHEARS_BUILD_BENCH=OFF || return 1
+      -DSHEARS_BUILD_BENCH=OFF -DSHEARS_WITH_CUDA=OFF || return 1
   fi
   cmake --build build-openblas --target test_tensor test_autograd
 }

@@ -2,6 +2,7 @@
 // expand, squeeze, unsqueeze). Views share storage and only rewrite shape/strides/offset.
 #include <algorithm>
 
+#include "tensor/device_dispatch.h"
 #include "tensor/kernels.h"
 #include "tensor/strided_loop.h"
 #include "tensor/profile.h"
@@ -32,6 +33,14 @@ void copy_(const Tensor& dst, const Tensor& src) {
   broadcast_shapes(src.shape(), dst.shape(), "copy_");  // validates
   SHEARS_CHECK(shape_numel(broadcast_shapes(src.shape(), dst.shape(), "copy_")) == dst.numel(), "copy_",
                "cannot copy a tensor of shape ", shape_str(src.shape()), " into shape ", shape_str(dst.shape()));
+  if (src.device() != dst.device()) {  // across devices: move the source over first
+    copy_(dst, src.to(dst.device()));
+    return;
+  }
+  if (Backend* b = device_backend("copy_", {&dst})) {
+    b->copy_(dst, src.dtype() == dst.dtype() ? src : to_dtype(src, dst.dtype()));
+    return;
+  }
   SHEARS_DISPATCH_ALL(dst.dtype(), "copy_", [&] {
     using D = scalar_t;
     SHEARS_DISPATCH_ALL(src.dtype(), "copy_", [&] { copy_typed<D, scalar_t>(dst, src); });
@@ -46,7 +55,7 @@ Tensor contiguous(const Tensor& x) {
 
 Tensor clone(const Tensor& x) {
   SHEARS_PROFILE(Elementwise);
-  Tensor out = Tensor::empty(x.shape(), x.dtype());
+  Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
   copy_(out, x);
   return out;
 }
@@ -54,6 +63,7 @@ Tensor clone(const Tensor& x) {
 Tensor to_dtype(const Tensor& x, DType dtype) {
   SHEARS_PROFILE(Elementwise);
   if (x.dtype() == dtype) return x;
+  if (Backend* b = device_backend("to_dtype", {&x})) return b->to_dtype(x, dtype);
   Tensor out = Tensor::empty(x.shape(), dtype);
   copy_(out, x);
   return out;
@@ -61,6 +71,7 @@ Tensor to_dtype(const Tensor& x, DType dtype) {
 
 void fill_(const Tensor& dst, double value) {
   SHEARS_PROFILE(Elementwise);
+  if (Backend* b = device_backend("fill_", {&dst})) return b->fill_(dst, value);
   SHEARS_DISPATCH_ALL(dst.dtype(), "fill_", [&] {
     scalar_t* p = static_cast<scalar_t*>(dst.raw_data());
     const scalar_t v = static_cast<scalar_t>(value);

@@ -7,10 +7,11 @@
 
 namespace shears {
 
-Tensor empty(const Shape& shape, DType dtype = DType::F32);
-Tensor zeros(const Shape& shape, DType dtype = DType::F32);
-Tensor ones(const Shape& shape, DType dtype = DType::F32);
-Tensor full(const Shape& shape, double value, DType dtype = DType::F32);
+Tensor empty(const Shape& shape, DType dtype = DType::F32, Device device = Device::cpu());
+Tensor zeros(const Shape& shape, DType dtype = DType::F32, Device device = Device::cpu());
+Tensor ones(const Shape& shape, DType dtype = DType::F32, Device device = Device::cpu());
+Tensor full(const Shape& shape, double value, DType dtype = DType::F32, Device device = Device::cpu());
+// Same shape, dtype and device as x.
 Tensor zeros_like(const Tensor& x);
 Tensor ones_like(const Tensor& x);
 Tensor full_like(const Tensor& x, double value);

@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "tensor/vec_math.h"
+#include "tensor/device_dispatch.h"
 #include "tensor/kernels.h"
 #include "tensor/strided_loop.h"
 #include "tensor/profile.h"
@@ -137,6 +138,7 @@ Tensor unary(UnaryOp op, const Tensor& x) {
   SHEARS_PROFILE(Elementwise);
   const char* name = unary_name(op);
   SHEARS_CHECK(x.dtype() != DType::Bool, name, "not defined for bool tensors");
+  if (Backend* be = device_backend(name, {&x})) return be->unary(op, x);
   Tensor out = Tensor::empty(x.shape(), x.dtype());
   switch (x.dtype()) {
     case DType::F32: unary_typed<float>(op, out, x, name); break;
@@ -179,6 +181,10 @@ Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b) {
   const char* name = binary_name(op);
   check_same_dtype(a, b, name);
   SHEARS_CHECK(a.dtype() != DType::Bool, name, "not defined for bool tensors");
+  if (Backend* be = device_backend(name, {&a, &b})) {
+    broadcast_shapes(a.shape(), b.shape(), name);  // validates
+    return be->binary(op, a, b);
+  }
   Tensor out = Tensor::empty(broadcast_shapes(a.shape(), b.shape(), name), a.dtype());
   switch (a.dtype()) {
     case DType::F32: binary_typed<float>(op, out, a, b, name); break;
@@ -191,6 +197,10 @@ Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b) {
 
 Tensor binary_scalar(BinaryOp op, const Tensor& a, double s) {
   SHEARS_PROFILE(Elementwise);
+  if (Backend* be = device_backend(binary_name(op), {&a})) {
+    SHEARS_CHECK(a.dtype() != DType::Bool, binary_name(op), "not defined for bool tensors");
+    return be->binary_scalar(op, a, s);
+  }
   Tensor st = Tensor::empty({}, a.dtype());
   fill_(st, s);
   return binary(op, a, st);
@@ -198,6 +208,10 @@ Tensor binary_scalar(BinaryOp op, const Tensor& a, double s) {
 
 Tensor pow_scalar(const Tensor& x, double p) {
   SHEARS_PROFILE(Elementwise);
+  if (Backend* be = device_backend("pow", {&x})) {
+    SHEARS_CHECK(is_floating(x.dtype()), "pow", "expected a floating dtype (f32 or f64), got ", dtype_name(x.dtype()));
+    return be->pow_scalar(x, p);
+  }
   Tensor out = Tensor::empty(x.shape(), x.dtype());
   SHEARS_DISPATCH_FLOAT(x.dtype(), "pow", [&] {
     using T = scalar_t;
@@ -212,8 +226,14 @@ Tensor pow_scalar(const Tensor& x, double p) {
 
 Tensor pow_scalar_backward(const Tensor& x, double p, const Tensor& dy) {
   SHEARS_PROFILE(Elementwise);
-  Tensor out = Tensor::empty(broadcast_shapes(x.shape(), dy.shape(), "pow_backward"), x.dtype());
   check_same_dtype(x, dy, "pow_backward");
+  if (Backend* be = device_backend("pow_backward", {&x, &dy})) {
+    broadcast_shapes(x.shape(), dy.shape(), "pow_backward");
+    SHEARS_CHECK(is_floating(x.dtype()), "pow_backward", "expected a floating dtype (f32 or f64), got ",
+                 dtype_name(x.dtype()));
+    return be->pow_scalar_backward(x, p, dy);
+  }
+  Tensor out = Tensor::empty(broadcast_shapes(x.shape(), dy.shape(), "pow_backward"), x.dtype());
   SHEARS_DISPATCH_FLOAT(x.dtype(), "pow_backward", [&] {
     using T = scalar_t;
     const T e = static_cast<T>(p);
@@ -227,6 +247,10 @@ namespace {
 template <typename F>
 Tensor compare_with(CompareOp op, const Tensor& a, const Tensor& b, const char* name) {
   check_same_dtype(a, b, name);
+  if (Backend* be = device_backend(name, {&a, &b})) {
+    broadcast_shapes(a.shape(), b.shape(), name);
+    return be->compare(op, a, b);
+  }
   Tensor out = Tensor::empty(broadcast_shapes(a.shape(), b.shape(), name), DType::Bool);
   SHEARS_DISPATCH_ALL(a.dtype(), name, [&] {
     using T = scalar_t;
@@ -246,6 +270,7 @@ Tensor compare_with(CompareOp op, const Tensor& a, const Tensor& b, const char* 
 Tensor compare(CompareOp op, const Tensor& a, const Tensor& b) { return compare_with<int>(op, a, b, "compare"); }
 
 Tensor compare_scalar(CompareOp op, const Tensor& a, double s) {
+  if (Backend* be = device_backend("compare", {&a})) return be->compare_scalar(op, a, s);
   Tensor st = Tensor::empty({}, a.dtype());
   fill_(st, s);
   return compare(op, a, st);
@@ -256,6 +281,7 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   SHEARS_CHECK(cond.dtype() == DType::Bool, "where", "condition must be bool, got ", dtype_name(cond.dtype()));
   check_same_dtype(a, b, "where");
   Shape shape = broadcast_shapes(broadcast_shapes(cond.shape(), a.shape(), "where"), b.shape(), "where");
+  if (Backend* be = device_backend("where", {&cond, &a, &b})) return be->where(cond, a, b);
   Tensor out = Tensor::empty(shape, a.dtype());
   Shape cs = broadcast_strides(cond.shape(), cond.strides(), shape);
   Shape as = broadcast_strides(a.shape(), a.strides(), shape);
@@ -276,8 +302,9 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
 
 Tensor clamp(const Tensor& x, std::optional<double> lo, std::optional<double> hi) {
   SHEARS_PROFILE(Elementwise);
-  Tensor out = Tensor::empty(x.shape(), x.dtype());
   SHEARS_CHECK(x.dtype() != DType::Bool, "clamp", "not defined for bool tensors");
+  if (Backend* be = device_backend("clamp", {&x})) return be->clamp(x, lo, hi);
+  Tensor out = Tensor::empty(x.shape(), x.dtype());
   SHEARS_DISPATCH_ALL(x.dtype(), "clamp", [&] {
     using T = scalar_t;
     const T l = lo ? static_cast<T>(*lo) : std::numeric_limits<T>::lowest();
@@ -290,6 +317,12 @@ Tensor clamp(const Tensor& x, std::optional<double> lo, std::optional<double> hi
 Tensor clamp_backward(const Tensor& x, std::optional<double> lo, std::optional<double> hi, const Tensor& dy) {
   SHEARS_PROFILE(Elementwise);
   check_same_dtype(x, dy, "clamp_backward");
+  if (Backend* be = device_backend("clamp_backward", {&x, &dy})) {
+    broadcast_shapes(x.shape(), dy.shape(), "clamp_backward");
+    SHEARS_CHECK(is_floating(x.dtype()), "clamp_backward", "expected a floating dtype (f32 or f64), got ",
+                 dtype_name(x.dtype()));
+    return be->clamp_backward(x, lo, hi, dy);
+  }
   Tensor out = Tensor::empty(broadcast_shapes(x.shape(), dy.shape(), "clamp_backward"), x.dtype());
   SHEARS_DISPATCH_FLOAT(x.dtype(), "clamp_backward", [&] {
     using T = scalar_t;
@@ -306,6 +339,11 @@ void axpby_(const Tensor& dst, double alpha, const Tensor& src, double beta) {
   Shape shape = broadcast_shapes(dst.shape(), src.shape(), "axpby_");
   SHEARS_CHECK(shape == dst.shape(), "axpby_", "cannot accumulate ", shape_str(src.shape()), " into ",
                shape_str(dst.shape()));
+  if (Backend* be = device_backend("axpby_", {&dst, &src})) {
+    SHEARS_CHECK(is_floating(dst.dtype()), "axpby_", "expected a floating dtype (f32 or f64), got ",
+                 dtype_name(dst.dtype()));
+    return be->axpby_(dst, alpha, src, beta);
+  }
   SHEARS_DISPATCH_FLOAT(dst.dtype(), "axpby_", [&] {
     using T = scalar_t;
     T* dp = static_cast<T*>(dst.raw_data());

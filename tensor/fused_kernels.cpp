@@ -7,6 +7,7 @@
 
 #include "tensor/fast_math.h"
 #include "tensor/gemm.h"
+#include "tensor/device_dispatch.h"
 #include "tensor/kernels.h"
 #include "tensor/parallel.h"
 #include "tensor/profile.h"
@@ -26,6 +27,7 @@ Tensor linear(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias) {
     SHEARS_CHECK(bias.dim() == 1 && bias.size(0) == outf && bias.dtype() == x_in.dtype(), "linear", "bias ",
                  shape_str(bias.shape()), " ", dtype_name(bias.dtype()), " does not match weight ",
                  shape_str(weight_in.shape()));
+  if (Backend* be = device_backend("linear", {&x_in, &weight_in, &bias})) return be->linear(x_in, weight_in, bias);
   Tensor x = contiguous(x_in), w = contiguous(weight_in);
   Shape out_shape = x.shape();
   out_shape.back() = outf;
@@ -50,6 +52,8 @@ Tensor linear(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias) {
 LinearGrads linear_backward(const Tensor& dy_in, const Tensor& x_in, const Tensor& weight_in, bool need_dx,
                             bool need_dweight, bool need_dbias) {
   SHEARS_PROFILE(Gemm);
+  if (Backend* be = device_backend("linear_backward", {&dy_in, &x_in, &weight_in}))
+    return be->linear_backward(dy_in, x_in, weight_in, need_dx, need_dweight, need_dbias);
   Tensor dy = contiguous(dy_in), x = contiguous(x_in), w = contiguous(weight_in);
   const int64_t in = w.size(1), outf = w.size(0);
   const int64_t rows = dy.numel() / std::max<int64_t>(outf, 1);
@@ -98,6 +102,7 @@ void softmax_rows(T* s, int64_t N) {
 AttentionResult attention(const Tensor& qkv_in, int64_t heads, double scale, bool keep_probs) {
   SHEARS_PROFILE(Attention);
   AttnGeometry g = attention_geometry(qkv_in, heads, "attention");
+  if (Backend* be = device_backend("attention", {&qkv_in})) return be->attention(qkv_in, heads, scale, keep_probs);
   Tensor qkv = contiguous(qkv_in);
   AttentionResult r;
   r.out = Tensor::empty({g.B, g.N, g.C}, qkv.dtype());
@@ -132,6 +137,12 @@ Tensor attention_backward(const Tensor& dout_in, const Tensor& qkv_in, const Ten
                           double scale) {
   SHEARS_PROFILE(Attention);
   AttnGeometry g = attention_geometry(qkv_in, heads, "attention_backward");
+  SHEARS_CHECK(dout_in.shape() == Shape({g.B, g.N, g.C}) && probs_in.shape() == Shape({g.B, g.H, g.N, g.N}),
+               "attention_backward", "expected dout ", shape_str({g.B, g.N, g.C}), " and probs ",
+               shape_str({g.B, g.H, g.N, g.N}), ", got ", shape_str(dout_in.shape()), " and ",
+               shape_str(probs_in.shape()));
+  if (Backend* be = device_backend("attention_backward", {&dout_in, &qkv_in, &probs_in}))
+    return be->attention_backward(dout_in, qkv_in, probs_in, heads, scale);
   Tensor qkv = contiguous(qkv_in), dout = contiguous(dout_in), probs = contiguous(probs_in);
   Tensor dqkv = Tensor::empty(qkv.shape(), qkv.dtype());
   SHEARS_DISPATCH_FLOAT(qkv.dtype(), "attention_backward", [&] {

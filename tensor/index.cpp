@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "tensor/device_dispatch.h"
 #include "tensor/kernels.h"
 #include "tensor/parallel.h"
 #include "tensor/profile.h"
@@ -63,12 +64,13 @@ void check_i64(const Tensor& index, const char* op) {
     fail(op, "index must be i64, got ", dtype_name(index.dtype()));
 }
 
-// A contiguous copy of `index` after checking it is i64 and every value is in [0, size).
+// A contiguous copy of `index` after checking it is i64 and every value is in [0, size). On a
+// device the values are checked by the device's kernel (a host check would copy them back).
 Tensor checked_index(const Tensor& index, int64_t size, int64_t dim, const char* op) {
   check_i64(index, op);
   Tensor idx = contiguous(index);
   const int64_t n = idx.numel();
-  if (n == 0) return idx;
+  if (n == 0 || !idx.device().is_cpu()) return idx;
   const int64_t* p = idx.data<int64_t>();
   for (int64_t i = 0; i < n; ++i)
     if (p[i] < 0 || p[i] >= size)
@@ -170,6 +172,7 @@ void scatter_add_into(const Tensor& dst, int64_t dim, const Tensor& index, const
   }
   check_writable(dst, op);
   Tensor idx = checked_index(index, dst.shape()[d], d, op);
+  if (Backend* be = device_backend(op, {&dst, &idx, &src})) return be->scatter_add_(dst, d, idx, src);
   if (idx.numel() == 0) return;
   const Geom g = make_geom(index.shape(), d, dst.strides(), src.strides());
   dispatch_addable(dst.dtype(), op, [&](auto tag) {
@@ -188,6 +191,7 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
   SHEARS_CHECK(index.dim() <= 1, "index_select", "index must be 1-d, got shape ",
                shape_str(index.shape()));
   Tensor idx = checked_index(index, x.shape()[d], d, "index_select");
+  if (Backend* be = device_backend("index_select", {&x, &idx})) return be->index_select(x, d, idx);
   Shape out_shape = x.shape();
   out_shape[d] = idx.numel();
   Tensor out = Tensor::empty(out_shape, x.dtype());
@@ -213,6 +217,7 @@ Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
                  shape_str(index.shape()), " exceeds x shape ", shape_str(x.shape()),
                  " at dim ", i);
   Tensor idx = checked_index(index, x.shape()[d], d, "gather");
+  if (Backend* be = device_backend("gather", {&x, &idx})) return be->gather(x, d, idx);
   Tensor out = Tensor::empty(index.shape(), x.dtype());
   if (out.numel() == 0) return out;
   const Geom g = make_geom(index.shape(), d, x.strides(), out.strides());
@@ -250,6 +255,7 @@ void index_add_(const Tensor& dst, int64_t dim, const Tensor& index, const Tenso
                " must be dst shape ", shape_str(dst.shape()), " with dim ", d, " of size ",
                idx.numel(), ", i.e. ", shape_str(want));
   check_writable(dst, op);
+  if (Backend* be = device_backend(op, {&dst, &idx, &src})) return be->index_add_(dst, d, idx, src);
   if (src.numel() == 0) return;
   const Geom g = make_geom(want, d, dst.strides(), src.strides());
   dispatch_addable(dst.dtype(), op, [&](auto tag) {

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <vector>
 
+#include "tensor/device_dispatch.h"
 #include "tensor/kernels.h"
 #include "tensor/parallel.h"
 #include "tensor/profile.h"
@@ -44,6 +45,13 @@ void join_slabs(const Tensor& out, const TensorList& parts, const std::vector<in
   });
 }
 
+// On a device: each input copied into its slice of the output by the device's copy kernel.
+Device join_device(const TensorList& xs, const char* op) {
+  Device d = xs[0].device();
+  for (const Tensor& x : xs) d = common_device(op, {&xs[0], &x});
+  return d;
+}
+
 int64_t prod(const Shape& s, size_t a, size_t b) {
   int64_t n = 1;
   for (size_t i = a; i < b; ++i) n *= s[i];
@@ -73,8 +81,17 @@ Tensor concat(const TensorList& xs, int64_t dim) {
                  "; shapes must match except in dim ", d);
     out_shape[d] += x.shape()[d];
   }
-  Tensor out = Tensor::empty(out_shape, ref.dtype());
+  const Device dev = join_device(xs, "concat");
+  Tensor out = Tensor::empty(out_shape, ref.dtype(), dev);
   if (out.numel() == 0) return out;
+  if (!dev.is_cpu()) {
+    int64_t at = 0;
+    for (const Tensor& x : xs) {
+      if (x.shape()[d] > 0) copy_(narrow(out, d, at, x.shape()[d]), x);
+      at += x.shape()[d];
+    }
+    return out;
+  }
   const size_t ud = static_cast<size_t>(d);
   const int64_t inner = prod(out_shape, ud + 1, out_shape.size());
   TensorList parts;
@@ -104,8 +121,13 @@ Tensor stack(const TensorList& xs, int64_t dim) {
   }
   Shape out_shape = ref.shape();
   out_shape.insert(out_shape.begin() + d, static_cast<int64_t>(xs.size()));
-  Tensor out = Tensor::empty(out_shape, ref.dtype());
+  const Device dev = join_device(xs, "stack");
+  Tensor out = Tensor::empty(out_shape, ref.dtype(), dev);
   if (out.numel() == 0) return out;
+  if (!dev.is_cpu()) {
+    for (size_t i = 0; i < xs.size(); ++i) copy_(squeeze(narrow(out, d, static_cast<int64_t>(i), 1), d), xs[i]);
+    return out;
+  }
   const size_t ud = static_cast<size_t>(d);
   const int64_t inner = prod(ref.shape(), ud, ref.shape().size());
   TensorList parts;

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "tensor/gemm.h"
+#include "tensor/device_dispatch.h"
 #include "tensor/kernels.h"
 #include "tensor/profile.h"
 
@@ -158,6 +159,10 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   Shape out_shape = batch;
   if (a.dim() > 1) out_shape.push_back(oa.rows);
   if (b.dim() > 1) out_shape.push_back(ob.cols);
+  if (Backend* be = device_backend("matmul", {&a, &b})) {
+    SHEARS_CHECK(is_floating(a.dtype()), "matmul", "expected a floating dtype (f32 or f64), got ", dtype_name(a.dtype()));
+    return be->matmul(a, b);
+  }
   Tensor out = Tensor::empty(out_shape, a.dtype());
   if (out.numel() == 0) return out;
   SHEARS_DISPATCH_FLOAT(a.dtype(), "matmul", [&] { run_matmul<scalar_t>(oa, ob, batch, out); });

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "tensor/fast_math.h"
+#include "tensor/device_dispatch.h"
 #include "tensor/kernels.h"
 #include "tensor/parallel.h"
 #include "tensor/profile.h"
@@ -241,12 +242,33 @@ const T* ptr_or_null(const Tensor& t) {
   return t.defined() ? t.data<T>() : nullptr;
 }
 
+// The softmax family on a device: the checks of `rowwise`, then the backend with the dim
+// normalized (a 0-d tensor runs as one row of one element).
+Tensor device_rowwise(Backend& be, const char* op, const Tensor& x, const Tensor* dy, int64_t dim, bool log) {
+  SHEARS_CHECK(is_floating(x.dtype()), op, "expected a floating dtype (f32 or f64), got ", dtype_name(x.dtype()));
+  if (dy) {
+    SHEARS_CHECK(dy->shape() == x.shape(), op, "shape mismatch: ", shape_str(x.shape()), " and ",
+                 shape_str(dy->shape()));
+    SHEARS_CHECK(dy->dtype() == x.dtype(), op, "dtype mismatch: ", dtype_name(x.dtype()), " and ",
+                 dtype_name(dy->dtype()));
+  }
+  if (x.dim() == 0) {
+    normalize_dim(dim, 1, op);
+    const Tensor x1 = reshape(x, {1});
+    const Tensor dy1 = dy ? reshape(*dy, {1}) : Tensor();
+    return reshape(dy ? be.softmax_backward(x1, dy1, 0, log) : be.softmax(x1, 0, log), {});
+  }
+  dim = normalize_dim(dim, x.dim(), op);
+  return dy ? be.softmax_backward(x, *dy, dim, log) : be.softmax(x, dim, log);
+}
+
 }  // namespace
 
 // ---------------- softmax family ----------------
 
 Tensor softmax(const Tensor& x, int64_t dim) {
   SHEARS_PROFILE(Softmax);
+  if (Backend* be = device_backend("softmax", {&x})) return device_rowwise(*be, "softmax", x, nullptr, dim, false);
   return rowwise("softmax", {x}, dim, [](const auto& in, int64_t off, auto* out, int64_t D) {
     softmax_row<std::remove_pointer_t<decltype(out)>, false>(in[0] + off, out, D);
   });
@@ -254,6 +276,8 @@ Tensor softmax(const Tensor& x, int64_t dim) {
 
 Tensor log_softmax(const Tensor& x, int64_t dim) {
   SHEARS_PROFILE(Softmax);
+  if (Backend* be = device_backend("log_softmax", {&x}))
+    return device_rowwise(*be, "log_softmax", x, nullptr, dim, true);
   return rowwise("log_softmax", {x}, dim, [](const auto& in, int64_t off, auto* out, int64_t D) {
     softmax_row<std::remove_pointer_t<decltype(out)>, true>(in[0] + off, out, D);
   });
@@ -262,6 +286,8 @@ Tensor log_softmax(const Tensor& x, int64_t dim) {
 // y, dy: same shape; dx = y * (dy - sum_dim(dy * y))
 Tensor softmax_backward(const Tensor& y, const Tensor& dy, int64_t dim) {
   SHEARS_PROFILE(Softmax);
+  if (Backend* be = device_backend("softmax_backward", {&y, &dy}))
+    return device_rowwise(*be, "softmax_backward", y, &dy, dim, false);
   return rowwise("softmax_backward", {y, dy}, dim,
                  [](const auto& in, int64_t off, auto* out, int64_t D) {
                    softmax_backward_row<std::remove_pointer_t<decltype(out)>, false>(
@@ -272,6 +298,8 @@ Tensor softmax_backward(const Tensor& y, const Tensor& dy, int64_t dim) {
 // y = log_softmax(x), dy: same shape; dx = dy - exp(y) * sum_dim(dy)
 Tensor log_softmax_backward(const Tensor& y, const Tensor& dy, int64_t dim) {
   SHEARS_PROFILE(Softmax);
+  if (Backend* be = device_backend("log_softmax_backward", {&y, &dy}))
+    return device_rowwise(*be, "log_softmax_backward", y, &dy, dim, true);
   return rowwise("log_softmax_backward", {y, dy}, dim,
                  [](const auto& in, int64_t off, auto* out, int64_t D) {
                    softmax_backward_row<std::remove_pointer_t<decltype(out)>, true>(
@@ -293,6 +321,7 @@ LayerNormResult layer_norm(const Tensor& x, const Tensor& weight, const Tensor& 
   const Tensor xc = contiguous(x);
   const Tensor w = ln_param(weight, "weight", C, x.dtype(), op);
   const Tensor b = ln_param(bias, "bias", C, x.dtype(), op);
+  if (Backend* be = device_backend(op, {&x, &weight, &bias})) return be->layer_norm(xc, w, b, eps);
   const int64_t rows = x.numel() / C;
   LayerNormResult res{Tensor::empty(x.shape(), x.dtype()), Tensor::empty({rows}, x.dtype()),
                       Tensor::empty({rows}, x.dtype())};
@@ -318,6 +347,9 @@ LayerNormResult layer_norm_select(const Tensor& x, const Tensor& index, const Te
                dtype_name(index.dtype()), " of shape ", shape_str(index.shape()));
   const Tensor idx = contiguous(index);
   const int64_t k = idx.numel();
+  if (Backend* be = device_backend(op, {&x, &idx, &weight, &bias}))  // index values checked on the device
+    return be->layer_norm_select(contiguous(x), idx, ln_param(weight, "weight", k, x.dtype(), op),
+                                 ln_param(bias, "bias", k, x.dtype(), op), eps);
   const int64_t* ip = k > 0 ? idx.data<int64_t>() : nullptr;
   for (int64_t j = 0; j < k; ++j)
     SHEARS_CHECK(ip[j] >= 0 && ip[j] < C, op, "index ", ip[j], " out of range for ", C, " channels");
@@ -356,6 +388,8 @@ LayerNormGrads layer_norm_backward(const Tensor& dy, const Tensor& x, const Tens
   const Tensor w = ln_param(weight, "weight", C, x.dtype(), op);
   const Tensor xc = contiguous(x), dyc = contiguous(dy);
   const Tensor mc = contiguous(mean), rc = contiguous(rstd);
+  if (Backend* be = device_backend(op, {&dy, &x, &mean, &rstd, &weight}))
+    return be->layer_norm_backward(dyc, xc, mc, rc, w, has_bias);
   LayerNormGrads g;
   g.dx = Tensor::empty(x.shape(), x.dtype());
   if (w.defined()) g.dweight = Tensor::empty({C}, x.dtype());

@@ -1,5 +1,6 @@
 // Label-smoothed one-hot targets (the one implementation used by the loss in autograd/
 // and by Mixup/CutMix in data/).
+#include "tensor/device_dispatch.h"
 #include "tensor/kernels.h"
 
 namespace shears::kernels {
@@ -9,6 +10,9 @@ Tensor smoothed_one_hot(const Tensor& labels, int64_t num_classes, double smooth
                shape_str(labels.shape()), " ", dtype_name(labels.dtype()));
   SHEARS_CHECK(num_classes > 0, "one_hot", "num_classes must be > 0, got ", num_classes);
   SHEARS_CHECK(smoothing >= 0.0 && smoothing < 1.0, "one_hot", "label smoothing must be in [0, 1), got ", smoothing);
+  SHEARS_CHECK(is_floating(dtype), "one_hot", "target dtype must be f32 or f64, got ", dtype_name(dtype));
+  if (Backend* be = device_backend("one_hot", {&labels}))
+    return be->smoothed_one_hot(labels, num_classes, smoothing, dtype);
   const double off = smoothing / double(num_classes), on = 1.0 - smoothing + off;
   const std::vector<int64_t> y = labels.to_vector<int64_t>();
   const int64_t n = static_cast<int64_t>(y.size());

@@ -9,6 +9,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "tensor/device_dispatch.h"
 #include "tensor/kernels.h"
 #include "tensor/parallel.h"
 #include "tensor/profile.h"
@@ -245,7 +246,8 @@ std::optional<Canon> match_canon(const Tensor& x, const std::vector<bool>& red,
 // it is dense and its dims in memory order group as [kept] [reduced] [kept], else a
 // contiguous copy when the logical order groups so, else a copy permuted to
 // (kept..., reduced...).
-Prepared prepare(const Tensor& x, const Shape& dims, bool keepdim, const char* op) {
+// Which dims of x are reduced (empty dims = all); each dim checked, none twice.
+std::vector<bool> reduced_dims(const Tensor& x, const Shape& dims, const char* op) {
   const int64_t nd = x.dim();
   std::vector<bool> red(nd, dims.empty());
   for (int64_t d : dims) {
@@ -254,6 +256,12 @@ Prepared prepare(const Tensor& x, const Shape& dims, bool keepdim, const char* o
     if (red[dd]) fail(op, "dim ", d, " appears more than once in dims");
     red[dd] = true;
   }
+  return red;
+}
+
+Prepared prepare(const Tensor& x, const Shape& dims, bool keepdim, const char* op) {
+  const int64_t nd = x.dim();
+  const std::vector<bool> red = reduced_dims(x, dims, op);
   Prepared p;
   int64_t kept_n = 1, red_n = 1;
   Shape kept_dims, red_dims;
@@ -338,6 +346,10 @@ void check_nonempty(const Prepared& p, const Tensor& x, const char* op) {
 Tensor reduce(ReduceOp op, const Tensor& x, const Shape& dims, bool keepdim) {
   SHEARS_PROFILE(Reduce);
   const char* name = reduce_name(op);
+  if (Backend* be = device_backend(name, {&x})) {
+    reduced_dims(x, dims, name);  // validates
+    return be->reduce(op, x, dims, keepdim);
+  }
   const Prepared p = prepare(x, dims, keepdim, name);
   switch (op) {
     case ReduceOp::Sum:
@@ -364,6 +376,10 @@ Tensor reduce(ReduceOp op, const Tensor& x, const Shape& dims, bool keepdim) {
 namespace {
 template <bool kMax>
 Tensor arg_extremum(const Tensor& x, int64_t dim, bool keepdim, const char* op) {
+  if (Backend* be = device_backend(op, {&x})) {
+    reduced_dims(x, Shape{dim}, op);  // validates
+    return be->arg_extremum(x, dim, keepdim, kMax);
+  }
   const Prepared p = prepare(x, Shape{dim}, keepdim, op);
   check_nonempty(p, x, op);
   return dispatch_numeric(x.dtype(), op, [&](auto tag) {
@@ -385,6 +401,10 @@ Tensor argmin(const Tensor& x, int64_t dim, bool keepdim) {
 Tensor var(const Tensor& x, const Shape& dims, int64_t correction, bool keepdim) {
   SHEARS_PROFILE(Reduce);
   SHEARS_CHECK(correction >= 0, "var", "correction must be >= 0, got ", correction);
+  if (Backend* be = device_backend("var", {&x})) {
+    reduced_dims(x, dims, "var");  // validates
+    return be->var(x, dims, correction, keepdim);
+  }
   const Prepared p = prepare(x, dims, keepdim, "var");
   return SHEARS_DISPATCH_FLOAT(x.dtype(), "var", [&] {
     using T = scalar_t;

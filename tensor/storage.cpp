@@ -5,8 +5,8 @@
 // that fills them (measured on this VM). Below 1 MiB glibc would hand out mmap'ed or
 // freshly trimmed heap pages, so the faults came back on every forward of a sliced model.
 // The cache holds at most kCacheLimit bytes; `release_cached_blocks` empties it, and so does
-// process exit (LeakSanitizer sees no cached block). Asking for a CUDA storage without the
-// CUDA module throws.
+// process exit (LeakSanitizer sees no cached block). Asking for a storage on another
+// device asks that device's Backend (tensor/backend.h); without the CUDA module that throws.
 #include "tensor/storage.h"
 
 #include <sys/mman.h>
@@ -16,6 +16,7 @@
 #include <map>
 #include <mutex>
 
+#include "tensor/backend.h"
 #include "tensor/error.h"
 
 namespace shears {
@@ -102,8 +103,11 @@ void deallocate(void* p, size_t rounded) {
 }  // namespace
 
 Storage::Storage(size_t nbytes, Device device) : nbytes_(nbytes), device_(device) {
-  if (device != Device::CPU)
-    fail("storage", "built without CUDA; configure with -DSHEARS_WITH_CUDA=ON");
+  if (!device.is_cpu()) {
+    backend_ = &backend_for(device);  // throws "built without CUDA ..." without the module
+    data_ = backend_->allocate(nbytes, device.index);
+    return;
+  }
   data_ = allocate(rounded_size(nbytes));
   if (!data_) fail("storage", "out of memory allocating ", nbytes, " bytes");
   size_t now = g_in_use.fetch_add(nbytes) + nbytes;
@@ -113,6 +117,10 @@ Storage::Storage(size_t nbytes, Device device) : nbytes_(nbytes), device_(device
 }
 
 Storage::~Storage() {
+  if (backend_) {
+    backend_->deallocate(data_, nbytes_, device_.index);
+    return;
+  }
   deallocate(data_, rounded_size(nbytes_));
   g_in_use.fetch_sub(nbytes_);
 }

@@ -1,15 +1,14 @@
-// Storage: a reference-counted, 64-byte aligned buffer on a device. Tensors share a
-// Storage through views; the buffer is freed when the last Tensor lets go of it.
+// Storage: a reference-counted buffer on a device (64-byte aligned on the host; on another
+// device it comes from that device's Backend). Tensors share a Storage through views; the
+// buffer is freed when the last Tensor lets go of it.
 #pragma once
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 
+#include "tensor/device.h"
+
 namespace shears {
-
-enum class Device : uint8_t { CPU, CUDA };
-
-inline const char* device_name(Device d) { return d == Device::CPU ? "cpu" : "cuda"; }
 
 class Storage {
  public:
@@ -26,7 +25,8 @@ class Storage {
  private:
   void* data_ = nullptr;
   size_t nbytes_ = 0;
-  Device device_ = Device::CPU;
+  Device device_ = Device::cpu();
+  class Backend* backend_ = nullptr;  // owner of a non-host buffer
 };
 
 // Bytes currently held by all CPU storages, and the high-water mark since the last reset.

@@ -4,6 +4,7 @@
 #include <iomanip>
 #include <ostream>
 
+#include "tensor/backend.h"
 #include "tensor/kernels.h"
 
 namespace shears {
@@ -50,9 +51,30 @@ void Tensor::check_dtype(DType expected, const char* op) const {
          shape_str(shape()));
 }
 
+void Tensor::fail_not_on_host() const {
+  fail("data", "the tensor of shape ", shape_str(shape()), " is on ", device().str(),
+       ": host code cannot read device memory; an op without a ", device_type_name(device().type),
+       " kernel reached it, or call .cpu() first");
+}
+
+Tensor Tensor::to(Device target) const {
+  if (device() == target) return *this;
+  if (!device().is_cpu() && !target.is_cpu()) return cpu().to(target);  // device -> device via the host
+  Tensor src = kernels::contiguous(*this);  // packed on its own device
+  Tensor out = Tensor::empty(shape(), dtype(), target);
+  const size_t n = static_cast<size_t>(numel()) * dtype_size(dtype());
+  if (n == 0) return out;
+  if (target.is_cpu())
+    backend_for(device()).copy_to_host(out.raw_data(), src.raw_data(), n, device().index);
+  else
+    backend_for(target).copy_to_device(out.raw_data(), src.raw_data(), n, target.index);
+  return out;
+}
+
 template <typename T>
 T Tensor::item() const {
   SHEARS_CHECK(numel() == 1, "item", "expected a one-element tensor, got shape ", shape_str(shape()));
+  if (!device().is_cpu()) return cpu().item<T>();
   return SHEARS_DISPATCH_ALL(dtype(), "item", [&] {
     return static_cast<T>(*(static_cast<const scalar_t*>(raw_data())));
   });
@@ -60,6 +82,7 @@ T Tensor::item() const {
 
 template <typename T>
 std::vector<T> Tensor::to_vector() const {
+  if (!device().is_cpu()) return cpu().to_vector<T>();
   Tensor c = kernels::contiguous(*this);
   std::vector<T> out(static_cast<size_t>(numel()));
   SHEARS_DISPATCH_ALL(dtype(), "to_vector", [&] {
@@ -116,6 +139,7 @@ const std::shared_ptr<Node>& Tensor::grad_fn() const {
 std::ostream& operator<<(std::ostream& os, const Tensor& t) {
   if (!t.defined()) return os << "Tensor(undefined)";
   os << "Tensor(shape=" << shape_str(t.shape()) << ", dtype=" << dtype_name(t.dtype());
+  if (!t.device().is_cpu()) os << ", device=" << t.device().str();
   if (t.requires_grad()) os << ", requires_grad";
   os << ")";
   const int64_t n = t.numel();

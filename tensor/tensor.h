@@ -41,7 +41,7 @@ class Tensor {
   explicit Tensor(std::shared_ptr<TensorImpl> impl) : impl_(std::move(impl)) {}
 
   // A fresh contiguous tensor (uninitialized memory).
-  static Tensor empty(const Shape& shape, DType dtype = DType::F32, Device device = Device::CPU);
+  static Tensor empty(const Shape& shape, DType dtype = DType::F32, Device device = Device::cpu());
   // A view of `base`'s storage with the given geometry (no autograd history).
   static Tensor view_of(const Tensor& base, const Shape& shape, const Shape& strides, int64_t offset);
 
@@ -57,17 +57,27 @@ class Tensor {
   int64_t numel() const { return shape_numel(impl().shape); }
   bool is_contiguous() const;
 
-  // Typed pointer to element 0 of the view; throws if T does not match the dtype.
+  // Typed host pointer to element 0 of the view; throws if T does not match the dtype or the
+  // tensor is not on the host (host code must never touch device memory: move it with .cpu()).
   template <typename T> T* data() const {
     check_dtype(dtype_of<T>::value, "data");
+    if (!impl().storage->device().is_cpu()) fail_not_on_host();
     return static_cast<T*>(impl().storage->data()) + impl().offset;
   }
+  // Address of element 0 on the tensor's own device (a device address for a GPU tensor; only
+  // a backend may dereference it).
   void* raw_data() const {
     return static_cast<char*>(impl().storage->data()) + impl().offset * dtype_size(dtype());
   }
-  // The single element of a one-element tensor, converted to T.
+  // The same values on `device` (a contiguous copy; the tensor itself when already there). Not
+  // recorded by autograd: move leaves (Module::to) and batches, not intermediate results.
+  Tensor to(Device device) const;
+  Tensor cpu() const { return to(Device::cpu()); }
+  Tensor cuda(int index = 0) const { return to(Device::cuda(index)); }
+
+  // The single element of a one-element tensor, converted to T (copied to the host first).
   template <typename T> T item() const;
-  // All elements in logical (row-major) order, converted to T.
+  // All elements in logical (row-major) order, converted to T (copied to the host first).
   template <typename T> std::vector<T> to_vector() const;
 
   const std::shared_ptr<Storage>& storage() const { return impl().storage; }
@@ -86,6 +96,7 @@ class Tensor {
   AutogradMeta& autograd_meta();  // creates the slots on first use
 
   void check_dtype(DType expected, const char* op) const;
+  [[noreturn]] void fail_not_on_host() const;
 
  private:
   const TensorImpl& impl() const {

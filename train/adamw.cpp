@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "autograd/ops.h"
+#include "tensor/backend.h"
 #include "tensor/parallel.h"
 #include "train/follow_surgery.h"
 #include "tensor/profile.h"
@@ -40,9 +41,34 @@ AdamW::Coefficients AdamW::coefficients(const ParamGroup& g, int64_t t) const {
   return c;
 }
 
+// Parameters on a device: the device's AdamW kernel, one launch per parameter (same update as the
+// host loop below, in the device's float arithmetic).
+void AdamW::step_on_device() {
+  for (size_t gi = 0; gi < groups_.size(); ++gi) {
+    const ParamGroup& g = groups_[gi];
+    AdamWCoefficients c;
+    c.lr = opts_.lr * g.lr_scale;
+    c.beta1 = opts_.beta1;
+    c.beta2 = opts_.beta2;
+    c.eps = opts_.eps;
+    c.weight_decay = g.weight_decay;
+    c.bias_correction1 = 1.0 - std::pow(opts_.beta1, double(t_));
+    c.bias_correction2 = 1.0 - std::pow(opts_.beta2, double(t_));
+    for (size_t pi = 0; pi < g.params.size(); ++pi) {
+      const Tensor& p = g.params[pi];
+      Tensor grad = p.grad();
+      if (!grad.defined() || p.numel() == 0) continue;
+      const Device d = common_device("adamw", {&p, &grad, &m_[gi][pi], &v_[gi][pi]});
+      backend_for(d).adamw_update_(p, kernels::contiguous(grad), m_[gi][pi], v_[gi][pi], c);
+    }
+  }
+}
+
 void AdamW::step() {
   SHEARS_PROFILE(Optimizer);
   ++t_;
+  for (const ParamGroup& g : groups_)
+    if (!g.params.empty() && !g.params[0].device().is_cpu()) return step_on_device();
   // One parallel loop over every element of every parameter (fixed 16384-element chunks of the
   // concatenation, so chunks may span parameters): one launch per step instead of one per tensor.
   struct Span {

@@ -66,6 +66,7 @@ class AdamW {
   Coefficients coefficients(const ParamGroup& group, int64_t t) const;
 
  private:
+  void step_on_device();
   std::vector<ParamGroup> groups_;
   AdamWOptions opts_;
   std::vector<std::vector<Tensor>> m_, v_;

@@ -138,12 +138,25 @@ double clip_grad_norm(const TensorList& params, double max_norm) {
     grads.push_back(g);
   }
   double total = 0.0;
-  for (auto& g : grads) total += g.dtype() == DType::F32 ? sum_squares<float>(g) : sum_squares<double>(g);
+  Tensor device_total;  // on a device: per-tensor sums of squares (f64) added there, one value read back
+  for (auto& g : grads) {
+    if (!g.device().is_cpu()) {
+      Tensor s = kernels::reduce(kernels::ReduceOp::Sum, kernels::to_dtype(kernels::unary(kernels::UnaryOp::Square, g),
+                                                                          DType::F64), {}, false);
+      device_total = device_total.defined() ? kernels::binary(kernels::BinaryOp::Add, device_total, s) : s;
+      continue;
+    }
+    total += g.dtype() == DType::F32 ? sum_squares<float>(g) : sum_squares<double>(g);
+  }
+  if (device_total.defined()) total += device_total.item<double>();
   const double norm = std::sqrt(total);
   if (!std::isfinite(norm)) return norm;
   const double coef = max_norm / (norm + 1e-6);
   if (coef < 1.0)
-    for (auto& g : grads) g.dtype() == DType::F32 ? scale_in_place<float>(g, coef) : scale_in_place<double>(g, coef);
+    for (auto& g : grads) {
+      if (!g.device().is_cpu()) kernels::axpby_(g, 0.0, g, coef);  // g = coef * g + 0 * g
+      else g.dtype() == DType::F32 ? scale_in_place<float>(g, coef) : scale_in_place<double>(g, coef);
+    }
   return norm;
 }
 

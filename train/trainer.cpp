@@ -84,6 +84,15 @@ data::Batch batch_rows(const data::Batch& batch, int64_t first, int64_t count) {
 }
 }  // namespace
 
+// Batches come from the host's loaders; a model on a device gets them copied over.
+void Trainer::to_model_device(data::Batch& batch) const {
+  const Device d = model_.device();
+  if (d.is_cpu()) return;
+  batch.inputs = batch.inputs.to(d);
+  batch.labels = batch.labels.to(d);
+  if (batch.targets.defined()) batch.targets = batch.targets.to(d);
+}
+
 void Trainer::log_json(const std::string& line) const {
   if (opts_.log_path.empty()) return;
   std::ofstream f(opts_.log_path, std::ios::app);
@@ -110,6 +119,7 @@ double Trainer::train_epoch(data::DataLoader& loader, int64_t epoch) {
       shard = {global_batch * opts_.shard_rank / opts_.shard_count, global_batch};
       batch = batch_rows(batch, shard.first, global_batch * (opts_.shard_rank + 1) / opts_.shard_count - shard.first);
     }
+    to_model_device(batch);
     const double lr = schedule_.at(step_);
     optimizer_->set_lr(lr);
     optimizer_->zero_grad();
@@ -192,6 +202,7 @@ EvalResult Trainer::evaluate(data::DataLoader& loader) {
   double loss_sum = 0;
   ConfusionStats stats(loader.dataset().num_classes());
   while (loader.next(batch)) {
+    to_model_device(batch);
     Tensor logits = model_.forward(batch.inputs);
     loss_sum += cross_entropy(logits, batch.labels, 0.0).item<double>() * double(batch.size());
     stats.add(logits, batch.labels);

@@ -96,6 +96,7 @@ class Trainer {
 
  private:
   void log_json(const std::string& line) const;
+  void to_model_device(data::Batch& batch) const;
   nn::VisionTransformer& model_;
   TrainerOptions opts_;
   std::unique_ptr<AdamW> optimizer_;

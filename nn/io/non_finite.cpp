@@ -32,11 +32,28 @@ std::string value_text(double v) {
   return str_cat(v);
 }
 
-std::optional<NonFiniteValue> first_non_finite(const std::vector<std::pair<std::string, Tensor>>& tensors) {
+namespace {
+// Whether every float tensor on a device is finite: the sums of x * 0 of all of them added on the
+// device (NaN as soon as one element is NaN or inf), one value read back.
+bool device_tensors_finite(const std::vector<std::pair<std::string, Tensor>>& tensors) {
+  namespace K = kernels;
+  Tensor total;
   for (const auto& [name, t] : tensors) {
-    if (!t.defined() || t.device() != Device::CPU) continue;  // the writer refuses non-CPU tensors itself
+    if (!t.defined() || t.device().is_cpu() || (t.dtype() != DType::F32 && t.dtype() != DType::F64)) continue;
+    Tensor s = K::reduce(K::ReduceOp::Sum, K::to_dtype(K::binary_scalar(K::BinaryOp::Mul, t, 0.0), DType::F64), {},
+                         false);
+    total = total.defined() ? K::binary(K::BinaryOp::Add, total, s) : s;
+  }
+  return !total.defined() || total.item<double>() == 0.0;
+}
+}  // namespace
+
+std::optional<NonFiniteValue> first_non_finite(const std::vector<std::pair<std::string, Tensor>>& tensors) {
+  const bool skip_device = device_tensors_finite(tensors);  // else: scan the device tensors on the host
+  for (const auto& [name, t] : tensors) {
+    if (!t.defined() || (skip_device && !t.device().is_cpu())) continue;
     if (t.dtype() != DType::F32 && t.dtype() != DType::F64) continue;
-    const Tensor c = kernels::contiguous(t);
+    const Tensor c = kernels::contiguous(t.cpu());
     const int64_t i = c.dtype() == DType::F32 ? first_bad(c.data<float>(), c.numel())
                                               : first_bad(c.data<double>(), c.numel());
     if (i >= 0)

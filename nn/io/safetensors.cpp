@@ -316,7 +316,10 @@ SafetensorsTable read_safetensors_table(const std::string& path) {
 void write_safetensors(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& tensors,
                        const std::map<std::string, std::string>& metadata) {
   // Validate everything before touching the disk.
+  // Files are device-independent: tensors on a device are copied to the host first.
   std::vector<std::pair<std::string, Tensor>> sorted = tensors;
+  for (auto& entry : sorted)
+    if (entry.second.defined() && !entry.second.device().is_cpu()) entry.second = entry.second.cpu();
   std::sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   for (size_t i = 0; i < sorted.size(); ++i) {
     const auto& [name, t] = sorted[i];
@@ -324,8 +327,6 @@ void write_safetensors(const std::string& path, const std::vector<std::pair<std:
     if (name == "__metadata__") fail("safetensors", path, ": \"__metadata__\" is reserved, not a tensor name");
     if (i > 0 && sorted[i - 1].first == name) fail("safetensors", path, ": duplicate tensor name '", name, "'");
     if (!t.defined()) fail("safetensors", path, ": tensor '", name, "' is undefined");
-    if (t.device() != Device::CPU)
-      fail("safetensors", path, ": tensor '", name, "' is on ", device_name(t.device()), "; move it to cpu first");
   }
 
   ordered_json header = ordered_json::object();

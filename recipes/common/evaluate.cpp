@@ -21,7 +21,8 @@ Accuracy evaluate_accuracy(nn::VisionTransformer& model, std::shared_ptr<const d
   NoGradGuard no_grad;
   train::ConfusionStats stats(test->num_classes());
   data::Batch batch;
-  while (loader.next(batch)) stats.add(model.forward(batch.inputs), batch.labels);
+  const Device device = model.device();  // batches are made on the host; a model on a GPU gets them copied
+  while (loader.next(batch)) stats.add(model.forward(batch.inputs.to(device)), batch.labels);
   SHEARS_CHECK(stats.total() == test->size(), "evaluate_accuracy", "evaluated ", stats.total(), " of ",
                test->size(), " samples");
   model.train();
@@ -34,7 +35,8 @@ Accuracy evaluate_accuracy(nn::VisionTransformer& model, const std::vector<pruni
   model.eval();
   NoGradGuard no_grad;
   train::ConfusionStats stats(num_classes);
-  for (const auto& b : batches) stats.add(model.forward(b.inputs), b.labels);
+  const Device device = model.device();
+  for (const auto& b : batches) stats.add(model.forward(b.inputs.to(device)), b.labels);
   model.train();
   return {stats.top1(), stats.uar()};
 }

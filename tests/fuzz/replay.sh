@@ -60,7 +60,7 @@ done
 # Configure when the dir is not a fuzz build yet; -O1 -g keeps asserts and readable stacks.
 if ! grep -q '^SHEARS_BUILD_FUZZERS:BOOL=ON' "$build/CMakeCache.txt" 2>/dev/null; then
   CC=clang-14 CXX=clang++-14 cmake -S "$repo" -B "$build" -G Ninja -DSHEARS_BUILD_FUZZERS=ON \
-    -DSHEARS_BUILD_TESTS=OFF -DSHEARS_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DSHEARS_BUILD_TESTS=OFF -DSHEARS_BUILD_BENCH=OFF -DSHEARS_WITH_CUDA=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g" >/dev/null
 fi
 cmake --build "$build" --target "${targets[@]}" -j "${FUZZ_JOBS:-2}"

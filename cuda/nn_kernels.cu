@@ -1,0 +1,674 @@
+// CUDA neural-network kernels of CudaBackend: softmax / log_softmax and their backward over any
+// dim, layer norm (plain, channel-select, backward with deterministic two-stage parameter sums),
+// multi-head attention on a fused qkv tensor (cuBLAS strided-batched GEMMs over the heads, a
+// row-softmax kernel between them), and the row/column helpers that cuda/gemm.cpp's linear uses.
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <climits>
+#include <cmath>
+#include <cstdint>
+#include <type_traits>
+
+#include "cuda/cuda_backend.h"
+#include "cuda/cuda_common.h"
+#include "tensor/kernels.h"
+
+namespace shears::cuda {
+
+namespace {
+
+constexpr int kWarp = 32;
+constexpr int kRowThreads = 256;  // 8 warps per block, one row per warp (grid-stride over rows)
+constexpr unsigned kFullMask = 0xffffffffu;
+
+// ---------------- device math (IEEE: the build never uses fast-math) ----------------
+
+__device__ inline float dev_exp(float x) { return expf(x); }
+__device__ inline double dev_exp(double x) { return exp(x); }
+__device__ inline float dev_log(float x) { return logf(x); }
+__device__ inline double dev_log(double x) { return log(x); }
+__device__ inline float dev_sqrt(float x) { return sqrtf(x); }
+__device__ inline double dev_sqrt(double x) { return sqrt(x); }
+
+// Butterfly reductions: every lane ends with the same value (fp addition is commutative, so
+// lane i and lane i^o compute the same sums at every level).
+template <typename T>
+__device__ inline T warp_sum(T v) {
+  for (int o = kWarp / 2; o > 0; o >>= 1) v += __shfl_xor_sync(kFullMask, v, o);
+  return v;
+}
+// Max skipping NaN (as fast_math::row_max: `v > m ? v : m` never picks a NaN).
+template <typename T>
+__device__ inline T warp_max(T v) {
+  for (int o = kWarp / 2; o > 0; o >>= 1) {
+    const T u = __shfl_xor_sync(kFullMask, v, o);
+    v = u > v ? u : v;
+  }
+  return v;
+}
+
+__device__ inline int64_t global_warp() {
+  return (static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x) / kWarp;
+}
+__device__ inline int64_t warp_count() { return static_cast<int64_t>(gridDim.x) * blockDim.x / kWarp; }
+__device__ inline int lane_id() { return static_cast<int>(threadIdx.x % kWarp); }
+
+// Blocks for one warp per row over `rows` rows.
+unsigned row_grid(int64_t rows) { return grid_for(rows * kWarp, kRowThreads); }
+
+// ---------------- softmax family ----------------
+// A row holds D elements at stride `inner` (1 when the dim is last). The formulas are those of
+// tensor/nn_kernels.cpp: y = exp(x - max) * (1 / sum), log: y = (x - max) - log(sum);
+// backward softmax: dx = y * (dy - sum(dy * y)), log: dx = dy - exp(y) * sum(dy).
+
+// Last dim, one warp per row. x and y may alias (the attention softmax runs in place): each
+// element is read and written by the same lane, and every read of a pass precedes its write.
+template <typename T, bool kLog>
+__global__ void softmax_lastdim_kernel(const T* x, T* y, int64_t rows, int64_t D) {
+  const int lane = lane_id();
+  for (int64_t r = global_warp(); r < rows; r += warp_count()) {
+    const T* xr = x + r * D;
+    T* yr = y + r * D;
+    T m = -INFINITY;
+    for (int64_t i = lane; i < D; i += kWarp) {
+      const T v = xr[i];
+      m = v > m ? v : m;
+    }
+    m = warp_max(m);
+    T s = 0;
+    for (int64_t i = lane; i < D; i += kWarp) {
+      const T e = dev_exp(xr[i] - m);
+      if (!kLog) yr[i] = e;
+      s += e;
+    }
+    s = warp_sum(s);
+    if (kLog) {
+      const T lse = dev_log(s);
+      for (int64_t i = lane; i < D; i += kWarp) yr[i] = (xr[i] - m) - lse;
+    } else {
+      const T inv = T(1) / s;
+      for (int64_t i = lane; i < D; i += kWarp) yr[i] *= inv;
+    }
+  }
+}
+
+// Dim not last: one thread per (outer, inner) row, the D elements at stride `inner` (threads of
+// a warp read consecutive inner positions: coalesced).
+template <typename T, bool kLog>
+__global__ void softmax_strided_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t outer, int64_t D,
+                                       int64_t inner) {
+  const int64_t n = outer * inner;
+  for (int64_t t = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; t < n;
+       t += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const int64_t o = t / inner, i = t % inner;
+    const T* xr = x + o * D * inner + i;
+    T* yr = y + o * D * inner + i;
+    T m = -INFINITY;
+    for (int64_t j = 0; j < D; ++j) {
+      const T v = xr[j * inner];
+      m = v > m ? v : m;
+    }
+    T s = 0;
+    for (int64_t j = 0; j < D; ++j) s += dev_exp(xr[j * inner] - m);
+    if (kLog) {
+      const T lse = dev_log(s);
+      for (int64_t j = 0; j < D; ++j) yr[j * inner] = (xr[j * inner] - m) - lse;
+    } else {
+      const T inv = T(1) / s;
+      for (int64_t j = 0; j < D; ++j) yr[j * inner] = dev_exp(xr[j * inner] - m) * inv;
+    }
+  }
+}
+
+template <typename T, bool kLog>
+__global__ void softmax_backward_lastdim_kernel(const T* __restrict__ y, const T* __restrict__ dy,
+                                                T* __restrict__ dx, int64_t rows, int64_t D) {
+  const int lane = lane_id();
+  for (int64_t r = global_warp(); r < rows; r += warp_count()) {
+    const T* yr = y + r * D;
+    const T* dyr = dy + r * D;
+    T* dxr = dx + r * D;
+    T s = 0;
+    for (int64_t i = lane; i < D; i += kWarp) s += kLog ? dyr[i] : dyr[i] * yr[i];
+    s = warp_sum(s);
+    for (int64_t i = lane; i < D; i += kWarp) dxr[i] = kLog ? dyr[i] - dev_exp(yr[i]) * s : yr[i] * (dyr[i] - s);
+  }
+}
+
+template <typename T, bool kLog>
+__global__ void softmax_backward_strided_kernel(const T* __restrict__ y, const T* __restrict__ dy,
+                                                T* __restrict__ dx, int64_t outer, int64_t D, int64_t inner) {
+  const int64_t n = outer * inner;
+  for (int64_t t = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; t < n;
+       t += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const int64_t base = (t / inner) * D * inner + t % inner;
+    T s = 0;
+    for (int64_t j = 0; j < D; ++j) {
+      const int64_t e = base + j * inner;
+      s += kLog ? dy[e] : dy[e] * y[e];
+    }
+    for (int64_t j = 0; j < D; ++j) {
+      const int64_t e = base + j * inner;
+      dx[e] = kLog ? dy[e] - dev_exp(y[e]) * s : y[e] * (dy[e] - s);
+    }
+  }
+}
+
+// (outer, D, inner) of a contiguous tensor around `dim`.
+void split_at(const Tensor& x, int64_t dim, int64_t& outer, int64_t& D, int64_t& inner) {
+  outer = 1;
+  inner = 1;
+  for (int64_t d = 0; d < dim; ++d) outer *= x.size(d);
+  for (int64_t d = dim + 1; d < x.dim(); ++d) inner *= x.size(d);
+  D = x.size(dim);
+}
+
+template <typename T, bool kLog>
+void launch_softmax(const T* x, T* y, int64_t outer, int64_t D, int64_t inner) {
+  if (inner == 1)
+    softmax_lastdim_kernel<T, kLog><<<row_grid(outer), kRowThreads>>>(x, y, outer, D);
+  else
+    softmax_strided_kernel<T, kLog><<<grid_for(outer * inner), 256>>>(x, y, outer, D, inner);
+}
+
+template <typename T, bool kLog>
+void launch_softmax_backward(const T* y, const T* dy, T* dx, int64_t outer, int64_t D, int64_t inner) {
+  if (inner == 1)
+    softmax_backward_lastdim_kernel<T, kLog><<<row_grid(outer), kRowThreads>>>(y, dy, dx, outer, D);
+  else
+    softmax_backward_strided_kernel<T, kLog><<<grid_for(outer * inner), 256>>>(y, dy, dx, outer, D, inner);
+}
+
+// ---------------- layer norm ----------------
+
+// One warp per row of C contiguous elements. Statistics as tensor/nn_kernels.cpp row_moments:
+// mean = sum(x) / C, var = sum((x - mean)^2) / C (two passes, in T), rstd = 1 / sqrt(var + T(eps)).
+// Output channel j reads input channel idx[j] (idx null: j itself, k == C); w, b: (k,) or null.
+template <typename T>
+__global__ void layer_norm_kernel(const T* __restrict__ x, const int64_t* __restrict__ idx, int64_t k,
+                                  const T* __restrict__ w, const T* __restrict__ b, double eps, int64_t rows,
+                                  int64_t C, T* __restrict__ y, T* __restrict__ mean, T* __restrict__ rstd) {
+  const int lane = lane_id();
+  for (int64_t r = global_warp(); r < rows; r += warp_count()) {
+    const T* xr = x + r * C;
+    T s = 0;
+    for (int64_t i = lane; i < C; i += kWarp) s += xr[i];
+    const T m = warp_sum(s) / T(C);
+    T q = 0;
+    for (int64_t i = lane; i < C; i += kWarp) {
+      const T d = xr[i] - m;
+      q += d * d;
+    }
+    const T var = warp_sum(q) / T(C);
+    const T rs = T(1) / dev_sqrt(var + T(eps));
+    if (lane == 0) {
+      mean[r] = m;
+      rstd[r] = rs;
+    }
+    T* yr = y + r * k;
+    for (int64_t j = lane; j < k; j += kWarp) {
+      const T xv = xr[idx ? idx[j] : j];
+      T v = (xv - m) * rs;
+      if (w) v = v * w[j];
+      if (b) v = v + b[j];
+      yr[j] = v;
+    }
+  }
+}
+
+// dx of one row per warp: g = dy * w (or dy), mean_g = sum(g) / C,
+// mean_gx = sum(g * (x - mean)) * rstd / C, dx = rstd * (g - mean_g - (x - mean) * rstd * mean_gx).
+template <typename T>
+__global__ void layer_norm_backward_dx_kernel(const T* __restrict__ dy, const T* __restrict__ x,
+                                              const T* __restrict__ mean, const T* __restrict__ rstd,
+                                              const T* __restrict__ w, int64_t rows, int64_t C,
+                                              T* __restrict__ dx) {
+  const int lane = lane_id();
+  for (int64_t r = global_warp(); r < rows; r += warp_count()) {
+    const T* xr = x + r * C;
+    const T* dyr = dy + r * C;
+    T* dxr = dx + r * C;
+    const T m = mean[r], s = rstd[r];
+    T a1 = 0, a2 = 0;
+    for (int64_t i = lane; i < C; i += kWarp) {
+      const T g = w ? dyr[i] * w[i] : dyr[i];
+      a1 += g;
+      a2 += g * (xr[i] - m);
+    }
+    const T mean_g = warp_sum(a1) / T(C);
+    const T mean_gx = warp_sum(a2) * s / T(C);
+    for (int64_t i = lane; i < C; i += kWarp) {
+      const T g = w ? dyr[i] * w[i] : dyr[i];
+      dxr[i] = s * (g - mean_g - (xr[i] - m) * s * mean_gx);
+    }
+  }
+}
+
+// ---------------- deterministic column sums (no atomics) ----------------
+// Stage 1: block (32, 8) sums a 32-column tile over one chunk of rows into partial[chunk, col]
+// (each thread a fixed subset of rows, then the 8 partials in a fixed order). Stage 2: one thread
+// per column adds the chunk partials in chunk order. The chunking depends only on the shape.
+// kXhat: also the layer-norm weight gradient sum_rows dy * ((x - mean) * rstd) into part_w.
+constexpr int kTileCols = 32, kTileRows = 8;
+
+template <typename T, bool kXhat>
+__global__ void column_partial_kernel(const T* __restrict__ dy, const T* __restrict__ x,
+                                      const T* __restrict__ mean, const T* __restrict__ rstd, int64_t rows,
+                                      int64_t C, int64_t rows_per_chunk, T* __restrict__ part_b,
+                                      T* __restrict__ part_w) {
+  __shared__ T sb[kTileRows][kTileCols + 1];
+  __shared__ T sw[kTileRows][kTileCols + 1];
+  const int tx = static_cast<int>(threadIdx.x), ty = static_cast<int>(threadIdx.y);
+  const int64_t col = static_cast<int64_t>(blockIdx.x) * kTileCols + tx;
+  const int64_t r0 = static_cast<int64_t>(blockIdx.y) * rows_per_chunk;
+  const int64_t r1 = r0 + rows_per_chunk < rows ? r0 + rows_per_chunk : rows;
+  T ab = 0, aw = 0;
+  if (col < C) {
+    for (int64_t r = r0 + ty; r < r1; r += kTileRows) {
+      const T d = dy[r * C + col];
+      ab += d;
+      if (kXhat) aw += d * ((x[r * C + col] - mean[r]) * rstd[r]);
+    }
+  }
+  sb[ty][tx] = ab;
+  sw[ty][tx] = aw;
+  __syncthreads();
+  if (ty == 0 && col < C) {
+    T tb = 0, tw = 0;
+    for (int j = 0; j < kTileRows; ++j) {
+      tb += sb[j][tx];
+      tw += sw[j][tx];
+    }
+    if (part_b) part_b[static_cast<int64_t>(blockIdx.y) * C + col] = tb;
+    if (kXhat) part_w[static_cast<int64_t>(blockIdx.y) * C + col] = tw;
+  }
+}
+
+template <typename T>
+__global__ void column_final_kernel(const T* __restrict__ part, int64_t chunks, int64_t C, T* __restrict__ out) {
+  for (int64_t c = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; c < C;
+       c += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    T s = 0;
+    for (int64_t k = 0; k < chunks; ++k) s += part[k * C + c];
+    out[c] = s;
+  }
+}
+
+struct Chunking {
+  int64_t chunks, rows_per_chunk;
+};
+Chunking chunking(int64_t rows) {
+  const int64_t min_rows = 64, max_chunks = 512;
+  int64_t chunks = (rows + min_rows - 1) / min_rows;
+  chunks = std::max<int64_t>(1, std::min(chunks, max_chunks));
+  return {chunks, (rows + chunks - 1) / chunks};
+}
+
+// out_b[c] = sum_r dy[r, c]; out_w[c] (when non-null) = sum_r dy[r, c] * ((x[r, c] - mean[r]) * rstd[r]).
+// rows >= 1, C >= 1; out_b or out_w may be null (not both).
+template <typename T>
+void column_sums(const T* dy, const T* x, const T* mean, const T* rstd, int64_t rows, int64_t C, T* out_b,
+                 T* out_w, Device device, const char* op) {
+  const Chunking ch = chunking(rows);
+  const int64_t tiles = (C + kTileCols - 1) / kTileCols;
+  SHEARS_CHECK(tiles <= INT_MAX, op, "too many columns (", C, ") for the column-sum kernel");
+  Tensor pb = out_b ? Tensor::empty({ch.chunks, C}, dtype_of<T>::value, device) : Tensor();
+  Tensor pw = out_w ? Tensor::empty({ch.chunks, C}, dtype_of<T>::value, device) : Tensor();
+  T* pbp = out_b ? dptr<T>(pb) : nullptr;
+  T* pwp = out_w ? dptr<T>(pw) : nullptr;
+  const dim3 grid(static_cast<unsigned>(tiles), static_cast<unsigned>(ch.chunks));
+  const dim3 block(kTileCols, kTileRows);
+  if (out_w)
+    column_partial_kernel<T, true><<<grid, block>>>(dy, x, mean, rstd, rows, C, ch.rows_per_chunk, pbp, pwp);
+  else
+    column_partial_kernel<T, false><<<grid, block>>>(dy, x, mean, rstd, rows, C, ch.rows_per_chunk, pbp, pwp);
+  check_launch(op);
+  if (out_b) column_final_kernel<T><<<grid_for(C), 256>>>(pbp, ch.chunks, C, out_b);
+  check_launch(op);
+  if (out_w) column_final_kernel<T><<<grid_for(C), 256>>>(pwp, ch.chunks, C, out_w);
+  check_launch(op);
+}
+
+template <typename T>
+__global__ void broadcast_rows_kernel(const T* __restrict__ v, T* __restrict__ y, int64_t rows, int64_t cols) {
+  const int64_t n = rows * cols;
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x)
+    y[i] = v[i % cols];
+}
+
+// ---------------- attention ----------------
+
+// dS = P * (dP - rowsum(dP * P)) in place on dP, one warp per row of N.
+template <typename T>
+__global__ void softmax_grad_rows_kernel(const T* __restrict__ p, T* __restrict__ dp, int64_t rows, int64_t N) {
+  const int lane = lane_id();
+  for (int64_t r = global_warp(); r < rows; r += warp_count()) {
+    const T* pr = p + r * N;
+    T* dr = dp + r * N;
+    T s = 0;
+    for (int64_t i = lane; i < N; i += kWarp) s += dr[i] * pr[i];
+    s = warp_sum(s);
+    for (int64_t i = lane; i < N; i += kWarp) dr[i] = pr[i] * (dr[i] - s);
+  }
+}
+
+int to_int(int64_t v, const char* op, const char* what) {
+  SHEARS_CHECK(v >= 0 && v <= INT_MAX, op, what, " = ", v, " exceeds cuBLAS's 32-bit sizes");
+  return static_cast<int>(v);
+}
+
+// Row-major C = alpha op(A) op(B) + beta C for `batch` items at element strides sa/sb/sc, on the
+// current device's handle: cuBLAS (column-major) computes C^T = op(B)^T op(A)^T.
+template <typename T>
+void gemm_rm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda, int64_t sa,
+             const T* B, int64_t ldb, int64_t sb, T beta, T* C, int64_t ldc, int64_t sc, int64_t batch,
+             const char* op) {
+  const int m = to_int(N, op, "N"), n = to_int(M, op, "M"), k = to_int(K, op, "K");
+  const int la = to_int(lda, op, "lda"), lb = to_int(ldb, op, "ldb"), lc = to_int(ldc, op, "ldc");
+  const int nb = to_int(batch, op, "batch");
+  const cublasOperation_t opa = ta ? CUBLAS_OP_T : CUBLAS_OP_N, opb = tb ? CUBLAS_OP_T : CUBLAS_OP_N;
+  cublasHandle_t h = cublas_handle();
+  if constexpr (std::is_same_v<T, float>) {
+    SHEARS_CUBLAS_CHECK(cublasSgemmStridedBatched(h, opb, opa, m, n, k, &alpha, B, lb, sb, A, la, sa, &beta, C, lc,
+                                                  sc, nb));
+  } else {
+    SHEARS_CUBLAS_CHECK(cublasDgemmStridedBatched(h, opb, opa, m, n, k, &alpha, B, lb, sb, A, la, sa, &beta, C, lc,
+                                                  sc, nb));
+  }
+}
+
+int64_t gcd64(int64_t a, int64_t b) {
+  while (b) {
+    const int64_t t = a % b;
+    a = b;
+    b = t;
+  }
+  return a;
+}
+
+// Batch items per attention pass, so that a (chunk, H, N, N) scratch of scores (or of dP) stays near
+// 256 MiB: a multiple of the count that keeps every (b, h) tile at the same address modulo 256 bytes
+// in the scratch as in a full (B, H, N, N) probs tensor (cuBLAS then sees the same alignment, hence
+// runs the same kernels, with and without kept probabilities).
+int64_t batches_per_pass(int64_t B, int64_t per_b_bytes) {
+  const int64_t budget = int64_t(256) << 20;
+  const int64_t q = 256 / gcd64(per_b_bytes, 256);
+  int64_t chunk = std::max<int64_t>(1, budget / std::max<int64_t>(per_b_bytes, 1));
+  chunk = std::max(q, chunk / q * q);
+  return std::min(chunk, B);
+}
+
+// One operand of the attention GEMMs over a (batch item, head) grid: the matrix of (b, h) is at
+// p + b * sb + h * sh (elements).
+template <typename T>
+struct BH {
+  T* p;
+  int64_t sb, sh;
+};
+
+// The GEMM of every (b, h) with b < nb, h < H: strided-batched over the heads per item when nb <= H,
+// else over the items per head (fewer, larger calls; both are uniform strides).
+template <typename T>
+void gemm_bh(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, BH<const T> A, int64_t lda,
+             BH<const T> B, int64_t ldb, BH<T> C, int64_t ldc, int64_t nb, int64_t H, const char* op) {
+  if (nb <= H) {
+    for (int64_t b = 0; b < nb; ++b)
+      gemm_rm<T>(ta, tb, M, N, K, alpha, A.p + b * A.sb, lda, A.sh, B.p + b * B.sb, ldb, B.sh, T(0), C.p + b * C.sb,
+                 ldc, C.sh, H, op);
+  } else {
+    for (int64_t h = 0; h < H; ++h)
+      gemm_rm<T>(ta, tb, M, N, K, alpha, A.p + h * A.sh, lda, A.sb, B.p + h * B.sh, ldb, B.sb, T(0), C.p + h * C.sh,
+                 ldc, C.sb, nb, op);
+  }
+}
+
+struct AttnGeom {
+  int64_t B, N, C, H, D;
+};
+AttnGeom attn_geom(const Tensor& qkv, int64_t heads) {
+  const int64_t C = qkv.size(2) / 3;
+  return {qkv.size(0), qkv.size(1), C, heads, C / heads};
+}
+
+void zero_async(void* p, size_t nbytes) {
+  if (nbytes) SHEARS_CUDA_CHECK(cudaMemsetAsync(p, 0, nbytes, 0));
+}
+
+}  // namespace
+
+// ---------------- helpers for cuda/gemm.cpp (declared there) ----------------
+
+// y (rows, cols) contiguous = v (cols,) contiguous on every row.
+void broadcast_rows(const Tensor& y, const Tensor& v, int64_t rows, int64_t cols) {
+  if (rows * cols == 0) return;
+  SHEARS_DISPATCH_FLOAT(y.dtype(), "linear", [&] {
+    broadcast_rows_kernel<scalar_t><<<grid_for(rows * cols), 256>>>(dptr<scalar_t>(v), dptr<scalar_t>(y), rows, cols);
+  });
+  check_launch("linear");
+}
+
+// (cols,) = the sum over rows of m (rows, cols) contiguous; deterministic (fixed order).
+Tensor column_sum(const Tensor& m, int64_t rows, int64_t cols, const char* op) {
+  Tensor out = Tensor::empty({cols}, m.dtype(), m.device());
+  if (cols == 0) return out;
+  SHEARS_DISPATCH_FLOAT(m.dtype(), op, [&] {
+    using T = scalar_t;
+    if (rows == 0) return zero_async(dptr<T>(out), cols * sizeof(T));
+    column_sums<T>(dptr<T>(m), nullptr, nullptr, nullptr, rows, cols, dptr<T>(out), nullptr, m.device(), op);
+  });
+  return out;
+}
+
+// ---------------- softmax family ----------------
+
+Tensor CudaBackend::softmax(const Tensor& x_in, int64_t dim, bool log) {
+  set_device(x_in);
+  const char* op = log ? "log_softmax" : "softmax";
+  const Tensor x = kernels::contiguous(x_in);
+  Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
+  if (y.numel() == 0) return y;
+  int64_t outer, D, inner;
+  split_at(x, dim, outer, D, inner);
+  SHEARS_DISPATCH_FLOAT(x.dtype(), op, [&] {
+    using T = scalar_t;
+    if (log) launch_softmax<T, true>(dptr<T>(x), dptr<T>(y), outer, D, inner);
+    else launch_softmax<T, false>(dptr<T>(x), dptr<T>(y), outer, D, inner);
+  });
+  check_launch(op);
+  return y;
+}
+
+Tensor CudaBackend::softmax_backward(const Tensor& y_in, const Tensor& dy_in, int64_t dim, bool log) {
+  set_device(y_in);
+  const char* op = log ? "log_softmax_backward" : "softmax_backward";
+  const Tensor y = kernels::contiguous(y_in), dy = kernels::contiguous(dy_in);
+  Tensor dx = Tensor::empty(y.shape(), y.dtype(), y.device());
+  if (dx.numel() == 0) return dx;
+  int64_t outer, D, inner;
+  split_at(y, dim, outer, D, inner);
+  SHEARS_DISPATCH_FLOAT(y.dtype(), op, [&] {
+    using T = scalar_t;
+    if (log) launch_softmax_backward<T, true>(dptr<T>(y), dptr<T>(dy), dptr<T>(dx), outer, D, inner);
+    else launch_softmax_backward<T, false>(dptr<T>(y), dptr<T>(dy), dptr<T>(dx), outer, D, inner);
+  });
+  check_launch(op);
+  return dx;
+}
+
+// ---------------- layer norm ----------------
+
+namespace {
+template <typename T>
+const T* dptr_or_null(const Tensor& t) {
+  return t.defined() ? dptr<T>(t) : nullptr;
+}
+
+// y (rows, k) from x (rows, C) contiguous; idx: (k,) device i64 or null (k == C).
+kernels::LayerNormResult run_layer_norm(const Tensor& x_in, const Tensor& idx, int64_t k, const Tensor& w_in,
+                                        const Tensor& b_in, double eps, const char* op) {
+  const Tensor x = kernels::contiguous(x_in);
+  const Tensor w = w_in.defined() ? kernels::contiguous(w_in) : w_in;
+  const Tensor b = b_in.defined() ? kernels::contiguous(b_in) : b_in;
+  const int64_t C = x.size(-1);
+  const int64_t rows = C > 0 ? x.numel() / C : 0;
+  Shape y_shape = x.shape();
+  y_shape.back() = k;
+  kernels::LayerNormResult res{Tensor::empty(y_shape, x.dtype(), x.device()),
+                               Tensor::empty({rows}, x.dtype(), x.device()),
+                               Tensor::empty({rows}, x.dtype(), x.device())};
+  if (rows == 0) return res;
+  SHEARS_DISPATCH_FLOAT(x.dtype(), op, [&] {
+    using T = scalar_t;
+    layer_norm_kernel<T><<<row_grid(rows), kRowThreads>>>(
+        dptr<T>(x), idx.defined() ? dptr<int64_t>(idx) : nullptr, k, dptr_or_null<T>(w), dptr_or_null<T>(b), eps,
+        rows, C, dptr<T>(res.y), dptr<T>(res.mean), dptr<T>(res.rstd));
+  });
+  check_launch(op);
+  return res;
+}
+}  // namespace
+
+kernels::LayerNormResult CudaBackend::layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                                                 double eps) {
+  set_device(x);
+  return run_layer_norm(x, Tensor(), x.size(-1), weight, bias, eps, "layer_norm");
+}
+
+kernels::LayerNormResult CudaBackend::layer_norm_select(const Tensor& x, const Tensor& index, const Tensor& weight,
+                                                        const Tensor& bias, double eps) {
+  set_device(x);
+  const char* op = "layer_norm_select";
+  const Tensor idx = kernels::contiguous(index);
+  const int64_t C = x.size(-1), k = idx.numel();
+  if (k > 0) {  // the values, checked on the host as the host kernel does (a k-element copy; waits for the queue)
+    const Tensor host_idx = idx.cpu();
+    const int64_t* ip = host_idx.data<int64_t>();
+    for (int64_t j = 0; j < k; ++j)
+      SHEARS_CHECK(ip[j] >= 0 && ip[j] < C, op, "index ", ip[j], " out of range for ", C, " channels");
+  }
+  return run_layer_norm(x, idx, k, weight, bias, eps, op);
+}
+
+kernels::LayerNormGrads CudaBackend::layer_norm_backward(const Tensor& dy_in, const Tensor& x_in,
+                                                         const Tensor& mean_in, const Tensor& rstd_in,
+                                                         const Tensor& weight, bool has_bias) {
+  set_device(x_in);
+  const char* op = "layer_norm_backward";
+  const Tensor x = kernels::contiguous(x_in), dy = kernels::contiguous(dy_in);
+  const Tensor mean = kernels::contiguous(mean_in), rstd = kernels::contiguous(rstd_in);
+  const Tensor w = weight.defined() ? kernels::contiguous(weight) : weight;
+  const int64_t C = x.size(-1);
+  const int64_t rows = C > 0 ? x.numel() / C : 0;
+  kernels::LayerNormGrads g;
+  g.dx = Tensor::empty(x.shape(), x.dtype(), x.device());
+  if (w.defined()) g.dweight = Tensor::empty({C}, x.dtype(), x.device());
+  if (has_bias) g.dbias = Tensor::empty({C}, x.dtype(), x.device());
+  SHEARS_DISPATCH_FLOAT(x.dtype(), op, [&] {
+    using T = scalar_t;
+    T* dw = g.dweight.defined() ? dptr<T>(g.dweight) : nullptr;
+    T* db = g.dbias.defined() ? dptr<T>(g.dbias) : nullptr;
+    if (rows == 0) {  // nothing to normalize: zero parameter gradients
+      if (dw) zero_async(dw, C * sizeof(T));
+      if (db) zero_async(db, C * sizeof(T));
+      return;
+    }
+    layer_norm_backward_dx_kernel<T><<<row_grid(rows), kRowThreads>>>(
+        dptr<T>(dy), dptr<T>(x), dptr<T>(mean), dptr<T>(rstd), dptr_or_null<T>(w), rows, C, dptr<T>(g.dx));
+    check_launch(op);
+    if (dw || db)
+      column_sums<T>(dptr<T>(dy), dptr<T>(x), dptr<T>(mean), dptr<T>(rstd), rows, C, db, dw, x.device(), op);
+  });
+  return g;
+}
+
+// ---------------- attention ----------------
+// Head h of q/k/v of batch item b is the column block at h*D of the (N, 3C) row-major matrix of
+// item b (leading dimension 3C); its output goes to columns h*D of out's (N, C) matrix (leading
+// dimension C). The GEMMs of all (b, h) of a pass run as strided-batched cuBLAS calls (gemm_bh),
+// the row softmax as one kernel over the pass's B*H*N rows.
+
+kernels::AttentionResult CudaBackend::attention(const Tensor& qkv_in, int64_t heads, double scale,
+                                                bool keep_probs) {
+  set_device(qkv_in);
+  const char* op = "attention";
+  const Tensor qkv = kernels::contiguous(qkv_in);
+  const AttnGeom g = attn_geom(qkv, heads);
+  kernels::AttentionResult r;
+  r.out = Tensor::empty({g.B, g.N, g.C}, qkv.dtype(), qkv.device());
+  if (keep_probs) r.probs = Tensor::empty({g.B, g.H, g.N, g.N}, qkv.dtype(), qkv.device());
+  if (g.B == 0 || g.N == 0) return r;
+  SHEARS_DISPATCH_FLOAT(qkv.dtype(), op, [&] {
+    using T = scalar_t;
+    const T* base = dptr<T>(qkv);
+    T* out = dptr<T>(r.out);
+    const int64_t ld = 3 * g.C, NN = g.N * g.N, per_b = g.H * NN;
+    // The passes (and so every cuBLAS call) are the same with and without kept probabilities; only
+    // where the scores live differs, at the same alignment: out is bitwise the same either way.
+    const int64_t chunk = batches_per_pass(g.B, per_b * int64_t(sizeof(T)));
+    Tensor scratch = keep_probs ? Tensor() : Tensor::empty({chunk, g.H, g.N, g.N}, qkv.dtype(), qkv.device());
+    for (int64_t b0 = 0; b0 < g.B; b0 += chunk) {
+      const int64_t nb = std::min(chunk, g.B - b0);
+      T* P = keep_probs ? dptr<T>(r.probs) + b0 * per_b : dptr<T>(scratch);
+      const T* q = base + b0 * g.N * ld;
+      if (g.D == 0)
+        zero_async(P, nb * per_b * sizeof(T));  // empty dot products: scores 0
+      else  // S = scale * q k^T
+        gemm_bh<T>(false, true, g.N, g.N, g.D, T(scale), {q, g.N * ld, g.D}, ld, {q + g.C, g.N * ld, g.D}, ld,
+                   {P, per_b, NN}, g.N, nb, g.H, op);
+      softmax_lastdim_kernel<T, false><<<row_grid(nb * g.H * g.N), kRowThreads>>>(P, P, nb * g.H * g.N, g.N);
+      check_launch(op);
+      if (g.D == 0) continue;
+      // out = P v, into columns h*D of (N, C)
+      gemm_bh<T>(false, false, g.N, g.D, g.N, T(1), {P, per_b, NN}, g.N, {q + 2 * g.C, g.N * ld, g.D}, ld,
+                 {out + b0 * g.N * g.C, g.N * g.C, g.D}, g.C, nb, g.H, op);
+    }
+  });
+  return r;
+}
+
+Tensor CudaBackend::attention_backward(const Tensor& dout_in, const Tensor& qkv_in, const Tensor& probs_in,
+                                       int64_t heads, double scale) {
+  set_device(qkv_in);
+  const char* op = "attention_backward";
+  SHEARS_CHECK(probs_in.defined(), op,
+               "probs is undefined: the forward ran with keep_probs = false, which keeps no probabilities");
+  const Tensor qkv = kernels::contiguous(qkv_in), dout = kernels::contiguous(dout_in);
+  const Tensor probs = kernels::contiguous(probs_in);
+  const AttnGeom g = attn_geom(qkv, heads);
+  Tensor dqkv = Tensor::empty(qkv.shape(), qkv.dtype(), qkv.device());
+  if (dqkv.numel() == 0) return dqkv;  // B, N or C is 0 (C == 0 means D == 0)
+  SHEARS_DISPATCH_FLOAT(qkv.dtype(), op, [&] {
+    using T = scalar_t;
+    const T* base = dptr<T>(qkv);
+    const T* dbase = dptr<T>(dout);
+    const T* pbase = dptr<T>(probs);
+    T* dq_base = dptr<T>(dqkv);
+    const int64_t ld = 3 * g.C, NN = g.N * g.N, per_b = g.H * NN;
+    const int64_t chunk = batches_per_pass(g.B, per_b * int64_t(sizeof(T)));
+    Tensor scratch = Tensor::empty({chunk, g.H, g.N, g.N}, qkv.dtype(), qkv.device());
+    T* dP = dptr<T>(scratch);
+    for (int64_t b0 = 0; b0 < g.B; b0 += chunk) {
+      const int64_t nb = std::min(chunk, g.B - b0);
+      const T* q = base + b0 * g.N * ld;
+      const BH<const T> Q{q, g.N * ld, g.D}, K{q + g.C, g.N * ld, g.D}, V{q + 2 * g.C, g.N * ld, g.D};
+      const BH<const T> dO{dbase + b0 * g.N * g.C, g.N * g.C, g.D}, P{pbase + b0 * per_b, per_b, NN};
+      const BH<const T> dS{dP, per_b, NN};
+      T* dq = dq_base + b0 * g.N * ld;
+      gemm_bh<T>(false, true, g.N, g.N, g.D, T(1), dO, g.C, V, ld, {dP, per_b, NN}, g.N, nb, g.H, op);  // dP = dO v^T
+      // dS = P * (dP - rowsum(dP * P)), in place
+      softmax_grad_rows_kernel<T><<<row_grid(nb * g.H * g.N), kRowThreads>>>(P.p, dP, nb * g.H * g.N, g.N);
+      check_launch(op);
+      gemm_bh<T>(false, false, g.N, g.D, g.N, T(scale), dS, g.N, K, ld, {dq, g.N * ld, g.D}, ld, nb, g.H,
+                 op);  // dq = scale dS k
+      gemm_bh<T>(true, false, g.N, g.D, g.N, T(scale), dS, g.N, Q, ld, {dq + g.C, g.N * ld, g.D}, ld, nb, g.H,
+                 op);  // dk = scale dS^T q
+      gemm_bh<T>(true, false, g.N, g.D, g.N, T(1), P, g.N, dO, g.C, {dq + 2 * g.C, g.N * ld, g.D}, ld, nb, g.H,
+                 op);  // dv = P^T dO
+    }
+  });
+  return dqkv;
+}
+
+}  // namespace shears::cuda
