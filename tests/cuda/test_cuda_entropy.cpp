@@ -133,7 +133,8 @@ TEST_CASE("entropies on the GPU: shapes, empty rows and the closed form of a uni
         CHECK(h.dtype() == dtype);
         REQUIRE(h.shape() == Shape{3});
         const double tol = dtype == DType::F64 ? 1e-12 : 1e-6;
-        for (double v : h.to_vector<double>()) CHECK(std::abs(v - std::log(double(n))) <= tol * (1 + std::log(double(n))));
+        for (double v : h.to_vector<double>())
+          CHECK(std::abs(v - std::log(double(n))) <= tol * (1 + std::log(double(n))));
       }
     }
     // 1-d input -> 0-d result; rows of 0 entries -> 0; (B, 0, N, N) heads -> (B, N) zeros.
