@@ -162,7 +162,7 @@ AmpResult amp_search(nn::VisionTransformer& model, const std::vector<std::vector
     if (restore.saved().defined()) user = kernels::to_dtype(restore.saved(), DType::F64).to_vector<double>();
     for (int64_t j : keep) mask[size_t(j)] = user.empty() ? 1.0 : user[size_t(j)];
     const DType dtype = mlp.fc1->weight.dtype() == DType::F64 ? DType::F64 : DType::F32;
-    mlp.gate = kernels::to_dtype(from_vector(mask, {H}), dtype);
+    mlp.gate = kernels::to_dtype(from_vector(mask, {H}).to(mlp.fc1->weight.device()), dtype);
     return validation_entropy(model, validation, options.temp_inv);
   };
   search.apply = [&](int64_t block, const std::vector<int64_t>& keep) {

@@ -141,7 +141,8 @@ Work make_work(const std::vector<BlockWeights>& blocks) {
       const std::string name = m < bw.tensor_names.size() ? bw.tensor_names[m] : bw.name;
       SHEARS_CHECK(t.defined() && is_floating(t.dtype()), "block_stats", "tensor '", name,
                    "' of block '", bw.name, "' is not a floating-point tensor");
-      Tensor c = kernels::contiguous(t.dtype() == DType::F32 ? t : kernels::to_dtype(t, DType::F32));
+      // statistics are computed on the host: a weight on a device is copied over once
+      Tensor c = kernels::contiguous(t.dtype() == DType::F32 ? t.cpu() : kernels::to_dtype(t.cpu(), DType::F32));
       w.matrices[b].push_back(c);
       const float* p = c.data<float>();
       for (int64_t s = 0; s < c.numel(); s += kChunk) w.chunks.push_back({b, p + s, std::min(kChunk, c.numel() - s)});

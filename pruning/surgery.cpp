@@ -68,7 +68,7 @@ void check_keep(const std::vector<int64_t>& keep, int64_t limit, const char* op,
 
 // Replaces `slot` by its entries `kept` along `dim` (a fresh tensor; requires_grad carried over).
 void slice_tensor(Tensor& slot, int64_t dim, const std::vector<int64_t>& kept) {
-  Tensor fresh = kernels::index_select(slot, dim, from_vector(kept));
+  Tensor fresh = kernels::index_select(slot, dim, from_vector(kept).to(slot.device()));
   if (slot.requires_grad()) fresh.set_requires_grad(true);
   slot = fresh;
 }
@@ -170,7 +170,7 @@ Tensor hard_mask(const Tensor& gate) {
   const std::vector<int64_t> keep = hard_keep(gate, gate.numel());
   std::vector<double> m(size_t(gate.numel()), 0.0);
   for (int64_t k : keep) m[size_t(k)] = 1.0;
-  return kernels::to_dtype(from_vector(m), gate.dtype());
+  return kernels::to_dtype(from_vector(m).to(gate.device()), gate.dtype());
 }
 
 void check_gate(const Tensor& gate, int64_t width, int64_t block, const char* name) {
@@ -210,7 +210,7 @@ void set_values(Tensor& slot, const Tensor& values) {
 // channels `out_keep`.
 Tensor constant_at(const Tensor& branch_out, const std::vector<int64_t>& out_keep) {
   const Tensor flat = kernels::contiguous(kernels::reshape(branch_out, {branch_out.numel()}));
-  return kernels::index_select(flat, 0, from_vector(out_keep));
+  return kernels::index_select(flat, 0, from_vector(out_keep).to(flat.device()));
 }
 
 struct BranchPlan {

@@ -122,6 +122,13 @@ if [[ $full_checks -eq 1 && -f "$log_dir/openblas.log" ]]; then
 fi
 summary=$(summary_of "$log_dir/main.log")
 echo
+# The CUDA module (built when a CUDA toolkit is found): its tests need a GPU and say why they skip.
+if [[ -x build/tests/test_cuda ]]; then
+  n_skipped=$(grep -c '(Skipped)' "$log_dir/main.log" || true)
+  echo "CUDA module built; $n_skipped CUDA tests skipped here: $(build/tests/test_cuda "[no-such-tag]" 2>&1 | head -n 1 || true)"
+else
+  echo "CUDA module not built (no CUDA toolkit found, or -DSHEARS_WITH_CUDA=OFF)"
+fi
 if [[ -n "$summary" ]]; then
   echo "$summary"
 else
