@@ -78,6 +78,20 @@ inline unsigned grid_for(int64_t n, int threads = 256) {
   return static_cast<unsigned>(b);
 }
 
+// Row-major C = alpha op(A) op(B) + beta C (tensor/gemm.h's convention: trans_a means A is stored
+// (K, M)) for `batch` items at element strides sa/sb/sc (0 reuses one matrix), on the current
+// device's cuBLAS handle; sizes beyond cuBLAS's 32 bits are an error naming op (cuda/gemm.cpp).
+template <typename T>
+void gemm_rm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda, int64_t sa,
+             const T* B, int64_t ldb, int64_t sb, T beta, T* C, int64_t ldc, int64_t sc, int64_t batch,
+             const char* op);
+
+// Small kernels of cuda/nn_kernels.cu that cuda/gemm.cpp (plain C++) uses:
+// y (rows, cols) contiguous = v (cols,) contiguous on every row;
+void broadcast_rows(const Tensor& y, const Tensor& v, int64_t rows, int64_t cols);
+// (cols,) = the sum over rows of m (rows, cols) contiguous, in a fixed order (deterministic).
+Tensor column_sum(const Tensor& m, int64_t rows, int64_t cols, const char* op);
+
 // cuBLAS handle of the current device (created on first use, bound to the default stream).
 cublasHandle_t cublas_handle();
 // Whether f32 GEMMs may use TF32 tensor cores (SHEARS_CUDA_TF32=1; default off so results

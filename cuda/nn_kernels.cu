@@ -354,30 +354,6 @@ __global__ void softmax_grad_rows_kernel(const T* __restrict__ p, T* __restrict_
   }
 }
 
-int to_int(int64_t v, const char* op, const char* what) {
-  SHEARS_CHECK(v >= 0 && v <= INT_MAX, op, what, " = ", v, " exceeds cuBLAS's 32-bit sizes");
-  return static_cast<int>(v);
-}
-
-// Row-major C = alpha op(A) op(B) + beta C for `batch` items at element strides sa/sb/sc, on the
-// current device's handle: cuBLAS (column-major) computes C^T = op(B)^T op(A)^T.
-template <typename T>
-void gemm_rm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda, int64_t sa,
-             const T* B, int64_t ldb, int64_t sb, T beta, T* C, int64_t ldc, int64_t sc, int64_t batch,
-             const char* op) {
-  const int m = to_int(N, op, "N"), n = to_int(M, op, "M"), k = to_int(K, op, "K");
-  const int la = to_int(lda, op, "lda"), lb = to_int(ldb, op, "ldb"), lc = to_int(ldc, op, "ldc");
-  const int nb = to_int(batch, op, "batch");
-  const cublasOperation_t opa = ta ? CUBLAS_OP_T : CUBLAS_OP_N, opb = tb ? CUBLAS_OP_T : CUBLAS_OP_N;
-  cublasHandle_t h = cublas_handle();
-  if constexpr (std::is_same_v<T, float>) {
-    SHEARS_CUBLAS_CHECK(cublasSgemmStridedBatched(h, opb, opa, m, n, k, &alpha, B, lb, sb, A, la, sa, &beta, C, lc,
-                                                  sc, nb));
-  } else {
-    SHEARS_CUBLAS_CHECK(cublasDgemmStridedBatched(h, opb, opa, m, n, k, &alpha, B, lb, sb, A, la, sa, &beta, C, lc,
-                                                  sc, nb));
-  }
-}
 
 int64_t gcd64(int64_t a, int64_t b) {
   while (b) {
