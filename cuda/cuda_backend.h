@@ -3,9 +3,10 @@
 // kernels, cuBLAS calls and copies run in issue order and a freed block can be reused by the
 // next allocation at once. Memory comes from a caching allocator (cuda/cuda_backend.cpp).
 // The kernels are defined by area: cuda/elementwise.cu (copies, fills, elementwise, clamp,
-// axpby), cuda/reduce_index.cu (reductions, indexing, one-hot, AdamW), cuda/nn_kernels.cu
-// (softmax, layer norm, attention), cuda/entropy.cu (Rényi entropies of probability rows) and
-// cuda/gemm.cpp (cuBLAS: matmul, linear).
+// axpby; launched by cuda/strided_launch.cuh), cuda/reduce.cu (reductions), cuda/index.cu
+// (indexing, one-hot), cuda/adamw.cu, cuda/nn_kernels.cu (softmax, attention), cuda/layer_norm.cu
+// (layer norm, the bias/column helpers of linear), cuda/entropy.cu (Rényi entropies of probability
+// rows) and cuda/gemm.cpp (cuBLAS: matmul, linear); cuda/warp.cuh holds the warp helpers.
 #pragma once
 #include <string>
 
@@ -45,15 +46,17 @@ class CudaBackend final : public Backend {
                         const Tensor& dy) override;
   void axpby_(const Tensor& dst, double alpha, const Tensor& src, double beta) override;
 
-  // cuda/reduce_index.cu
+  // cuda/reduce.cu
   Tensor reduce(kernels::ReduceOp op, const Tensor& x, const Shape& dims, bool keepdim) override;
   Tensor arg_extremum(const Tensor& x, int64_t dim, bool keepdim, bool is_max) override;
   Tensor var(const Tensor& x, const Shape& dims, int64_t correction, bool keepdim) override;
+  // cuda/index.cu
   Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) override;
   Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) override;
   void scatter_add_(const Tensor& dst, int64_t dim, const Tensor& index, const Tensor& src) override;
   void index_add_(const Tensor& dst, int64_t dim, const Tensor& index, const Tensor& src) override;
   Tensor smoothed_one_hot(const Tensor& labels, int64_t num_classes, double smoothing, DType dtype) override;
+  // cuda/adamw.cu
   void adamw_update_(const Tensor& param, const Tensor& grad, const Tensor& m, const Tensor& v,
                      const AdamWCoefficients& c) override;
 
@@ -63,7 +66,7 @@ class CudaBackend final : public Backend {
   kernels::LinearGrads linear_backward(const Tensor& dy, const Tensor& x, const Tensor& weight, bool need_dx,
                                        bool need_dweight, bool need_dbias) override;
 
-  // cuda/nn_kernels.cu
+  // cuda/nn_kernels.cu (softmax, attention) and cuda/layer_norm.cu
   Tensor softmax(const Tensor& x, int64_t dim, bool log) override;
   Tensor softmax_backward(const Tensor& y, const Tensor& dy, int64_t dim, bool log) override;
   kernels::LayerNormResult layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias,

@@ -70,6 +70,11 @@ __host__ __device__ inline int64_t offset_of(const Geom& g, int64_t linear) {
 }
 #endif
 
+// Zeroes nbytes at p on the current device's default stream (queued like a kernel).
+inline void zero_async(void* p, size_t nbytes) {
+  if (nbytes) SHEARS_CUDA_CHECK(cudaMemsetAsync(p, 0, nbytes, 0));
+}
+
 // Grid for a grid-stride loop over n elements with `threads` per block.
 inline unsigned grid_for(int64_t n, int threads = 256) {
   int64_t b = (n + threads - 1) / threads;
@@ -86,7 +91,7 @@ void gemm_rm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T
              const T* B, int64_t ldb, int64_t sb, T beta, T* C, int64_t ldc, int64_t sc, int64_t batch,
              const char* op);
 
-// Small kernels of cuda/nn_kernels.cu that cuda/gemm.cpp (plain C++) uses:
+// Small kernels of cuda/layer_norm.cu that cuda/gemm.cpp (plain C++) uses:
 // y (rows, cols) contiguous = v (cols,) contiguous on every row;
 void broadcast_rows(const Tensor& y, const Tensor& v, int64_t rows, int64_t cols);
 // (cols,) = the sum over rows of m (rows, cols) contiguous, in a fixed order (deterministic).

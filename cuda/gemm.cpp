@@ -58,10 +58,6 @@ template void gemm_rm<double>(bool, bool, int64_t, int64_t, int64_t, double, con
 
 namespace {
 
-void zero_async(void* p, size_t nbytes) {
-  if (nbytes) SHEARS_CUDA_CHECK(cudaMemsetAsync(p, 0, nbytes, 0));
-}
-
 // ---------------- matmul: operand geometry shared with the host (tensor/matmul_operands.h) ----------------
 
 using namespace kernels::matmul_geometry;

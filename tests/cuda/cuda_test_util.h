@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 
+#include "nn/config.h"
 #include "tensor/creation.h"
 #include "tensor/kernels.h"
 #include "tensor/random.h"
@@ -15,6 +16,17 @@
 namespace shears::test {
 
 inline Device gpu() { return Device::cuda(0); }
+
+// A small ViT for the model tests: 32x32x3 images, patch 8, width 64, `depth` blocks of 4 heads
+// (head dim 16, MLP 128), 10 classes.
+inline nn::ModelConfig small_vit(int64_t depth) {
+  nn::ModelConfig c;
+  c.arch = "vit";
+  c.image_size = 32, c.in_chans = 3, c.patch_size = 8, c.dim = 64;
+  c.blocks = nn::uniform_blocks(depth, 4, 16, 128);
+  c.num_classes = 10;
+  return c;
+}
 
 // Normal(0, 1) values on the host, reproducible from `seed`.
 inline Tensor host_randn(const Shape& shape, uint64_t seed, DType dtype = DType::F32) {

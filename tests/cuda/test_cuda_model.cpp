@@ -23,15 +23,6 @@ using shears::test::require_close;
 
 namespace {
 
-nn::ModelConfig small_vit() {
-  nn::ModelConfig c;
-  c.arch = "vit";
-  c.image_size = 32, c.in_chans = 3, c.patch_size = 8, c.dim = 64;
-  c.blocks = nn::uniform_blocks(2, 4, 16, 128);
-  c.num_classes = 10;
-  return c;
-}
-
 Tensor labels_for(int64_t B) {
   std::vector<int64_t> y;
   for (int64_t i = 0; i < B; ++i) y.push_back((i * 7 + 3) % 10);
@@ -80,7 +71,7 @@ TEST_CASE("mixed devices and host reads of device memory are errors naming the d
 }
 
 TEST_CASE("Module::to moves parameters in place; a ViT forward on the GPU matches the host", "[cuda]") {
-  nn::VisionTransformer host(small_vit(), 7), dev(small_vit(), 7);
+  nn::VisionTransformer host(test::small_vit(2), 7), dev(test::small_vit(2), 7);
   Tensor pos = dev.pos_embed;  // a handle taken before the move sees the moved storage
   dev.to(gpu());
   CHECK(dev.device() == gpu());
@@ -96,7 +87,7 @@ TEST_CASE("Module::to moves parameters in place; a ViT forward on the GPU matche
 }
 
 TEST_CASE("one ViT training step on the GPU matches the host step within 1e-4", "[cuda]") {
-  nn::VisionTransformer host(small_vit(), 5), dev(small_vit(), 5);
+  nn::VisionTransformer host(test::small_vit(2), 5), dev(test::small_vit(2), 5);
   dev.to(gpu());
   host.train();
   dev.train();
@@ -141,7 +132,7 @@ TEST_CASE("one ViT training step on the GPU matches the host step within 1e-4", 
 TEST_CASE("token pruning keeps the same tokens on the GPU and on the host", "[cuda]") {
   for (const char* policy : {"evit", "shannon", "renyi:2"}) {
     INFO(policy);
-    nn::VisionTransformer host(small_vit(), 9), dev(small_vit(), 9);
+    nn::VisionTransformer host(test::small_vit(2), 9), dev(test::small_vit(2), 9);
     dev.to(gpu());
     pruning::TokenPruningConfig cfg;
     cfg.policy = pruning::parse_token_policy(policy);

@@ -1,4 +1,5 @@
-// The CUDA backend's GEMM and neural-network kernels (cuda/gemm.cpp, cuda/nn_kernels.cu) against
+// The CUDA backend's GEMM and neural-network kernels (cuda/gemm.cpp, cuda/nn_kernels.cu,
+// cuda/layer_norm.cu) against
 // the host: matmul, linear (+ backward), softmax / log_softmax (+ backward), layer norm (plain,
 // select, backward) and attention (+ backward), each called through the kernels:: front doors on
 // inputs moved to the GPU and compared element by element with the same call on the host.

@@ -1,4 +1,5 @@
-// cuda/reduce_index.cu against the host: reductions (sum/mean/max/min, argmax/argmin, var) over
+// cuda/reduce.cu, cuda/index.cu and cuda/adamw.cu against the host: reductions (sum/mean/max/min,
+// argmax/argmin, var) over
 // one, several and all dims, keepdim both ways, strided inputs and the split-extent paths; the
 // index ops along every dim with repeated indices and device-side index validation; smoothed
 // one-hot targets; and three AdamW steps against the formula of tensor/backend.h.

@@ -13,19 +13,8 @@ using namespace shears;
 using shears::test::gpu;
 using shears::test::host_randn;
 
-namespace {
-nn::ModelConfig four_block_vit() {
-  nn::ModelConfig c;
-  c.arch = "vit";
-  c.image_size = 32, c.in_chans = 3, c.patch_size = 8, c.dim = 64;
-  c.blocks = nn::uniform_blocks(4, 4, 16, 128);
-  c.num_classes = 10;
-  return c;
-}
-}  // namespace
-
 TEST_CASE("a transform stack on a GPU model makes the host's choices and the host's logits", "[cuda]") {
-  nn::VisionTransformer host(four_block_vit(), 13), dev(four_block_vit(), 13);
+  nn::VisionTransformer host(test::small_vit(4), 13), dev(test::small_vit(4), 13);
   dev.to(gpu());
   const std::string steps = "blocks:entropy:k=1,mlp:magnitude:keep=0.5,heads:magnitude:keep=2,tokens:evit@0.7";
   pruning::PruneContext ch, cd;
