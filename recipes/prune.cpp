@@ -7,7 +7,6 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <map>
 
 #include <cxxopts.hpp>
 
@@ -15,6 +14,7 @@
 #include "common/evaluate.h"
 #include "common/fashion_mnist_data.h"
 #include "common/finetune.h"
+#include "common/input_model.h"
 #include "common/fixed_batches.h"
 #include "common/model_cost.h"
 #include "common/p3b_training.h"
@@ -27,8 +27,6 @@
 #include "data/transforms.h"
 #include "tensor/parallel.h"
 #include "nn/checkpoint.h"
-#include "nn/io/safetensors.h"
-#include "nn/io/state_dict.h"
 #include "pruning/provenance.h"
 #include "pruning/transform.h"
 #include "train/progress.h"
@@ -161,67 +159,12 @@ bool parse_args(int argc, char** argv, Args& a) {
   return true;
 }
 
-// The checkpoint's format from its metadata and tensor names.
-std::string detect_format(const std::string& path) {
-  const auto meta = nn::read_safetensors_metadata(path);
-  if (meta.count("shears.config")) return "shears";
-  const nn::SafetensorsFile file = nn::read_safetensors(path);
-  for (const auto& [name, tensor] : file.tensors)
-    if (name.find("encoder.layer.") != std::string::npos) return "hf-videomae";
-  return "timm";
-}
-
-// A Hugging Face VideoMAE classifier: width, tubelet, patch, depth, MLP widths and classes from the
-// shapes; clip length, frame size and head count are not stored in the weights (--frames,
-// --image-size, --heads; defaults 16, 224 and width / 64 as in VideoMAE-S/B).
-std::shared_ptr<nn::VisionTransformer> load_hf_videomae(const std::string& path, int64_t num_classes, int64_t heads,
-                                                        int64_t frames, int64_t image_size) {
-  const nn::SafetensorsFile file = nn::read_safetensors(path);
-  std::map<std::string, Shape> shapes;
-  for (const auto& [name, tensor] : file.tensors) {
-    std::string n = name.rfind("videomae.", 0) == 0 ? name.substr(9) : name;
-    shapes[n] = tensor.shape();
-  }
-  auto shape_of = [&](const std::string& name) -> const Shape& {
-    auto it = shapes.find(name);
-    if (it == shapes.end()) fail(kProg, path, ": no '", name, "' in this Hugging Face VideoMAE file");
-    return it->second;
-  };
-  const Shape proj = shape_of("embeddings.patch_embeddings.projection.weight");  // (dim, C, t, p, p)
-  SHEARS_CHECK(proj.size() == 5 && proj[3] == proj[4], kProg, path,
-               ": embeddings.patch_embeddings.projection.weight should be (dim, C, t, p, p), got ", shape_str(proj));
-  nn::ModelConfig cfg = nn::videomae_base_patch16_224(1);
-  cfg.dim = proj[0], cfg.in_chans = proj[1], cfg.tubelet = proj[2], cfg.patch_size = proj[3];
-  cfg.frames = frames, cfg.image_size = image_size;
-  cfg.qkv_bias = shapes.count("encoder.layer.0.attention.attention.q_bias") > 0;
-  cfg.blocks.clear();
-  for (int64_t b = 0; shapes.count("encoder.layer." + std::to_string(b) + ".intermediate.dense.weight"); ++b) {
-    const std::string l = "encoder.layer." + std::to_string(b) + ".";
-    const int64_t width = shape_of(l + "attention.attention.query.weight")[0];
-    const int64_t h = heads > 0 ? heads : width / 64;
-    SHEARS_CHECK(h >= 1 && width % h == 0, kProg, path, ": layer ", b, " has attention width ", width, " which ",
-                 heads > 0 ? "--heads does not divide" : "is not a multiple of 64: give --heads");
-    cfg.blocks.push_back({h, width / h, shape_of(l + "intermediate.dense.weight")[0]});
-  }
-  SHEARS_CHECK(!cfg.blocks.empty(), kProg, path, ": no encoder.layer.<i> weights (not a VideoMAE encoder)");
-  const auto head = shapes.find("classifier.weight");
-  SHEARS_CHECK(head != shapes.end() || num_classes > 0, kProg, path,
-               ": no classifier.weight in this Hugging Face VideoMAE file; give --num-classes for a fresh head");
-  cfg.num_classes = head != shapes.end() ? head->second[0] : num_classes;
-  SHEARS_CHECK(num_classes == 0 || num_classes == cfg.num_classes, kProg, path, ": the head has ", cfg.num_classes,
-               " classes, --num-classes says ", num_classes, " (pruning keeps the head; fine-tune it elsewhere)");
-  cfg.validate();
-  auto model = std::make_shared<nn::VisionTransformer>(cfg);
-  nn::load_safetensors(*model, path, /*strict=*/head != shapes.end());
-  return model;
-}
-
 std::shared_ptr<nn::VisionTransformer> load_input_model(const Args& a, std::string& format) {
-  format = a.format == "auto" ? detect_format(a.checkpoint) : a.format;
-  if (format == "shears") return pruning::load_model(a.checkpoint);
-  if (format == "hf-videomae") return load_hf_videomae(a.checkpoint, a.num_classes, a.heads, a.frames, a.image_size);
+  recipes::InputModelOptions o;
+  o.format = a.format, o.num_classes = a.num_classes, o.heads = a.heads, o.frames = a.frames;
+  o.image_size = a.image_size;
   bool replaced = false;
-  auto model = recipes::load_timm_vit(a.checkpoint, a.num_classes, a.heads, &replaced);
+  auto model = recipes::load_input_model(a.checkpoint, o, format, &replaced);
   if (replaced)
     std::printf("note: the head was replaced by a fresh %ld-way head (accuracy is near chance)\n",
                 long(model->config().num_classes));
