@@ -15,6 +15,7 @@
 #include <cxxopts.hpp>
 
 #include "common/amp_report.h"
+#include "common/sample_stats.h"
 #include "common/dataset_subset.h"
 #include "common/distillation.h"
 #include "common/evaluate.h"
@@ -40,7 +41,7 @@
 #include "train/progress.h"
 
 using namespace shears;
-using recipes::amp_accuracy_cell, recipes::amp_mean_of, recipes::amp_number, recipes::amp_widths_str;
+using recipes::amp_accuracy_cell, recipes::mean_of, recipes::amp_number, recipes::amp_widths_str;
 using recipes::AmpAblation, recipes::AmpDeltaRun;
 using train::now_s;
 
@@ -374,7 +375,7 @@ int run(const Settings& s) {
     }
     std::printf("[δ %s] A3 at these widths:", amp_number(delta).c_str());
     for (const AmpAblation& a : dr.ablations)
-      std::printf(" %s %.2f%%%s;", a.criterion.c_str(), 100 * amp_mean_of(a.top1),
+      std::printf(" %s %.2f%%%s;", a.criterion.c_str(), 100 * mean_of(a.top1),
                   a.criterion.rfind("entropy_taylor", 0) == 0 ? (a.same_neurons_as_amp ? " (= AMP's neurons)" : " (DIFFERENT neurons from AMP)") : "");
     std::printf("\n");
     std::fflush(stdout);

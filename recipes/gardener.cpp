@@ -22,6 +22,7 @@
 #include "common/mae_pretraining.h"
 #include "common/recipe_main.h"
 #include "common/report.h"
+#include "common/sample_stats.h"
 #include "data/transforms.h"
 #include "nn/checkpoint.h"
 #include "nn/config.h"
@@ -208,20 +209,8 @@ Settings parse_args(int argc, char** argv, bool& exit_now) {
 // Paper-style "Pruning Ratio" cell: k/L in percent with one decimal.
 std::string ratio_str(int64_t k, int64_t depth) { return recipes::fmt(100.0 * double(k) / double(depth), 1); }
 
-double mean_of(const std::vector<double>& v) {
-  double m = 0;
-  for (double x : v) m += x / double(v.size());
-  return m;
-}
-
-// Sample standard deviation (n - 1); NaN for a single value.
-double sd_of(const std::vector<double>& v) {
-  if (v.size() < 2) return std::nan("");
-  const double m = mean_of(v);
-  double ss = 0;
-  for (double x : v) ss += (x - m) * (x - m);
-  return std::sqrt(ss / double(v.size() - 1));
-}
+using recipes::mean_of;
+const auto sd_of = recipes::sample_sd;
 
 // One single-block drop of the oracle over the seeds.
 struct OracleDrop {

@@ -1,6 +1,8 @@
 // Tables of the AMP study (see amp_report.h).
 #include "common/amp_report.h"
 
+#include "common/sample_stats.h"
+
 #include <algorithm>
 #include <numeric>
 #include <sstream>
@@ -9,13 +11,8 @@ namespace shears::recipes {
 
 namespace {
 
-double sd_of(const std::vector<double>& v) {
-  if (v.size() < 2) return 0;
-  const double m = amp_mean_of(v);
-  double s = 0;
-  for (double x : v) s += (x - m) * (x - m);
-  return std::sqrt(s / double(v.size() - 1));
-}
+// A single seed contributes no spread term to the standard errors below.
+double sd_of(const std::vector<double>& v) { return v.size() < 2 ? 0.0 : sample_sd(v); }
 
 }  // namespace
 
@@ -37,7 +34,6 @@ std::string amp_widths_str(const std::vector<int64_t>& w) {
   return s;
 }
 
-double amp_mean_of(const std::vector<double>& v) { return std::accumulate(v.begin(), v.end(), 0.0) / double(v.size()); }
 
 Table amp_table_a1(const std::vector<AmpDeltaRun>& runs, const AmpStudySummary& sum) {
   const double original_ips = [&] {
@@ -135,7 +131,7 @@ Table amp_table_a3(const std::vector<AmpDeltaRun>& runs, const AmpStudySummary& 
     const AmpAblation& et = r.ablations.front();
     const double a_et = et.top1.front(), se_et = amp_binomial_se(a_et, sum.test_images);
     for (const AmpAblation& a : r.ablations) {
-      const double m = amp_mean_of(a.top1);
+      const double m = mean_of(a.top1);
       std::string cell = a.top1.size() > 1 ? fmt_percent(m) + " ± " + fmt_percent(sd_of(a.top1)) +
                                                  " (sd of " + std::to_string(a.top1.size()) + " seeds)"
                                            : amp_accuracy_cell(m, sum.test_images);
@@ -160,7 +156,7 @@ Table amp_table_a3(const std::vector<AmpDeltaRun>& runs, const AmpStudySummary& 
     std::string line = "δ " + amp_number(r.delta) + ": entropy-Taylor " + fmt_percent(a_et) + "%, minus";
     for (size_t i = 1; i < r.ablations.size(); ++i) {
       const AmpAblation& a = r.ablations[i];
-      const double m = amp_mean_of(a.top1), k = double(a.top1.size());
+      const double m = mean_of(a.top1), k = double(a.top1.size());
       const double se = std::sqrt(amp_binomial_se(a_et, sum.test_images) * amp_binomial_se(a_et, sum.test_images) +
                                   (amp_binomial_se(m, sum.test_images) * amp_binomial_se(m, sum.test_images) +
                                    sd_of(a.top1) * sd_of(a.top1)) /

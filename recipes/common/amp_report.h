@@ -54,7 +54,6 @@ double amp_binomial_se(double p, int64_t n);
 std::string amp_accuracy_cell(double p, int64_t n);
 // Per-block widths as "64/48/32".
 std::string amp_widths_str(const std::vector<int64_t>& widths);
-double amp_mean_of(const std::vector<double>& v);
 
 // A1: params, GFLOPs (fvcore and 2×MAC), img/s, speedup, FLOP ratio and top-1 per δ and state.
 Table amp_table_a1(const std::vector<AmpDeltaRun>& runs, const AmpStudySummary& sum);
