@@ -33,7 +33,7 @@ TEST_CASE("forward: linear matches x W^T + b on strided inputs", "[forward][fuse
 
 TEST_CASE("forward: attention matches per-head softmax(q k^T s) v and exposes the probabilities",
           "[forward][fused]") {
-  // N = 5 runs the direct small-sequence path, N = 70 the BLAS path
+  // a short (N = 5) and a longer (N = 70) sequence, both on the per-(b, h) GEMM path
   for (int64_t N : {5, 70}) {
   const int64_t B = 2, H = 3, D = 2, C = H * D;
   const double scale = 0.7;
