@@ -62,8 +62,12 @@ std::vector<std::pair<std::string, Shape>> parameter_shapes(const ModelConfig& c
   const int64_t d = cfg.dim;
   const bool video = cfg.arch == "videomae";
   std::vector<std::pair<std::string, Shape>> out;
+  if (cfg.stem_channels > 0) {
+    out.emplace_back("patch_embed.stem.weight", Shape{cfg.stem_channels, cfg.in_chans, 3, 3});
+    out.emplace_back("patch_embed.stem.bias", Shape{cfg.stem_channels});
+  }
   out.emplace_back("patch_embed.proj.weight", video ? Shape{d, cfg.in_chans, cfg.tubelet, cfg.patch_size, cfg.patch_size}
-                                                    : Shape{d, cfg.in_chans, cfg.patch_size, cfg.patch_size});
+                                                    : Shape{d, cfg.embed_chans(), cfg.patch_size, cfg.patch_size});
   out.emplace_back("patch_embed.proj.bias", Shape{d});
   if (cfg.has_cls_token()) {
     out.emplace_back("cls_token", Shape{1, 1, d});

@@ -39,7 +39,8 @@ void validate_stats(const char* field, const std::vector<double>& v, int64_t in_
 
 const std::vector<std::string> kTopKeys = {"arch",  "image_size",  "in_chans", "patch_size", "frames",
                                            "tubelet", "dim",     "blocks",   "num_classes", "qkv_bias",
-                                           "ln_eps",  "drop_path", "mean",   "std",  "fc_norm_eps"};
+                                           "ln_eps",  "drop_path", "mean",   "std",  "fc_norm_eps",
+                                           "stem_channels"};
 const std::vector<std::string> kBlockKeys = {"heads",   "head_dim", "mlp_hidden", "attn_scale",
                                              "attn_in", "attn_out", "mlp_in",     "mlp_out"};
 
@@ -158,8 +159,14 @@ void ModelConfig::validate() const {
     fail(kOp, "frames (", frames, ") must be divisible by tubelet (", tubelet, ")");
   if (arch == "vit" && (frames != 1 || tubelet != 1))
     fail(kOp, "frames and tubelet must be 1 for arch \"vit\", got frames ", frames, ", tubelet ", tubelet);
+  if (stem_channels < 0 || stem_channels > kMaxInChans)
+    fail(kOp, "stem_channels must be in [0, ", kMaxInChans, "] (0 = no stem), got ", stem_channels);
+  if (stem_channels > 0 && arch != "vit")
+    fail(kOp, "stem_channels (a convolutional stem) is supported for arch \"vit\" only, got arch \"", arch, "\"");
   if (patch_pixels() > kMaxPatchPixels)  // each factor is capped: the product fits int64
     fail(kOp, "in_chans * tubelet * patch_size^2 is ", patch_pixels(), ", above the cap of ", kMaxPatchPixels);
+  if (embed_pixels() > kMaxPatchPixels)
+    fail(kOp, "stem_channels * patch_size^2 is ", embed_pixels(), ", above the cap of ", kMaxPatchPixels);
   if (num_tokens() > kMaxTokens)
     fail(kOp, "the model has ", num_tokens(), " tokens ((frames / tubelet) * (image_size / patch_size)^2), above the cap of ",
          kMaxTokens);
@@ -208,6 +215,7 @@ std::string ModelConfig::to_json() const {
   j["frames"] = frames;
   j["tubelet"] = tubelet;
   j["dim"] = dim;
+  if (stem_channels > 0) j["stem_channels"] = stem_channels;
   j["num_classes"] = num_classes;
   j["qkv_bias"] = qkv_bias;
   j["ln_eps"] = ln_eps;
@@ -247,6 +255,7 @@ ModelConfig ModelConfig::from_json(const std::string& text) {
   c.frames = get_int(j, "", "frames");
   c.tubelet = get_int(j, "", "tubelet");
   c.dim = get_int(j, "", "dim");
+  c.stem_channels = j.contains("stem_channels") ? get_int(j, "", "stem_channels") : 0;  // optional: 0 = no stem
   c.num_classes = get_int(j, "", "num_classes");
   const Json& qkv_bias = get_key(j, "", "qkv_bias");
   if (!qkv_bias.is_boolean()) fail(kOp, "key 'qkv_bias' must be a boolean, got ", qkv_bias.type_name());

@@ -73,6 +73,12 @@ struct ModelConfig {
   int64_t frames = 1;            // video clip length (videomae)
   int64_t tubelet = 1;           // frames per tubelet (videomae: 2)
   int64_t dim = 384;             // embedding width
+  // Convolutional stem (vit only; 0 = none, timm's plain patchify): a 3x3 "same" convolution from
+  // in_chans to stem_channels channels + GELU at full resolution before the patch embedding, which
+  // then reads stem_channels channels per pixel ("early convolutions", Xiao et al. 2021, reduced to
+  // one layer). Parameters patch_embed.stem.{weight (S, in_chans, 3, 3), bias (S)}; JSON key
+  // "stem_channels", written only when set.
+  int64_t stem_channels = 0;
   std::vector<BlockConfig> blocks;
   int64_t num_classes = 1000;    // 0: no head (features only)
   bool qkv_bias = true;          // vit: one qkv bias; videomae: q_bias and v_bias (k bias 0)
@@ -93,6 +99,9 @@ struct ModelConfig {
   int64_t num_patches() const { return (frames / tubelet) * grid() * grid(); }
   int64_t num_tokens() const { return num_patches() + (has_cls_token() ? 1 : 0); }
   int64_t patch_pixels() const { return in_chans * tubelet * patch_size * patch_size; }
+  // channels per pixel the patch embedding reads (the stem's output when there is one)
+  int64_t embed_chans() const { return stem_channels > 0 ? stem_channels : in_chans; }
+  int64_t embed_pixels() const { return embed_chans() * tubelet * patch_size * patch_size; }
   int64_t depth() const { return static_cast<int64_t>(blocks.size()); }
 
   // Throws shears::Error naming the bad field (sizes < 1 or above the caps above, sizes not

@@ -6,7 +6,8 @@
 //  - One multiply-add = one "flop". fvcore's "GFLOPs" are therefore GMACs; multiply by 2 for
 //    arithmetic operations. All counts are per sample (one image or one clip), forward only.
 //  - Counted: every Linear/matmul (n*k*m, bias add ignored), the patch/tubelet embedding
-//    (num_patches * dim * patch_pixels, bias ignored), LayerNorm 5 per input element (affine),
+//    (num_patches * dim * patch_pixels, bias ignored; with a conv stem, stem_channels per pixel
+//    plus the stem's H*W*stem_channels*in_chans*9), LayerNorm 5 per input element (affine),
 //    and the two attention matmuls QK^T and AV, N*N*attn_width each. fvcore skips
 //    scaled_dot_product_attention, so those are counted here explicitly: a counter that
 //    drops them under-reports DeiT-S by 0.36 G and VideoMAE-B by 45.3 G.
@@ -51,7 +52,7 @@ struct BlockFlops {
 
 struct FlopReport {
   double total = 0;
-  double embed = 0;                 // patch / tubelet embedding
+  double embed = 0;                 // patch / tubelet embedding (and the conv stem, when there is one)
   std::vector<double> per_block;    // blocks[i].total()
   std::vector<BlockFlops> blocks;   // breakdown by part
   double final_norm = 0;            // vit: norm over the last N_out tokens; videomae: fc_norm, 5*dim
@@ -78,7 +79,8 @@ TokenCounts keep_rate_token_counts(const ModelConfig& cfg, double keep_rate, con
                                    bool fuse);
 
 // Parameters stored by a timm ViT / HF VideoMAE classifier with this config.
-//  vit:      cls_token (dim) + pos_embed (N*dim) + patch_embed (dim*P + dim) + blocks + norm (2*dim) + head
+//  vit:      cls_token (dim) + pos_embed (N*dim) + patch_embed (dim*P + dim; P per embed_pixels, plus the stem's
+//            S*(in_chans*9 + 1) when stem_channels = S > 0) + blocks + norm (2*dim) + head
 //  videomae: patch_embed (dim*P + dim) + blocks + fc_norm (2*dim) + head; the sinusoidal position
 //            embedding is fixed, not a parameter.
 //  block:    norm1 (2*dim) + qkv weight (3*aw*dim) + qkv bias (vit: 3*aw; videomae: q_bias + v_bias = 2*aw;

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "autograd/ops.h"
+#include "nn/conv2d.h"
 #include "nn/init.h"
 
 namespace shears::nn {
@@ -16,9 +17,33 @@ PatchEmbed::Proj::Proj(Tensor w, Tensor b) : weight(std::move(w)), bias(std::mov
 PatchEmbed::PatchEmbed(const ModelConfig& cfg, Generator& gen)
     : in_chans(cfg.in_chans), patch(cfg.patch_size), tubelet(cfg.tubelet), frames(cfg.frames),
       image_size(cfg.image_size), dim(cfg.dim) {
-  Shape wshape = cfg.arch == "videomae" ? Shape{dim, in_chans, tubelet, patch, patch} : Shape{dim, in_chans, patch, patch};
+  Shape wshape = cfg.arch == "videomae" ? Shape{dim, in_chans, tubelet, patch, patch}
+                                         : Shape{dim, cfg.embed_chans(), patch, patch};
+  if (cfg.stem_channels > 0) {  // PyTorch's Conv2d default init, drawn before the projection's
+    const int64_t fan_in = in_chans * 9;
+    stem = std::make_shared<Proj>(torch_default_uniform({cfg.stem_channels, in_chans, 3, 3}, fan_in, gen),
+                                  torch_default_uniform({cfg.stem_channels}, fan_in, gen));
+    register_module("stem", stem);
+  }
   proj = std::make_shared<Proj>(trunc_normal(wshape, 0.02, gen), zeros({dim}));
   register_module("proj", proj);
+}
+
+Tensor PatchEmbed::stem_forward(const Tensor& x) const {
+  const int64_t B = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
+  // zero padding of one pixel on each side
+  Tensor zr = zeros({B, C, 1, W}, x.dtype(), x.device());
+  Tensor xp = concat({zr, x, zr}, 2);
+  Tensor zc = zeros({B, C, H + 2, 1}, x.dtype(), x.device());
+  xp = concat({zc, xp, zc}, 3);
+  // tap (ky, kx) of the kernel reads the input shifted by (ky - 1, kx - 1)
+  TensorList taps;
+  for (int64_t ky = 0; ky < 3; ++ky)
+    for (int64_t kx = 0; kx < 3; ++kx) taps.push_back(narrow(narrow(xp, 2, ky, H), 3, kx, W));
+  // (B, C, 9, H, W) -> (B, H, W, C * 9) in the weight's (c, ky, kx) order
+  Tensor cols = reshape(permute(stack(taps, 2), {0, 3, 4, 1, 2}), {B, H, W, C * 9});
+  const int64_t S = stem->weight.size(0);
+  return gelu(linear(cols, reshape(stem->weight, {S, C * 9}), stem->bias));
 }
 
 Tensor PatchEmbed::forward(const Tensor& x) const {
@@ -29,8 +54,14 @@ Tensor PatchEmbed::forward(const Tensor& x) const {
                  "patch_embed", "expected images (B, ", in_chans, ", ", image_size, ", ", image_size, "), got ",
                  shape_str(x.shape()));
     const int64_t B = x.size(0);
-    cols = reshape(permute(reshape(x, {B, in_chans, g, patch, g, patch}), {0, 2, 4, 1, 3, 5}),
-                   {B, g * g, in_chans * patch * patch});
+    if (stem) {  // (B, H, W, S) channels-last -> (B, g*g, S*p*p), order (s, ph, pw)
+      const int64_t S = stem->weight.size(0);
+      cols = reshape(permute(reshape(stem_forward(x), {B, g, patch, g, patch, S}), {0, 1, 3, 5, 2, 4}),
+                     {B, g * g, S * patch * patch});
+    } else {
+      cols = reshape(permute(reshape(x, {B, in_chans, g, patch, g, patch}), {0, 2, 4, 1, 3, 5}),
+                     {B, g * g, in_chans * patch * patch});
+    }
   } else {  // clips (B, C, T, H, W) -> (B, T/t*g*g, C*t*p*p), order (c, dt, ph, pw)
     SHEARS_CHECK(x.dim() == 5 && x.size(1) == in_chans && x.size(2) == frames && x.size(3) == image_size &&
                      x.size(4) == image_size,

@@ -15,7 +15,8 @@
 namespace shears::nn {
 
 // Patch (2-D) or tubelet (3-D) embedding as one GEMM over flattened patches. The weight
-// keeps the convolution layout (dim, C, [t,] p, p) so checkpoints load one to one.
+// keeps the convolution layout (dim, C, [t,] p, p) so checkpoints load one to one. With a conv
+// stem (images only) the patches are cut from the stem's stem_channels-channel output.
 class PatchEmbed : public Module {
  public:
   PatchEmbed(const ModelConfig& cfg, Generator& gen);
@@ -27,7 +28,13 @@ class PatchEmbed : public Module {
     Proj(Tensor w, Tensor b);
   };
   std::shared_ptr<Proj> proj;
+  std::shared_ptr<Proj> stem;  // 3x3 conv stem (ModelConfig::stem_channels), null without one
   int64_t in_chans, patch, tubelet, frames, image_size, dim;
+
+ private:
+  // (B, C, H, W) -> (B, H, W, S): GELU of the 3x3 "same" convolution, as shifted copies + one GEMM
+  // (only ops every device backend has)
+  Tensor stem_forward(const Tensor& x) const;
 };
 
 // Children registered under numeric names ("blocks.0", "blocks.1", ...). Keeps every block's

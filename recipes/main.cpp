@@ -60,7 +60,7 @@ struct Config {
   std::string stack_row;  // pipeline of the stacked row ("none" = no row)
   int64_t stop_after_steps = -1;
   int64_t epochs = 0, batch_size = 128, train_limit = 0, eval_limit = 0, patch = 7, dim = 128, depth = 6,
-          heads = 4, mlp_hidden = 256, log_every = 50;
+          heads = 4, mlp_hidden = 256, stem = 0, log_every = 50;
   double base_lr = 1e-3, lr = 0, warmup_epochs = 1, min_lr = 1e-5, weight_decay = 0.05, smoothing = 0.1,
          mixup = 0.8, cutmix = 1.0, mix_prob = 0.5, erase = 0.25, drop_path = 0.0, crop_padding = 2;
   uint64_t seed = 0;
@@ -120,6 +120,8 @@ Config parse_args(int argc, char** argv, bool& exit_now) {
       ("depth", "number of blocks", cxxopts::value<int64_t>()->default_value("6"))
       ("heads", "attention heads", cxxopts::value<int64_t>()->default_value("4"))
       ("mlp", "MLP hidden width", cxxopts::value<int64_t>()->default_value("256"))
+      ("stem", "channels of a 3x3 convolutional stem (+ GELU) before the patch embedding (0 = none: timm's plain "
+       "patchify; nn/config.h stem_channels)", cxxopts::value<int64_t>()->default_value("0"))
       ("train-limit", "use the first N training images (0 = all 60000) [quick 2048]", cxxopts::value<int64_t>())
       ("eval-limit", "evaluate on the first N test images (0 = all 10000) [quick 1000]", cxxopts::value<int64_t>())
       ("seed", "seed of initialization, data order and augmentation (same seed + threads = same run)",
@@ -202,6 +204,7 @@ Config parse_args(int argc, char** argv, bool& exit_now) {
   c.depth = r["depth"].as<int64_t>();
   c.heads = r["heads"].as<int64_t>();
   c.mlp_hidden = r["mlp"].as<int64_t>();
+  c.stem = r["stem"].as<int64_t>();
   c.seed = r["seed"].as<uint64_t>();
   c.threads = r["threads"].as<int>();
   c.device = r["device"].as<std::string>();
@@ -249,6 +252,8 @@ Config parse_args(int argc, char** argv, bool& exit_now) {
   recipes::check_size_flag(c.depth, "depth", nn::kMaxDepth, "shears_main");
   recipes::check_size_flag(c.heads, "heads", std::min(c.dim, nn::kMaxHeads), "shears_main");
   recipes::check_size_flag(c.mlp_hidden, "mlp", nn::kMaxMlpHidden, "shears_main");
+  SHEARS_CHECK(c.stem >= 0 && c.stem <= nn::kMaxInChans, "shears_main", "--stem must be in [0, ", nn::kMaxInChans,
+               "] (0 = no stem), got ", c.stem);
   SHEARS_CHECK(c.dim % c.heads == 0, "shears_main", "--dim ", c.dim, " is not divisible by --heads ", c.heads);
   recipes::check_threads_flag(c.threads, "shears_main");
   recipes::check_non_negative_flag(c.min_lr, "min-lr", "shears_main");
@@ -278,6 +283,7 @@ nn::ModelConfig model_config(const Config& c) {
   m.patch_size = c.patch;
   m.dim = c.dim;
   m.blocks = nn::uniform_blocks(c.depth, c.heads, c.dim / c.heads, c.mlp_hidden);
+  m.stem_channels = c.stem;
   m.drop_path = c.drop_path;
   m.validate();
   return m;
@@ -287,7 +293,7 @@ nn::ModelConfig model_config(const Config& c) {
 // compared on --resume (--out, logging, evaluation and the pruning rows are not among them).
 train::RunConfig run_config_of(const Config& c) {
   using train::config_value;
-  return {{"seed", config_value(c.seed)},
+  train::RunConfig rc = {{"seed", config_value(c.seed)},
           {"epochs", config_value(c.epochs)},
           {"batch-size", config_value(c.batch_size)},
           {"lr", config_value(c.base_lr)},
@@ -309,6 +315,8 @@ train::RunConfig run_config_of(const Config& c) {
           {"mlp", config_value(c.mlp_hidden)},
           {"train-limit", config_value(c.train_limit)},
           {"threads", config_value(int64_t(get_num_threads()))}};  // effective: the kernels' partial sums
+  if (c.stem > 0) rc["stem"] = config_value(c.stem);  // recorded when set: states saved before --stem existed resume
+  return rc;
 }
 
 // Saves the training state every `every` optimizer steps, after the update (through `save`,
@@ -419,11 +427,11 @@ int run(const Config& c) {
               long(test_set->size()));
   char eff[1024];
   std::snprintf(eff, sizeof eff,
-                "model patch %ld dim %ld depth %ld heads %ld mlp %ld (%.2f M params, %.1f MFLOPs/img); epochs %ld, "
+                "model patch %ld dim %ld depth %ld heads %ld mlp %ld stem %ld (%.2f M params, %.1f MFLOPs/img); epochs %ld, "
                 "batch %ld, lr %.3g (= %.3g x %ld / 512), warm-up %.3g epochs, min lr %.1e, weight decay %.3g; "
                 "label smoothing %.3g, mixup %.3g / cutmix %.3g with prob %.3g (switch 0.5), random crop pad %.0f, "
                 "flip 0.5, erasing %.3g; drop path %.3g; seed %lu, %d threads",
-                long(c.patch), long(c.dim), long(c.depth), long(c.heads), long(c.mlp_hidden),
+                long(c.patch), long(c.dim), long(c.depth), long(c.heads), long(c.mlp_hidden), long(c.stem),
                 model.parameter_count() / 1e6, gflops * 1e3, long(c.epochs), long(c.batch_size), c.lr, c.base_lr,
                 long(c.batch_size), to.warmup_epochs, c.min_lr, c.weight_decay, c.smoothing, c.mixup, c.cutmix,
                 mixing ? c.mix_prob : 0.0, c.crop_padding, c.erase, c.drop_path, (unsigned long)c.seed,
@@ -514,8 +522,9 @@ int run(const Config& c) {
   std::printf("| model | params | GFLOPs/img | epochs | train images | train time | train img/s | last epoch loss | "
               "test top-1 | test top-5 | test UAR | test images | eval img/s |\n");
   std::printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
-  std::printf("| ViT p%ld d%ld x%ld h%ld | %.2f M | %.4f | %ld | %ld | %.1f s | %.0f | %.4f | %.2f%% | %.2f%% | %.2f%% | %ld | %.0f |\n",
-              long(c.patch), long(c.dim), long(c.depth), long(c.heads), model.parameter_count() / 1e6, gflops,
+  const std::string stem_label = c.stem > 0 ? " stem" + std::to_string(c.stem) : "";
+  std::printf("| ViT%s p%ld d%ld x%ld h%ld | %.2f M | %.4f | %ld | %ld | %.1f s | %.0f | %.4f | %.2f%% | %.2f%% | %.2f%% | %ld | %.0f |\n",
+              stem_label.c_str(), long(c.patch), long(c.dim), long(c.depth), long(c.heads), model.parameter_count() / 1e6, gflops,
               long(c.epochs), long(images), train_seconds, images / train_seconds, last_loss, 100 * ev.top1,
               100 * ev.top5, 100 * ev.uar, long(ev.samples), ev.samples / ev.seconds);
   if (c.profile)

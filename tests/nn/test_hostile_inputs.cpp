@@ -45,13 +45,6 @@ void write_raw(const std::string& path, const std::string& header, const std::st
 
 std::string nested(size_t depth) { return std::string(depth, '[') + std::string(depth, ']'); }
 
-// A JSON string literal holding `s` (only quotes need escaping in what the tests pass).
-std::string quoted(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) out += c == '"' ? std::string("\\\"") : std::string(1, c);
-  return out + "\"";
-}
-
 }  // namespace
 
 TEST_CASE("hostile: config sizes are checked before any division, naming the field", "[nn][hostile]") {
