@@ -86,6 +86,23 @@ TEST_CASE("Module::to moves parameters in place; a ViT forward on the GPU matche
   require_close(dev.forward(x), host.forward(x), 1e-4, 1e-5, "logits after moving back");
 }
 
+TEST_CASE("a ViT with a conv stem: forward and input gradient on the GPU match the host", "[cuda]") {
+  nn::ModelConfig cfg = test::small_vit(1);
+  cfg.stem_channels = 8;  // built from concat / narrow / stack / linear / gelu: no conv kernel needed
+  nn::VisionTransformer host(cfg, 3), dev(cfg, 3);
+  dev.to(gpu());
+  host.eval();
+  dev.eval();
+  Tensor xh = host_randn({2, 3, 32, 32}, 12), xd = host_randn({2, 3, 32, 32}, 12).to(gpu());
+  xh.set_requires_grad(true);
+  xd.set_requires_grad(true);
+  Tensor yh = host.forward(xh), yd = dev.forward(xd);
+  require_close(yd, yh, 1e-4, 1e-5, "logits");
+  backward(sum(yh));
+  backward(sum(yd));
+  require_close(xd.grad(), xh.grad(), 1e-4, 1e-5, "input gradient through the stem");
+}
+
 TEST_CASE("one ViT training step on the GPU matches the host step within 1e-4", "[cuda]") {
   nn::VisionTransformer host(test::small_vit(2), 5), dev(test::small_vit(2), 5);
   dev.to(gpu());
