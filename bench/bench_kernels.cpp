@@ -2,7 +2,7 @@
 // shears (kernels::matmul on Tensors) next to direct OpenBLAS calls on the same shapes,
 // and GB/s of softmax, layer_norm and gelu on a (12608, 384) f32 tensor; then the ops P3B added
 // (no-grad forwards): layer_norm_select and index_add (GB/s), batch_norm (GB/s), conv2d 3x3 (GFLOP/s);
-// and the attention core with and without its (B, H, N, N) probabilities (GFLOP/s).
+// and the attention core with its (B, H, N, N) probabilities vs the fused no-grad kernel (GFLOP/s).
 // Method: warm-up, then --samples samples of at least --min-time seconds each, the
 // variants of one comparison interleaved sample by sample; medians are reported.
 #include <cblas.h>
@@ -275,20 +275,30 @@ int main(int argc, char** argv) {
               (long long)cb, (long long)grid, (long long)grid, (long long)ch, (long long)ch, t2[3] * 1e3,
               conv_flops / t2[3] / 1e9);
 
-  // Attention core, no grad, DeiT-S shapes (batch 64 x 197 tokens, 6 heads of 64): with the (B, H, N, N)
-  // probabilities written out (what token pruning reads) vs without (each (b, h) tile in a per-thread
-  // buffer), interleaved. FLOPs: 2 GEMMs of 2·N·N·D per (b, h).
-  const int64_t ab = 64, an = 197, ah = 6, ad = 64;
-  Tensor qkv = random_tensor({ab, an, 3 * ah * ad}, 13), probs;
-  std::vector<double> t3 = measure({
-      [&] { o = attention(qkv, ah, 0.125, &probs); },
-      [&] { o = attention(qkv, ah, 0.125); },
-  });
-  const double attn_flops = 4.0 * ab * ah * an * an * ad;
-  std::printf("\n| attention core (no grad) | qkv shape | ms | GFLOP/s |\n|---|---|---|---|\n");
-  for (int i = 0; i < 2; ++i)
-    std::printf("| %s | (%lld, %lld, %lld), %lld heads | %.3f | %.1f |\n",
-                i == 0 ? "probabilities kept (B, H, N, N)" : "probabilities not materialised", (long long)ab,
-                (long long)an, (long long)(3 * ah * ad), (long long)ah, t3[size_t(i)] * 1e3, attn_flops / t3[size_t(i)] / 1e9);
+  // Attention core, no grad: with the (B, H, N, N) probabilities written out (what token pruning reads;
+  // per-(b, h) GEMMs and a softmax pass over each N x N tile) vs without (the fused float kernel of
+  // tensor/attention_nograd.cpp), interleaved. Shapes: DeiT-S (197 tokens, 6 heads of 64), a P3B-sliced
+  // DeiT-S block (6 heads of 24) and the main job's model (17 tokens, 4 heads of 32). FLOPs: 2 GEMMs of
+  // 2·N·N·D per (b, h).
+  struct AttnShape {
+    const char* name;
+    int64_t b, n, h, d;
+  };
+  const AttnShape attn_shapes[] = {{"DeiT-S", 64, 197, 6, 64}, {"P3B-sliced DeiT-S", 64, 197, 6, 24},
+                                   {"main job", 128, 17, 4, 32}};
+  std::printf("\n| attention core (no grad) | qkv shape | probabilities kept: ms | GFLOP/s | not materialised (fused): ms "
+              "| GFLOP/s | speedup |\n|---|---|---|---|---|---|---|\n");
+  for (const AttnShape& a : attn_shapes) {
+    Tensor qkv = random_tensor({a.b, a.n, 3 * a.h * a.d}, 13), probs;
+    const double scale = 1.0 / std::sqrt(double(a.d));
+    std::vector<double> t3 = measure({
+        [&] { o = attention(qkv, a.h, scale, &probs); },
+        [&] { o = attention(qkv, a.h, scale); },
+    });
+    const double attn_flops = 4.0 * a.b * a.h * a.n * a.n * a.d;
+    std::printf("| %s | (%lld, %lld, %lld), %lld heads | %.3f | %.1f | %.3f | %.1f | %.2fx |\n", a.name, (long long)a.b,
+                (long long)a.n, (long long)(3 * a.h * a.d), (long long)a.h, t3[0] * 1e3, attn_flops / t3[0] / 1e9,
+                t3[1] * 1e3, attn_flops / t3[1] / 1e9, t3[0] / t3[1]);
+  }
   return 0;
 }

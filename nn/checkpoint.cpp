@@ -65,6 +65,11 @@ std::vector<std::pair<std::string, Shape>> parameter_shapes(const ModelConfig& c
   if (cfg.stem_channels > 0) {
     out.emplace_back("patch_embed.stem.weight", Shape{cfg.stem_channels, cfg.in_chans, 3, 3});
     out.emplace_back("patch_embed.stem.bias", Shape{cfg.stem_channels});
+    for (int64_t k = 1; k < cfg.stem_depth; ++k) {
+      const std::string name = "patch_embed.stem_conv" + std::to_string(k);
+      out.emplace_back(name + ".weight", Shape{cfg.stem_channels, cfg.stem_channels, 3, 3});
+      out.emplace_back(name + ".bias", Shape{cfg.stem_channels});
+    }
   }
   out.emplace_back("patch_embed.proj.weight", video ? Shape{d, cfg.in_chans, cfg.tubelet, cfg.patch_size, cfg.patch_size}
                                                     : Shape{d, cfg.embed_chans(), cfg.patch_size, cfg.patch_size});

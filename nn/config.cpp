@@ -40,7 +40,7 @@ void validate_stats(const char* field, const std::vector<double>& v, int64_t in_
 const std::vector<std::string> kTopKeys = {"arch",  "image_size",  "in_chans", "patch_size", "frames",
                                            "tubelet", "dim",     "blocks",   "num_classes", "qkv_bias",
                                            "ln_eps",  "drop_path", "mean",   "std",  "fc_norm_eps",
-                                           "stem_channels"};
+                                           "stem_channels", "stem_depth"};
 const std::vector<std::string> kBlockKeys = {"heads",   "head_dim", "mlp_hidden", "attn_scale",
                                              "attn_in", "attn_out", "mlp_in",     "mlp_out"};
 
@@ -163,6 +163,10 @@ void ModelConfig::validate() const {
     fail(kOp, "stem_channels must be in [0, ", kMaxInChans, "] (0 = no stem), got ", stem_channels);
   if (stem_channels > 0 && arch != "vit")
     fail(kOp, "stem_channels (a convolutional stem) is supported for arch \"vit\" only, got arch \"", arch, "\"");
+  if (stem_depth < 1 || stem_depth > kMaxStemDepth)
+    fail(kOp, "stem_depth must be in [1, ", kMaxStemDepth, "] (1 = a single stem layer), got ", stem_depth);
+  if (stem_depth > 1 && stem_channels == 0)
+    fail(kOp, "stem_depth ", stem_depth, " needs a stem (stem_channels > 0), got stem_channels 0");
   if (patch_pixels() > kMaxPatchPixels)  // each factor is capped: the product fits int64
     fail(kOp, "in_chans * tubelet * patch_size^2 is ", patch_pixels(), ", above the cap of ", kMaxPatchPixels);
   if (embed_pixels() > kMaxPatchPixels)
@@ -216,6 +220,7 @@ std::string ModelConfig::to_json() const {
   j["tubelet"] = tubelet;
   j["dim"] = dim;
   if (stem_channels > 0) j["stem_channels"] = stem_channels;
+  if (stem_depth > 1) j["stem_depth"] = stem_depth;
   j["num_classes"] = num_classes;
   j["qkv_bias"] = qkv_bias;
   j["ln_eps"] = ln_eps;
@@ -256,6 +261,7 @@ ModelConfig ModelConfig::from_json(const std::string& text) {
   c.tubelet = get_int(j, "", "tubelet");
   c.dim = get_int(j, "", "dim");
   c.stem_channels = j.contains("stem_channels") ? get_int(j, "", "stem_channels") : 0;  // optional: 0 = no stem
+  c.stem_depth = j.contains("stem_depth") ? get_int(j, "", "stem_depth") : 1;  // optional: 1 layer
   c.num_classes = get_int(j, "", "num_classes");
   const Json& qkv_bias = get_key(j, "", "qkv_bias");
   if (!qkv_bias.is_boolean()) fail(kOp, "key 'qkv_bias' must be a boolean, got ", qkv_bias.type_name());

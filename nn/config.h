@@ -20,6 +20,7 @@ inline constexpr int64_t kMaxMlpHidden = int64_t(1) << 18;     // mlp_hidden
 inline constexpr int64_t kMaxDepth = int64_t(1) << 10;         // number of blocks
 inline constexpr int64_t kMaxImageSize = int64_t(1) << 14;     // image_size (and patch_size)
 inline constexpr int64_t kMaxInChans = int64_t(1) << 10;       // in_chans
+inline constexpr int64_t kMaxStemDepth = 8;                      // stem_depth
 inline constexpr int64_t kMaxFrames = int64_t(1) << 12;        // frames (and tubelet)
 inline constexpr int64_t kMaxPatchPixels = int64_t(1) << 24;   // in_chans * tubelet * patch^2
 inline constexpr int64_t kMaxTokens = int64_t(1) << 20;        // num_tokens()
@@ -79,6 +80,11 @@ struct ModelConfig {
   // one layer). Parameters patch_embed.stem.{weight (S, in_chans, 3, 3), bias (S)}; JSON key
   // "stem_channels", written only when set.
   int64_t stem_channels = 0;
+  // Layers of that stem (1 = the single conv above; needs stem_channels > 0): each further layer is a
+  // 3x3 "same" convolution S -> S + GELU at full resolution, parameters
+  // patch_embed.stem_conv{k}.{weight (S, S, 3, 3), bias (S)} for k = 1 .. stem_depth - 1; JSON key
+  // "stem_depth", written only when above 1.
+  int64_t stem_depth = 1;
   std::vector<BlockConfig> blocks;
   int64_t num_classes = 1000;    // 0: no head (features only)
   bool qkv_bias = true;          // vit: one qkv bias; videomae: q_bias and v_bias (k bias 0)

@@ -59,9 +59,9 @@ FlopReport count_flops(const ModelConfig& cfg, const TokenCounts& tokens_per_blo
   const double d = static_cast<double>(cfg.dim);
   FlopReport r;
   r.embed = static_cast<double>(cfg.num_patches()) * d * static_cast<double>(cfg.embed_pixels());
-  if (cfg.stem_channels > 0)  // the 3x3 stem at every pixel
+  if (cfg.stem_channels > 0)  // the 3x3 stem at every pixel: in_chans -> S, then S -> S per further layer
     r.embed += static_cast<double>(cfg.image_size * cfg.image_size) * static_cast<double>(cfg.stem_channels) *
-               static_cast<double>(cfg.in_chans * 9);
+               static_cast<double>((cfg.in_chans + (cfg.stem_depth - 1) * cfg.stem_channels) * 9);
   r.total = r.embed;
   for (int64_t i = 0; i < depth; ++i) {
     const auto& [n_in, n_out] = tokens[static_cast<size_t>(i)];
@@ -141,7 +141,10 @@ int64_t count_parameters(const ModelConfig& cfg) {
   cfg.validate();
   const int64_t d = cfg.dim;
   int64_t p = d * cfg.embed_pixels() + d;                    // patch / tubelet embedding
-  if (cfg.stem_channels > 0) p += cfg.stem_channels * (cfg.in_chans * 9 + 1);  // 3x3 stem
+  if (cfg.stem_channels > 0) {  // 3x3 stem: in_chans -> S, then S -> S per further layer
+    p += cfg.stem_channels * (cfg.in_chans * 9 + 1);
+    p += (cfg.stem_depth - 1) * cfg.stem_channels * (cfg.stem_channels * 9 + 1);
+  }
   if (cfg.has_cls_token()) p += d + cfg.num_tokens() * d;    // cls_token, learned pos_embed
   for (const BlockConfig& b : cfg.blocks) p += count_block_parameters(cfg, b);
   p += 2 * d;                                                // norm (vit) / fc_norm (videomae)

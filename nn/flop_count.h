@@ -7,7 +7,8 @@
 //    arithmetic operations. All counts are per sample (one image or one clip), forward only.
 //  - Counted: every Linear/matmul (n*k*m, bias add ignored), the patch/tubelet embedding
 //    (num_patches * dim * patch_pixels, bias ignored; with a conv stem, stem_channels per pixel
-//    plus the stem's H*W*stem_channels*in_chans*9), LayerNorm 5 per input element (affine),
+//    plus the stem's H*W*stem_channels*in_chans*9 and H*W*stem_channels^2*9 per further stem
+//    layer), LayerNorm 5 per input element (affine),
 //    and the two attention matmuls QK^T and AV, N*N*attn_width each. fvcore skips
 //    scaled_dot_product_attention, so those are counted here explicitly: a counter that
 //    drops them under-reports DeiT-S by 0.36 G and VideoMAE-B by 45.3 G.
@@ -80,7 +81,8 @@ TokenCounts keep_rate_token_counts(const ModelConfig& cfg, double keep_rate, con
 
 // Parameters stored by a timm ViT / HF VideoMAE classifier with this config.
 //  vit:      cls_token (dim) + pos_embed (N*dim) + patch_embed (dim*P + dim; P per embed_pixels, plus the stem's
-//            S*(in_chans*9 + 1) when stem_channels = S > 0) + blocks + norm (2*dim) + head
+//            S*(in_chans*9 + 1) + (stem_depth-1)*S*(S*9 + 1) when stem_channels = S > 0) + blocks
+//            + norm (2*dim) + head
 //  videomae: patch_embed (dim*P + dim) + blocks + fc_norm (2*dim) + head; the sinusoidal position
 //            embedding is fixed, not a parameter.
 //  block:    norm1 (2*dim) + qkv weight (3*aw*dim) + qkv bias (vit: 3*aw; videomae: q_bias + v_bias = 2*aw;

@@ -24,6 +24,10 @@ PatchEmbed::PatchEmbed(const ModelConfig& cfg, Generator& gen)
     stem = std::make_shared<Proj>(torch_default_uniform({cfg.stem_channels, in_chans, 3, 3}, fan_in, gen),
                                   torch_default_uniform({cfg.stem_channels}, fan_in, gen));
     register_module("stem", stem);
+    for (int64_t k = 1; k < cfg.stem_depth; ++k) {
+      stem_convs.push_back(std::make_shared<Conv2d>(cfg.stem_channels, cfg.stem_channels, 3, true, gen));
+      register_module("stem_conv" + std::to_string(k), stem_convs.back());
+    }
   }
   proj = std::make_shared<Proj>(trunc_normal(wshape, 0.02, gen), zeros({dim}));
   register_module("proj", proj);
@@ -43,7 +47,13 @@ Tensor PatchEmbed::stem_forward(const Tensor& x) const {
   // (B, C, 9, H, W) -> (B, H, W, C * 9) in the weight's (c, ky, kx) order
   Tensor cols = reshape(permute(stack(taps, 2), {0, 3, 4, 1, 2}), {B, H, W, C * 9});
   const int64_t S = stem->weight.size(0);
-  return gelu(linear(cols, reshape(stem->weight, {S, C * 9}), stem->bias));
+  Tensor y = gelu(linear(cols, reshape(stem->weight, {S, C * 9}), stem->bias));
+  SHEARS_CHECK(stem_convs.empty() || x.device().is_cpu(), "patch_embed",
+               "a stem of more than one layer (stem_depth ", stem_convs.size() + 1,
+               ") runs its further layers with the host's conv2d op; this model's input is on ", x.device().str(),
+               ": run it on the cpu");
+  for (const auto& conv : stem_convs) y = gelu(conv->forward(y));  // channels-last (B, H, W, S)
+  return y;
 }
 
 Tensor PatchEmbed::forward(const Tensor& x) const {

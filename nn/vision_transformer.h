@@ -9,6 +9,7 @@
 
 #include "nn/block.h"
 #include "nn/config.h"
+#include "nn/conv2d.h"
 #include "nn/model_extension.h"
 #include "nn/prune_log.h"
 
@@ -29,11 +30,12 @@ class PatchEmbed : public Module {
   };
   std::shared_ptr<Proj> proj;
   std::shared_ptr<Proj> stem;  // 3x3 conv stem (ModelConfig::stem_channels), null without one
+  std::vector<std::shared_ptr<Conv2d>> stem_convs;  // its further layers (stem_depth - 1; "stem_conv1", ...)
   int64_t in_chans, patch, tubelet, frames, image_size, dim;
 
  private:
   // (B, C, H, W) -> (B, H, W, S): GELU of the 3x3 "same" convolution, as shifted copies + one GEMM
-  // (only ops every device backend has)
+  // (only ops every device backend has), then GELU(conv2d) per further layer (the host's conv2d op)
   Tensor stem_forward(const Tensor& x) const;
 };
 

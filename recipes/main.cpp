@@ -60,7 +60,7 @@ struct Config {
   std::string stack_row;  // pipeline of the stacked row ("none" = no row)
   int64_t stop_after_steps = -1;
   int64_t epochs = 0, batch_size = 128, train_limit = 0, eval_limit = 0, patch = 7, dim = 128, depth = 6,
-          heads = 4, mlp_hidden = 256, stem = 0, log_every = 50;
+          heads = 4, mlp_hidden = 256, stem = 0, stem_depth = 1, log_every = 50;
   double base_lr = 1e-3, lr = 0, warmup_epochs = 1, min_lr = 1e-5, weight_decay = 0.05, smoothing = 0.1,
          mixup = 0.8, cutmix = 1.0, mix_prob = 0.5, erase = 0.25, drop_path = 0.0, crop_padding = 2;
   uint64_t seed = 0;
@@ -122,6 +122,8 @@ Config parse_args(int argc, char** argv, bool& exit_now) {
       ("mlp", "MLP hidden width", cxxopts::value<int64_t>()->default_value("256"))
       ("stem", "channels of a 3x3 convolutional stem (+ GELU) before the patch embedding (0 = none: timm's plain "
        "patchify; nn/config.h stem_channels)", cxxopts::value<int64_t>()->default_value("0"))
+      ("stem-depth", "3x3 conv + GELU layers of that stem (needs --stem; nn/config.h stem_depth)",
+       cxxopts::value<int64_t>()->default_value("1"))
       ("train-limit", "use the first N training images (0 = all 60000) [quick 2048]", cxxopts::value<int64_t>())
       ("eval-limit", "evaluate on the first N test images (0 = all 10000) [quick 1000]", cxxopts::value<int64_t>())
       ("seed", "seed of initialization, data order and augmentation (same seed + threads = same run)",
@@ -205,6 +207,7 @@ Config parse_args(int argc, char** argv, bool& exit_now) {
   c.heads = r["heads"].as<int64_t>();
   c.mlp_hidden = r["mlp"].as<int64_t>();
   c.stem = r["stem"].as<int64_t>();
+  c.stem_depth = r["stem-depth"].as<int64_t>();
   c.seed = r["seed"].as<uint64_t>();
   c.threads = r["threads"].as<int>();
   c.device = r["device"].as<std::string>();
@@ -254,6 +257,10 @@ Config parse_args(int argc, char** argv, bool& exit_now) {
   recipes::check_size_flag(c.mlp_hidden, "mlp", nn::kMaxMlpHidden, "shears_main");
   SHEARS_CHECK(c.stem >= 0 && c.stem <= nn::kMaxInChans, "shears_main", "--stem must be in [0, ", nn::kMaxInChans,
                "] (0 = no stem), got ", c.stem);
+  SHEARS_CHECK(c.stem_depth >= 1 && c.stem_depth <= nn::kMaxStemDepth, "shears_main", "--stem-depth must be in [1, ",
+               nn::kMaxStemDepth, "], got ", c.stem_depth);
+  SHEARS_CHECK(c.stem_depth == 1 || c.stem > 0, "shears_main", "--stem-depth ", c.stem_depth,
+               " needs a stem (--stem > 0)");
   SHEARS_CHECK(c.dim % c.heads == 0, "shears_main", "--dim ", c.dim, " is not divisible by --heads ", c.heads);
   recipes::check_threads_flag(c.threads, "shears_main");
   recipes::check_non_negative_flag(c.min_lr, "min-lr", "shears_main");
@@ -284,6 +291,7 @@ nn::ModelConfig model_config(const Config& c) {
   m.dim = c.dim;
   m.blocks = nn::uniform_blocks(c.depth, c.heads, c.dim / c.heads, c.mlp_hidden);
   m.stem_channels = c.stem;
+  m.stem_depth = c.stem_depth;
   m.drop_path = c.drop_path;
   m.validate();
   return m;
@@ -315,7 +323,8 @@ train::RunConfig run_config_of(const Config& c) {
           {"mlp", config_value(c.mlp_hidden)},
           {"train-limit", config_value(c.train_limit)},
           {"threads", config_value(int64_t(get_num_threads()))}};  // effective: the kernels' partial sums
-  if (c.stem > 0) rc["stem"] = config_value(c.stem);  // recorded when set: states saved before --stem existed resume
+  if (c.stem > 0) rc["stem"] = config_value(c.stem);
+  if (c.stem_depth > 1) rc["stem-depth"] = config_value(c.stem_depth);  // recorded when set: states saved before --stem existed resume
   return rc;
 }
 
@@ -427,12 +436,12 @@ int run(const Config& c) {
               long(test_set->size()));
   char eff[1024];
   std::snprintf(eff, sizeof eff,
-                "model patch %ld dim %ld depth %ld heads %ld mlp %ld stem %ld (%.2f M params, %.1f MFLOPs/img); epochs %ld, "
+                "model patch %ld dim %ld depth %ld heads %ld mlp %ld stem %ld x%ld (%.2f M params, %.1f MFLOPs/img); epochs %ld, "
                 "batch %ld, lr %.3g (= %.3g x %ld / 512), warm-up %.3g epochs, min lr %.1e, weight decay %.3g; "
                 "label smoothing %.3g, mixup %.3g / cutmix %.3g with prob %.3g (switch 0.5), random crop pad %.0f, "
                 "flip 0.5, erasing %.3g; drop path %.3g; seed %lu, %d threads",
                 long(c.patch), long(c.dim), long(c.depth), long(c.heads), long(c.mlp_hidden), long(c.stem),
-                model.parameter_count() / 1e6, gflops * 1e3, long(c.epochs), long(c.batch_size), c.lr, c.base_lr,
+                long(c.stem_depth), model.parameter_count() / 1e6, gflops * 1e3, long(c.epochs), long(c.batch_size), c.lr, c.base_lr,
                 long(c.batch_size), to.warmup_epochs, c.min_lr, c.weight_decay, c.smoothing, c.mixup, c.cutmix,
                 mixing ? c.mix_prob : 0.0, c.crop_padding, c.erase, c.drop_path, (unsigned long)c.seed,
                 get_num_threads());
@@ -522,7 +531,8 @@ int run(const Config& c) {
   std::printf("| model | params | GFLOPs/img | epochs | train images | train time | train img/s | last epoch loss | "
               "test top-1 | test top-5 | test UAR | test images | eval img/s |\n");
   std::printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
-  const std::string stem_label = c.stem > 0 ? " stem" + std::to_string(c.stem) : "";
+  const std::string stem_label =
+      c.stem > 0 ? " stem" + std::to_string(c.stem) + (c.stem_depth > 1 ? "x" + std::to_string(c.stem_depth) : "") : "";
   std::printf("| ViT%s p%ld d%ld x%ld h%ld | %.2f M | %.4f | %ld | %ld | %.1f s | %.0f | %.4f | %.2f%% | %.2f%% | %.2f%% | %ld | %.0f |\n",
               stem_label.c_str(), long(c.patch), long(c.dim), long(c.depth), long(c.heads), model.parameter_count() / 1e6, gflops,
               long(c.epochs), long(images), train_seconds, images / train_seconds, last_loss, 100 * ev.top1,

@@ -5,6 +5,7 @@
 // in parallel, with single-threaded BLAS inside each task.
 #include <vector>
 
+#include "tensor/attention_nograd.h"
 #include "tensor/fast_math.h"
 #include "tensor/gemm.h"
 #include "tensor/device_dispatch.h"
@@ -107,6 +108,10 @@ AttentionResult attention(const Tensor& qkv_in, int64_t heads, double scale, boo
   AttentionResult r;
   r.out = Tensor::empty({g.B, g.N, g.C}, qkv.dtype());
   if (keep_probs) r.probs = Tensor::empty({g.B, g.H, g.N, g.N}, qkv.dtype());
+  if (!keep_probs && qkv.dtype() == DType::F32) {  // fused, no N x N tile (tensor/attention_nograd.cpp)
+    attention_nograd_f32(qkv.data<float>(), g.B, g.N, g.C, g.H, scale, r.out.data<float>());
+    return r;
+  }
   SHEARS_DISPATCH_FLOAT(qkv.dtype(), "attention", [&] {
     using T = scalar_t;
     const T* base = qkv.data<T>();

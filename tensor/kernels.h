@@ -131,8 +131,10 @@ struct AttentionResult {
   Tensor out, probs;
 };
 // With keep_probs = false (no-grad inference where no one reads the probabilities) probs stays
-// undefined and each (b, h) tile of scores lives in a per-thread N x N buffer instead: the
-// (B, heads, N, N) tensor is never allocated or written. out is bitwise the same either way.
+// undefined and the (B, heads, N, N) tensor is never allocated or written: float runs the fused
+// kernel of tensor/attention_nograd.cpp (blocks of queries, scores in L1/L2, its own summation
+// order: out agrees with the keep_probs path to float rounding, not bitwise), double keeps one
+// per-thread N x N tile per (b, h) and the same bits as the keep_probs path.
 AttentionResult attention(const Tensor& qkv, int64_t heads, double scale, bool keep_probs = true);
 // dqkv: (B, N, 3C) from dout: (B, N, C)
 Tensor attention_backward(const Tensor& dout, const Tensor& qkv, const Tensor& probs, int64_t heads,

@@ -1,10 +1,12 @@
 // Forward tests of the fused transformer ops (linear, attention) against naive loops,
-// in f32 and f64, with strided inputs, and the attention probabilities they expose.
+// in f32 and f64, with strided inputs, and the attention probabilities they expose; the fused
+// float no-grad attention kernel on every tail shape of its blocking.
 #include <catch2/catch.hpp>
 
 #include <cmath>
 
 #include "autograd/ops.h"
+#include "tensor/parallel.h"
 #include "test_util.h"
 
 using namespace shears;
@@ -33,7 +35,7 @@ TEST_CASE("forward: linear matches x W^T + b on strided inputs", "[forward][fuse
 
 TEST_CASE("forward: attention matches per-head softmax(q k^T s) v and exposes the probabilities",
           "[forward][fused]") {
-  // a short (N = 5) and a longer (N = 70) sequence, both on the per-(b, h) GEMM path
+  // a short (N = 5) and a longer (N = 70) sequence
   for (int64_t N : {5, 70}) {
   const int64_t B = 2, H = 3, D = 2, C = H * D;
   const double scale = 0.7;
@@ -65,14 +67,81 @@ TEST_CASE("forward: attention matches per-head softmax(q k^T s) v and exposes th
         }
     require_close(out, want_out, default_tol(dt));
     require_close(probs, want_p, default_tol(dt));
-    // no-grad without probs: the (B, H, N, N) tensor is never made, the output is bitwise the same
+    // no-grad without probs: the (B, H, N, N) tensor is never made; float runs the fused kernel
+    // (tensor/attention_nograd.cpp, its own summation order), double the same per-head path
     NoGradGuard no_grad;
     const Tensor lean = attention(qkv, H, scale);
-    REQUIRE(ref_values(lean) == ref_values(out));
+    require_close(lean, want_out, default_tol(dt));
+    if (dt == DType::F64) REQUIRE(ref_values(lean) == ref_values(out));
   }
   }
   REQUIRE_THROWS_WITH(attention(zeros({2, 4, 10}), 2, 1.0), Catch::Contains("(B, N, 3C)"));
   REQUIRE_THROWS_WITH(attention(zeros({2, 4, 12}), 3, 1.0), Catch::Contains("not divisible by 3 heads"));
+}
+
+// Reference for the fused float kernel: out (B, N, C) in double from qkv values v; score_max gets
+// the largest |score|.
+static std::vector<double> attention_reference(const std::vector<double>& v, int64_t B, int64_t N, int64_t H,
+                                               int64_t D, double scale, double& score_max) {
+  score_max = 0;
+  const int64_t C = H * D;
+  auto at = [&](int64_t b, int64_t n, int64_t c) { return v[size_t((b * N + n) * 3 * C + c)]; };
+  std::vector<double> out(size_t(B * N * C));
+  std::vector<double> s(static_cast<size_t>(N));
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t h = 0; h < H; ++h)
+      for (int64_t i = 0; i < N; ++i) {
+        double m = -INFINITY, z = 0;
+        for (int64_t j = 0; j < N; ++j) {
+          double acc = 0;
+          for (int64_t d = 0; d < D; ++d) acc += at(b, i, h * D + d) * at(b, j, C + h * D + d);
+          s[size_t(j)] = acc * scale;
+          m = std::max(m, s[size_t(j)]);
+          score_max = std::max(score_max, std::abs(s[size_t(j)]));
+        }
+        for (int64_t j = 0; j < N; ++j) z += (s[size_t(j)] = std::exp(s[size_t(j)] - m));
+        for (int64_t d = 0; d < D; ++d) {
+          double acc = 0;
+          for (int64_t j = 0; j < N; ++j) acc += s[size_t(j)] / z * at(b, j, 2 * C + h * D + d);
+          out[size_t((b * N + i) * C + h * D + d)] = acc;
+        }
+      }
+  return out;
+}
+
+TEST_CASE("forward: the fused float no-grad attention matches a double reference on every tail shape",
+          "[forward][fused]") {
+  // Query blocks of 2 SIMD vectors (16 or 32), key blocks of 8/4/1 and value blocks of 8/4/1: sequence
+  // lengths and head dims around those sizes, 1-3 heads; scores up to ~|40| test the max subtraction.
+  struct Case {
+    int64_t B, N, H, D;
+    double lo, hi, scale;
+  };
+  const Case cases[] = {{1, 1, 1, 1, -1, 1, 1.0},      {2, 5, 3, 2, -2, 2, 0.7},    {1, 17, 4, 32, -1, 1, 0.18},
+                        {2, 33, 2, 17, -2, 2, 0.24},   {1, 70, 3, 13, -3, 3, 0.3},  {1, 197, 2, 64, -1, 1, 0.125},
+                        {3, 9, 1, 7, -6, 6, 1.0},      {1, 40, 1, 5, -10, 10, 0.9}};
+  for (const Case& c : cases) {
+    INFO("B " << c.B << " N " << c.N << " heads " << c.H << " head_dim " << c.D);
+    const int64_t C = c.H * c.D;
+    Tensor qkv = random_tensor({c.B, c.N, 3 * C}, DType::F32, 5 + uint64_t(c.N * 7 + c.D), c.lo, c.hi);
+    NoGradGuard no_grad;
+    const Tensor out = attention(qkv, c.H, c.scale);
+    Ref want({c.B, c.N, C});
+    double score_max = 0;
+    want.v = attention_reference(ref_values(qkv), c.B, c.N, c.H, c.D, c.scale, score_max);
+    // float scores carry a rounding error of a few ulps of their size, which exp turns into a
+    // relative error of the probabilities: 4 ulps (2^-22) of the largest score on top of 1e-5
+    require_close(out, want, 1e-5 + std::ldexp(score_max, -22));
+    // the same bits for 1 and 2 threads
+    const int saved = get_num_threads();
+    set_num_threads(1);
+    const std::vector<double> one = ref_values(attention(qkv, c.H, c.scale));
+    set_num_threads(2);
+    const std::vector<double> two = ref_values(attention(qkv, c.H, c.scale));
+    set_num_threads(saved);
+    REQUIRE(one == two);
+    REQUIRE(one == ref_values(out));
+  }
 }
 
 TEST_CASE("forward: cross_entropy matches -mean log softmax at the label, with smoothing", "[forward][fused]") {

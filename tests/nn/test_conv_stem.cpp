@@ -2,7 +2,8 @@
 // 3x3 "same" convolution + GELU + patchify + projection computed in double loops; float64
 // gradients through the stem match finite differences; parameter shapes, parameter and FLOP
 // counts agree with the module; the JSON config round-trips (and files without the key have no
-// stem); bad values are refused naming the field; a saved model reloads to the same logits.
+// stem); bad values are refused naming the field; a saved model reloads to the same logits. A
+// two-layer stem (stem_depth 2) the same way: naive reference, gradcheck, counts, JSON, reload.
 #include <catch2/catch.hpp>
 
 #include <cmath>
@@ -26,8 +27,9 @@ using test::ref_values;
 
 namespace {
 
-nn::ModelConfig stem_config(int64_t stem) {
+nn::ModelConfig stem_config(int64_t stem, int64_t depth = 1) {
   nn::ModelConfig c;
+  c.stem_depth = depth;
   c.arch = "vit";
   c.image_size = 6, c.in_chans = 2, c.patch_size = 3, c.dim = 8;
   c.stem_channels = stem;
@@ -143,6 +145,118 @@ TEST_CASE("conv stem: shapes, counts, JSON, validation and reload", "[nn][stem]"
   nn::save_model(path, model);
   auto loaded = nn::load_model(path);
   REQUIRE(loaded->config().stem_channels == 3);
+  Generator gen(11);
+  const Tensor x = uniform({2, 2, 6, 6}, -1.0, 1.0, DType::F32, &gen);
+  NoGradGuard no_grad;
+  model.eval();
+  loaded->eval();
+  REQUIRE(ref_values(loaded->forward(x)) == ref_values(model.forward(x)));
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("conv stem, two layers: tokens equal two naive 3x3 convolutions + GELU, then patchify + projection",
+          "[nn][stem]") {
+  const nn::ModelConfig cfg = stem_config(3, 2);
+  nn::VisionTransformer model(cfg, 4);
+  REQUIRE(model.patch_embed->stem_convs.size() == 1);
+  to_f64(model);
+  Generator gen(9);
+  const Tensor x = uniform({2, 2, 6, 6}, -1.0, 1.0, DType::F64, &gen);
+  const Tensor got = model.patch_embed->forward(x);
+  REQUIRE(got.shape() == Shape({2, 4, 8}));
+  const std::vector<double> xv = ref_values(x), sw = ref_values(model.patch_embed->stem->weight),
+                            sb = ref_values(model.patch_embed->stem->bias),
+                            w2 = ref_values(model.patch_embed->stem_convs[0]->weight),
+                            b2 = ref_values(model.patch_embed->stem_convs[0]->bias),
+                            pw = ref_values(model.patch_embed->proj->weight),
+                            pb = ref_values(model.patch_embed->proj->bias), gv = ref_values(got);
+  const int64_t B = 2, C = 2, H = 6, S = 3, P = 3, D = 8, g = 2;
+  // one 3x3 "same" conv + GELU over (c, y, x) planes: in (cin, H, H) -> out (cout, H, H)
+  auto conv = [&](const std::vector<double>& in, int64_t cin, const std::vector<double>& w,
+                  const std::vector<double>& bias, int64_t cout) {
+    std::vector<double> out(size_t(cout * H * H));
+    for (int64_t o = 0; o < cout; ++o)
+      for (int64_t y = 0; y < H; ++y)
+        for (int64_t xx = 0; xx < H; ++xx) {
+          double acc = bias[size_t(o)];
+          for (int64_t c = 0; c < cin; ++c)
+            for (int64_t ky = 0; ky < 3; ++ky)
+              for (int64_t kx = 0; kx < 3; ++kx) {
+                const int64_t yy = y + ky - 1, xs = xx + kx - 1;
+                if (yy < 0 || yy >= H || xs < 0 || xs >= H) continue;
+                acc += w[size_t(((o * cin + c) * 3 + ky) * 3 + kx)] * in[size_t((c * H + yy) * H + xs)];
+              }
+          out[size_t((o * H + y) * H + xx)] = gelu_ref(acc);
+        }
+    return out;
+  };
+  for (int64_t b = 0; b < B; ++b) {
+    const std::vector<double> img(xv.begin() + b * C * H * H, xv.begin() + (b + 1) * C * H * H);
+    const std::vector<double> feat = conv(conv(img, C, sw, sb, S), S, w2, b2, S);
+    for (int64_t gy = 0; gy < g; ++gy)
+      for (int64_t gx = 0; gx < g; ++gx)
+        for (int64_t d = 0; d < D; ++d) {
+          double acc = pb[size_t(d)];
+          for (int64_t s2 = 0; s2 < S; ++s2)
+            for (int64_t py = 0; py < P; ++py)
+              for (int64_t px = 0; px < P; ++px)
+                acc += pw[size_t(((d * S + s2) * P + py) * P + px)] *
+                       feat[size_t((s2 * H + gy * P + py) * H + gx * P + px)];
+          REQUIRE(gv[size_t((b * g * g + gy * g + gx) * D + d)] == Approx(acc).margin(1e-12));
+        }
+  }
+}
+
+TEST_CASE("conv stem, two layers: float64 gradients, counts, JSON, validation and reload", "[nn][stem][gradcheck]") {
+  {
+    nn::VisionTransformer model(stem_config(2, 2), 5);
+    to_f64(model);
+    Generator gen(10);
+    const Tensor x = uniform({1, 2, 6, 6}, -1.0, 1.0, DType::F64, &gen);
+    auto& conv = *model.patch_embed->stem_convs[0];
+    GradcheckResult r = gradcheck(
+        [&](const TensorList& in) {
+          conv.weight = in[1];
+          conv.bias = in[2];
+          return model.forward(in[0]);
+        },
+        {x, kernels::contiguous(conv.weight), kernels::contiguous(conv.bias)});
+    INFO(r.report);
+    CHECK(r.ok);
+  }
+  const nn::ModelConfig cfg = stem_config(3, 3);
+  nn::VisionTransformer model(cfg, 6);
+  std::map<std::string, Shape> have;
+  for (const auto& [name, t] : model.named_parameters()) have[name] = t.shape();
+  const auto want = nn::parameter_shapes(cfg);
+  REQUIRE(want.size() == have.size());
+  for (const auto& [name, shape] : want) {
+    INFO(name);
+    REQUIRE(have.count(name));
+    REQUIRE(have[name] == shape);
+  }
+  REQUIRE(have["patch_embed.stem_conv2.weight"] == Shape({3, 3, 3, 3}));
+  REQUIRE(nn::count_parameters(cfg) == model.parameter_count());
+  // two further layers: 36 pixels x 3 out x 3 in x 9 = 2916 each on top of the one-layer stem
+  REQUIRE(nn::count_flops(cfg).embed == nn::count_flops(stem_config(3)).embed + 2 * 2916.0);
+
+  const nn::ModelConfig back = nn::ModelConfig::from_json(cfg.to_json());
+  REQUIRE(back.stem_depth == 3);
+  REQUIRE(stem_config(3).to_json().find("stem_depth") == std::string::npos);  // no key for one layer
+  REQUIRE(nn::ModelConfig::from_json(stem_config(3).to_json()).stem_depth == 1);
+  nn::ModelConfig bad = stem_config(3, 0);
+  REQUIRE_THROWS_WITH(bad.validate(), Catch::Contains("stem_depth must be in [1, 8]"));
+  bad = stem_config(3, 9);
+  REQUIRE_THROWS_WITH(bad.validate(), Catch::Contains("stem_depth must be in [1, 8]"));
+  bad = stem_config(0, 2);
+  REQUIRE_THROWS_WITH(bad.validate(), Catch::Contains("stem_depth 2 needs a stem"));
+
+  const auto dir = std::filesystem::temp_directory_path() / ("shears_stem2_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const std::string path = (dir / "stem.safetensors").string();
+  nn::save_model(path, model);
+  auto loaded = nn::load_model(path);
+  REQUIRE(loaded->config().stem_depth == 3);
   Generator gen(11);
   const Tensor x = uniform({2, 2, 6, 6}, -1.0, 1.0, DType::F32, &gen);
   NoGradGuard no_grad;

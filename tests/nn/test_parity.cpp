@@ -142,7 +142,9 @@ void classifier_parity(const std::string& fixture, const nn::ModelConfig& expect
   const Tensor& labels = fx.get("__labels__");
   REQUIRE(labels.dtype() == DType::I64);
 
-  // no dropout / drop_path in these configs: eval and train forward are identical
+  // no dropout / drop_path in these configs: eval and train forward agree (to float rounding: the
+  // no-grad forward runs the fused attention kernel, tensor/attention_nograd.cpp, whose summation
+  // order differs from the training path's per-head GEMMs)
   model.eval();
   Tensor eval_logits;
   {
@@ -151,7 +153,7 @@ void classifier_parity(const std::string& fixture, const nn::ModelConfig& expect
   }
   model.train();
   Tensor logits = model.forward(input);
-  CHECK(max_abs_diff(eval_logits, logits) == 0.0);
+  CHECK(max_abs_diff(eval_logits, logits) <= 1e-5);
 
   check_output(fx, "logits", logits, "__logits__");
   Tensor loss = cross_entropy(logits, labels);
@@ -214,7 +216,7 @@ TEST_CASE("parity: VideoMAE pretraining with a fixed tube mask matches PyTorch",
   }
   model.train();
   nn::VideoMAEPretrain::Output out = model.forward(clips, mask);
-  CHECK(max_abs_diff(eval_pred, out.pred) == 0.0);
+  CHECK(max_abs_diff(eval_pred, out.pred) <= 1e-5);  // fused no-grad attention: rounding only
   REQUIRE(out.pred.shape() == Shape{2, 4, cfg.encoder.patch_pixels()});
 
   check_output(fx, "pred", out.pred, "__pred__");

@@ -59,7 +59,11 @@ TEST_CASE("distillation loss is MSE(logits) + MSE(features) and zero for a copy"
   CHECK(got == Approx(want).epsilon(1e-5));
   CHECK(want > 0);
   auto copy = pruning::clone_model(*teacher);
-  CHECK(recipes::distillation_loss_on(*copy, *teacher, x).item<double>() == 0.0);
+  // a copy: zero up to float rounding (the teacher's no-grad forward runs the fused attention kernel,
+  // the student's training forward the per-head GEMMs); a different student is far above that
+  const double copy_loss = recipes::distillation_loss_on(*copy, *teacher, x).item<double>();
+  CHECK(copy_loss < 1e-10);
+  CHECK(want > 1e6 * copy_loss);
   CHECK_FALSE(teacher->is_training());  // the teacher's mode is restored (it was eval)
 }
 
