@@ -16,6 +16,7 @@
 #include "common/finetune.h"
 #include "common/main_pruning_rows.h"
 #include "common/recipe_main.h"
+#include "common/training_state_keeper.h"
 
 #include "autograd/ops.h"
 #include "data/data_loader.h"
@@ -328,21 +329,6 @@ train::RunConfig run_config_of(const Config& c) {
   return rc;
 }
 
-// Saves the training state every `every` optimizer steps, after the update (through `save`,
-// which receives the number of steps done).
-class PeriodicStateSave : public train::TrainingController {
- public:
-  PeriodicStateSave(int64_t every, std::function<void(int64_t steps_done)> save)
-      : every_(every), save_(std::move(save)) {}
-  void after_step(nn::VisionTransformer&, int64_t step) override {
-    if ((step + 1) % every_ == 0) save_(step + 1);
-  }
-
- private:
-  int64_t every_;
-  std::function<void(int64_t)> save_;
-};
-
 int run(const Config& c) {
   // Under mpirun (docs/distributed.md): data parallel over the ranks; rank 0 prints and writes files.
   dist::quiet_non_root_stdout();
@@ -411,9 +397,10 @@ int run(const Config& c) {
     nn::remove_dead_writer_temp_files(c.out + "/vit_fmnist.safetensors");
   }
   const train::RunConfig run_config = run_config_of(c);
+  // Training states: at epoch ends, on --stop-after-steps and every --save-every steps. Each is
+  // written atomically and refused when a tensor is NaN/inf, so state_path is always loadable.
+  recipes::TrainingStateKeeper states(state_path, model, trainer.optimizer(), train_loader, run_config, root);
   train::TrainState state;  // where training starts: epoch, global step, batch within the epoch
-  std::string last_good_path;  // the newest training state known good (loaded or saved by this run)
-  train::TrainState last_good;
   if (!c.resume.empty()) {
     const train::TrainState saved = train::read_train_state(c.resume);
     if (saved.run_config.empty()) {
@@ -424,8 +411,7 @@ int run(const Config& c) {
       if (!allowed.empty()) std::printf("resume: allowed by --resume-override: %s\n", train::describe(allowed).c_str());
     }
     state = train::load_train_state(c.resume, model, trainer.optimizer());
-    last_good_path = c.resume;
-    last_good = state;
+    states.resumed_from(c.resume, state);
     trainer.set_step(state.step);
     std::printf("resumed from %s at epoch %ld, step %ld, batch %ld\n", c.resume.c_str(), long(state.epoch),
                 long(state.step), long(state.next_batch));
@@ -458,29 +444,10 @@ int run(const Config& c) {
   }
   std::fflush(stdout);
 
-  // Training states: at epoch ends, on --stop-after-steps and every --save-every steps. Each is
-  // written atomically and refused when a tensor is NaN/inf, so state_path is always loadable.
-  int64_t epoch_in_progress = state.epoch;
-  auto state_after = [&](int64_t steps_done) {  // the position after `steps_done` optimizer steps
-    train::TrainState s;
-    s.epoch = epoch_in_progress;
-    s.step = steps_done;
-    s.next_batch = train_loader.next_batch_index();
-    if (s.next_batch >= train_loader.batches_per_epoch()) s.epoch += 1, s.next_batch = 0;
-    s.run_config = run_config;
-    return s;
-  };
-  auto save_state = [&](const train::TrainState& s) {
-    if (root) train::save_train_state(state_path, model, trainer.optimizer(), s);  // atomic: temp file + rename
-    last_good_path = state_path;
-    last_good = s;
-  };
   // first: the gradients are summed over the ranks before any other controller sees them
   auto data_parallel = std::make_shared<dist::DataParallel>();
   if (dist::distributed()) trainer.add_controller(data_parallel);
-  if (c.save_every > 0)
-    trainer.add_controller(std::make_shared<PeriodicStateSave>(
-        c.save_every, [&](int64_t steps_done) { save_state(state_after(steps_done)); }));
+  if (c.save_every > 0) trainer.add_controller(states.periodic_saver(c.save_every));
 
   const double t_train = now_s();
   const int64_t first_step = trainer.step();
@@ -488,30 +455,18 @@ int run(const Config& c) {
   double last_loss = 0;
   try {
     for (int64_t e = state.epoch; e < c.epochs; ++e) {
-      epoch_in_progress = e;
+      states.set_epoch(e);
       train_loader.start_epoch(e, e == state.epoch ? state.next_batch : 0);
       last_loss = trainer.train_epoch(train_loader, e);
       const bool stopped = trainer.step() == c.stop_after_steps;
-      if (last_good_path != state_path || last_good.step != trainer.step())  // not just saved by --save-every
-        save_state(state_after(trainer.step()));
+      states.save_at_epoch_end(trainer.step());
       if (stopped) {
         std::printf("stopped after %ld steps; resume with --resume %s\n", long(trainer.step()), state_path.c_str());
         return 0;
       }
     }
   } catch (const train::NonFiniteError& diverged) {
-    const std::string lower_lr = train::config_value(c.base_lr / 10);
-    throw Error(str_cat(
-        diverged.what(), "\n  ",
-        last_good_path.empty()
-            ? str_cat("no training state had been saved before step ", diverged.step + 1,
-                      " (--save-every N saves one every N steps); start again with a lower --lr (e.g. --lr ",
-                      lower_lr, ") or with --clip-grad 1")
-            : str_cat("the last good training state ", last_good_path, " (after step ", last_good.step,
-                      ") is kept and loadable; resume from it with a lower learning rate (--resume ",
-                      last_good_path, " --resume-override lr --lr ", lower_lr,
-                      ") or with gradient clipping (--resume ", last_good_path,
-                      " --resume-override clip-grad --clip-grad 1)")));
+    throw states.diverged(diverged, c.base_lr);
   }
   const double train_seconds = now_s() - t_train;
   const profile::Report training_profile = c.profile ? profile::stop() : profile::Report{};
