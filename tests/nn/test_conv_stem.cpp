@@ -46,6 +46,23 @@ void to_f64(nn::Module& m) {
   }
 }
 
+// Saves `model`, loads it back from the file alone and requires the same logits (eval, no grad).
+std::shared_ptr<nn::VisionTransformer> save_and_reload(nn::VisionTransformer& model, const std::string& tag) {
+  const auto dir = std::filesystem::temp_directory_path() / ("shears_stem_" + tag + "_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const std::string path = (dir / "stem.safetensors").string();
+  nn::save_model(path, model);
+  auto loaded = nn::load_model(path);
+  Generator gen(11);
+  const Tensor x = uniform({2, 2, 6, 6}, -1.0, 1.0, DType::F32, &gen);
+  NoGradGuard no_grad;
+  model.eval();
+  loaded->eval();
+  REQUIRE(ref_values(loaded->forward(x)) == ref_values(model.forward(x)));
+  std::filesystem::remove_all(dir);
+  return loaded;
+}
+
 double gelu_ref(double v) { return 0.5 * v * (1.0 + std::erf(v / std::sqrt(2.0))); }
 
 }  // namespace
@@ -139,19 +156,8 @@ TEST_CASE("conv stem: shapes, counts, JSON, validation and reload", "[nn][stem]"
   bad.stem_channels = 4;
   REQUIRE_THROWS_WITH(bad.validate(), Catch::Contains("stem_channels") && Catch::Contains("\"vit\" only"));
 
-  const auto dir = std::filesystem::temp_directory_path() / ("shears_stem_" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
-  const std::string path = (dir / "stem.safetensors").string();
-  nn::save_model(path, model);
-  auto loaded = nn::load_model(path);
+  const auto loaded = save_and_reload(model, "one_layer");
   REQUIRE(loaded->config().stem_channels == 3);
-  Generator gen(11);
-  const Tensor x = uniform({2, 2, 6, 6}, -1.0, 1.0, DType::F32, &gen);
-  NoGradGuard no_grad;
-  model.eval();
-  loaded->eval();
-  REQUIRE(ref_values(loaded->forward(x)) == ref_values(model.forward(x)));
-  std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("conv stem, two layers: tokens equal two naive 3x3 convolutions + GELU, then patchify + projection",
@@ -251,17 +257,6 @@ TEST_CASE("conv stem, two layers: float64 gradients, counts, JSON, validation an
   bad = stem_config(0, 2);
   REQUIRE_THROWS_WITH(bad.validate(), Catch::Contains("stem_depth 2 needs a stem"));
 
-  const auto dir = std::filesystem::temp_directory_path() / ("shears_stem2_" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
-  const std::string path = (dir / "stem.safetensors").string();
-  nn::save_model(path, model);
-  auto loaded = nn::load_model(path);
+  const auto loaded = save_and_reload(model, "three_layers");
   REQUIRE(loaded->config().stem_depth == 3);
-  Generator gen(11);
-  const Tensor x = uniform({2, 2, 6, 6}, -1.0, 1.0, DType::F32, &gen);
-  NoGradGuard no_grad;
-  model.eval();
-  loaded->eval();
-  REQUIRE(ref_values(loaded->forward(x)) == ref_values(model.forward(x)));
-  std::filesystem::remove_all(dir);
 }
