@@ -46,6 +46,21 @@ void to_f64(nn::Module& m) {
   }
 }
 
+// Requires the parameter shapes implied by the config (load_model's pre-allocation check) to be the
+// module's; returns the module's shapes by name.
+std::map<std::string, Shape> shapes_match_config(const nn::VisionTransformer& model, const nn::ModelConfig& cfg) {
+  std::map<std::string, Shape> have;
+  for (const auto& [name, t] : model.named_parameters()) have[name] = t.shape();
+  const auto want = nn::parameter_shapes(cfg);
+  REQUIRE(want.size() == have.size());
+  for (const auto& [name, shape] : want) {
+    INFO(name);
+    REQUIRE(have.count(name));
+    REQUIRE(have.at(name) == shape);
+  }
+  return have;
+}
+
 // Saves `model`, loads it back from the file alone and requires the same logits (eval, no grad).
 std::shared_ptr<nn::VisionTransformer> save_and_reload(nn::VisionTransformer& model, const std::string& tag) {
   const auto dir = std::filesystem::temp_directory_path() / ("shears_stem_" + tag + "_" + std::to_string(::getpid()));
@@ -127,18 +142,9 @@ TEST_CASE("conv stem: float64 gradients of input and stem weights match finite d
 TEST_CASE("conv stem: shapes, counts, JSON, validation and reload", "[nn][stem]") {
   const nn::ModelConfig cfg = stem_config(3);
   nn::VisionTransformer model(cfg, 6);
-  // parameter shapes implied by the config are the module's
-  std::map<std::string, Shape> have;
-  for (const auto& [name, t] : model.named_parameters()) have[name] = t.shape();
-  const auto want = nn::parameter_shapes(cfg);
-  REQUIRE(want.size() == have.size());
-  for (const auto& [name, shape] : want) {
-    INFO(name);
-    REQUIRE(have.count(name));
-    REQUIRE(have[name] == shape);
-  }
-  REQUIRE(have["patch_embed.stem.weight"] == Shape({3, 2, 3, 3}));
-  REQUIRE(have["patch_embed.proj.weight"] == Shape({8, 3, 3, 3}));
+  const std::map<std::string, Shape> have = shapes_match_config(model, cfg);
+  REQUIRE(have.at("patch_embed.stem.weight") == Shape({3, 2, 3, 3}));
+  REQUIRE(have.at("patch_embed.proj.weight") == Shape({8, 3, 3, 3}));
   REQUIRE(nn::count_parameters(cfg) == model.parameter_count());
   // stem: 36 pixels x 3 channels x 2 x 9 = 1944; projection: 4 patches x 8 x 27 = 864
   const nn::FlopReport with = nn::count_flops(cfg), without = nn::count_flops(stem_config(0));
@@ -232,16 +238,8 @@ TEST_CASE("conv stem, two layers: float64 gradients, counts, JSON, validation an
   }
   const nn::ModelConfig cfg = stem_config(3, 3);
   nn::VisionTransformer model(cfg, 6);
-  std::map<std::string, Shape> have;
-  for (const auto& [name, t] : model.named_parameters()) have[name] = t.shape();
-  const auto want = nn::parameter_shapes(cfg);
-  REQUIRE(want.size() == have.size());
-  for (const auto& [name, shape] : want) {
-    INFO(name);
-    REQUIRE(have.count(name));
-    REQUIRE(have[name] == shape);
-  }
-  REQUIRE(have["patch_embed.stem_conv2.weight"] == Shape({3, 3, 3, 3}));
+  const std::map<std::string, Shape> have = shapes_match_config(model, cfg);
+  REQUIRE(have.at("patch_embed.stem_conv2.weight") == Shape({3, 3, 3, 3}));
   REQUIRE(nn::count_parameters(cfg) == model.parameter_count());
   // two further layers: 36 pixels x 3 out x 3 in x 9 = 2916 each on top of the one-layer stem
   REQUIRE(nn::count_flops(cfg).embed == nn::count_flops(stem_config(3)).embed + 2 * 2916.0);
