@@ -19,7 +19,7 @@ kills_wanted=${3:-30}
 RANDOM=${4:-1}
 rm -rf "$dir" && mkdir -p "$dir"
 args=(--scale quick --epochs 2 --train-limit 384 --batch-size 32 --eval-limit 100 --log-every 4 --threads 2
-      --pruning-rows=false --drop-path 0.1 --save-every 1 --mix-prob 0.5 --erase 0.25)
+      --pruning-rows=false --drop-path 0.1 --save-every 1 --mix-prob 0.5 --erase 0.25 --crop-padding 2)
 
 "$main" "${args[@]}" --out "$dir/ref" > "$dir/ref.txt" 2>&1 || { echo "FAIL: the reference run failed"; tail "$dir/ref.txt"; exit 1; }
 

@@ -10,9 +10,9 @@ set -euo pipefail
 main=$1
 dir=$2
 rm -rf "$dir" && mkdir -p "$dir"
-# Mixup/CutMix and RandomErasing on (off by default): their draws must resume exactly too
+# Mixup/CutMix, RandomErasing and the random crop on (off by default): their draws must resume exactly too
 base=(--scale quick --epochs 2 --train-limit 512 --batch-size 64 --eval-limit 200 --log-every 1 --threads 2 --pruning-rows=false
-      --mix-prob 0.5 --erase 0.25)
+      --mix-prob 0.5 --erase 0.25 --crop-padding 2)
 
 steps() { sed -nE 's/.*"step":([0-9]+),"loss":([^,]+),"lr":([^,]+),.*/\1 \2 \3/p' "$1"; }
 fail=0
