@@ -100,7 +100,7 @@ Config parse_args(int argc, char** argv, bool& exit_now) {
        cxxopts::value<std::string>()->default_value("default"))
       ("out", "folder for the checkpoint (vit_fmnist.safetensors) and the JSONL log",
        cxxopts::value<std::string>()->default_value("runs/main"))
-      ("epochs", "training epochs [quick 1, default 15]", cxxopts::value<int64_t>())
+      ("epochs", "training epochs [quick 1, default 14]", cxxopts::value<int64_t>())
       ("batch-size", "images per step", cxxopts::value<int64_t>()->default_value("128"))
       ("lr", "base learning rate for a batch of 512; the lr used is lr * batch / 512 (DeiT's rule)",
        cxxopts::value<double>()->default_value("5e-3"))
@@ -183,7 +183,7 @@ Config parse_args(int argc, char** argv, bool& exit_now) {
   if (c.scale == "quick") {
     c.epochs = 1, c.train_limit = 2048, c.eval_limit = 1000, c.log_every = 4;
   } else if (c.scale == "default") {
-    c.epochs = 15, c.train_limit = 0, c.eval_limit = 0;
+    c.epochs = 14, c.train_limit = 0, c.eval_limit = 0;
   } else {
     fail("shears_main", "--scale must be 'quick' or 'default', got '", c.scale, "'");
   }
