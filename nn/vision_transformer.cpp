@@ -4,7 +4,6 @@
 #include <cmath>
 
 #include "autograd/ops.h"
-#include "nn/conv2d.h"
 #include "nn/init.h"
 
 namespace shears::nn {
@@ -34,6 +33,10 @@ PatchEmbed::PatchEmbed(const ModelConfig& cfg, Generator& gen)
 }
 
 Tensor PatchEmbed::stem_forward(const Tensor& x) const {
+  SHEARS_CHECK(stem_convs.empty() || x.device().is_cpu(), "patch_embed",
+               "a stem of more than one layer (stem_depth ", stem_convs.size() + 1,
+               ") runs its further layers with the host's conv2d op; this model's input is on ", x.device().str(),
+               ": run it on the cpu");
   const int64_t B = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
   // zero padding of one pixel on each side
   Tensor zr = zeros({B, C, 1, W}, x.dtype(), x.device());
@@ -48,10 +51,6 @@ Tensor PatchEmbed::stem_forward(const Tensor& x) const {
   Tensor cols = reshape(permute(stack(taps, 2), {0, 3, 4, 1, 2}), {B, H, W, C * 9});
   const int64_t S = stem->weight.size(0);
   Tensor y = gelu(linear(cols, reshape(stem->weight, {S, C * 9}), stem->bias));
-  SHEARS_CHECK(stem_convs.empty() || x.device().is_cpu(), "patch_embed",
-               "a stem of more than one layer (stem_depth ", stem_convs.size() + 1,
-               ") runs its further layers with the host's conv2d op; this model's input is on ", x.device().str(),
-               ": run it on the cpu");
   for (const auto& conv : stem_convs) y = gelu(conv->forward(y));  // channels-last (B, H, W, S)
   return y;
 }
