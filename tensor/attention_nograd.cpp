@@ -7,9 +7,14 @@
 // reduction. Keys and values are read in place from the fused (B, N, 3C) layout (one scalar
 // broadcast per key or value element), so nothing is packed but the block's queries (transposed).
 // The output rows are divided by their sums once at the end (the probabilities themselves are
-// never normalised). Fixed summation order: the same bits for any thread count.
+// never normalised). The scale is folded into the transposed queries, the row max is kept while the
+// scores are written, and the exp of (score - max) <= 0 needs no overflow path (AVX-512: 2^n by
+// vscalefps). Keys and value dims run in register blocks of KMAX with every tail in one pass.
+// Fixed summation order: the same bits for any thread count.
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
@@ -23,37 +28,81 @@
 namespace shears::kernels {
 namespace {
 
-// A minimal SIMD vocabulary: V holds W floats.
+// A minimal SIMD vocabulary: V holds W floats. vmax(score, m) keeps m when the score is NaN (as
+// fast_math::row_max skips NaN); vexp_nonpos is e^x for the x <= 0 (or NaN) of a softmax after its max
+// subtraction, with fast_math::exp_f32's reduction and polynomial (AVX-512: the 2^n scale by vscalefps).
+// KMAX: keys (or value dims) per register block, two accumulators each, as many as the registers hold.
 #if defined(__AVX512F__)
 using V = __m512;
 constexpr int64_t W = 16;
+constexpr int KMAX = 12;  // 24 accumulators of 32 zmm registers
 inline V vzero() { return _mm512_setzero_ps(); }
 inline V vset1(float x) { return _mm512_set1_ps(x); }
 inline V vload(const float* p) { return _mm512_load_ps(p); }
 inline void vstore(float* p, V v) { _mm512_store_ps(p, v); }
 inline V vfma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
-inline V vmul(V a, V b) { return _mm512_mul_ps(a, b); }
+inline V vadd(V a, V b) { return _mm512_add_ps(a, b); }
+inline V vsub(V a, V b) { return _mm512_sub_ps(a, b); }
+// (the zero-masked spelling with a full mask is the same vmaxps; GCC 12 warns on the undefined source of _mm512_max_ps and _mm512_scalef_ps)
+inline V vmax(V score, V m) { return _mm512_maskz_max_ps(__mmask16(0xFFFF), score, m); }
+inline V vexp_nonpos(V x) {
+  x = _mm512_maskz_max_ps(__mmask16(0xFFFF), vset1(-104.0f), x);  // -inf -> e^-104, which rounds to 0; NaN (second operand) passes
+  const V magic = vset1(12582912.0f);
+  const V n = vsub(vfma(x, vset1(1.44269504088896341f), magic), magic);
+  V r = vfma(n, vset1(-0.693359375f), x);
+  r = vfma(n, vset1(2.12194440e-4f), r);
+  V p = vfma(vset1(1.9875691500e-4f), r, vset1(1.3981999507e-3f));
+  p = vfma(p, r, vset1(8.3334519073e-3f));
+  p = vfma(p, r, vset1(4.1665795894e-2f));
+  p = vfma(p, r, vset1(1.6666665459e-1f));
+  p = vfma(p, r, vset1(5.0000001201e-1f));
+  p = vadd(vfma(p, _mm512_mul_ps(r, r), r), vset1(1.0f));
+  return _mm512_maskz_scalef_ps(__mmask16(0xFFFF), p, n);  // p * 2^n, rounded once (denormal results included)
+}
 #elif defined(__AVX2__) && defined(__FMA__)
 using V = __m256;
 constexpr int64_t W = 8;
+constexpr int KMAX = 6;  // 12 accumulators of 16 ymm registers
 inline V vzero() { return _mm256_setzero_ps(); }
 inline V vset1(float x) { return _mm256_set1_ps(x); }
 inline V vload(const float* p) { return _mm256_load_ps(p); }
 inline void vstore(float* p, V v) { _mm256_store_ps(p, v); }
 inline V vfma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
-inline V vmul(V a, V b) { return _mm256_mul_ps(a, b); }
+inline V vadd(V a, V b) { return _mm256_add_ps(a, b); }
+inline V vsub(V a, V b) { return _mm256_sub_ps(a, b); }
+inline V vmax(V score, V m) { return _mm256_max_ps(score, m); }
+inline V vexp_nonpos(V x) {
+  alignas(32) float t[W];
+  _mm256_store_ps(t, x);
+  for (int64_t c = 0; c < W; ++c) t[c] = fast_math::exp_f32(t[c]);
+  return _mm256_load_ps(t);
+}
 #else
 using V = float;
 constexpr int64_t W = 1;
+constexpr int KMAX = 4;
 inline V vzero() { return 0.0f; }
 inline V vset1(float x) { return x; }
 inline V vload(const float* p) { return *p; }
 inline void vstore(float* p, V v) { *p = v; }
 inline V vfma(V a, V b, V c) { return fast_math::fmadd(a, b, c); }
-inline V vmul(V a, V b) { return a * b; }
+inline V vadd(V a, V b) { return a + b; }
+inline V vsub(V a, V b) { return a - b; }
+inline V vmax(V score, V m) { return score > m ? score : m; }
+inline V vexp_nonpos(V x) { return fast_math::exp_f32(x); }
 #endif
 
 constexpr int64_t QB = 2 * W;  // queries per block: two vectors
+
+// Calls f(std::integral_constant<int, n>) for a runtime n in 1..KMAX: every tail of a register block
+// runs as one pass with its own unrolled width.
+template <int I = 1, typename F>
+inline void with_width(int64_t n, F&& f) {
+  if constexpr (I < KMAX) {
+    if (n != I) return with_width<I + 1>(n, std::forward<F>(f));
+  }
+  f(std::integral_constant<int, I>{});
+}
 
 // Per-thread scratch, 64-byte aligned: the block's transposed queries (D x QB) and its scores
 // (N x QB), then the output accumulators (D x QB).
@@ -73,9 +122,10 @@ struct Scratch {
   }
 };
 
-// s[j] (one key j, QB queries) = scale * sum_d k[j][d] qt[d] for KB keys j0 .. j0+KB-1.
+// s[j] (one key j, QB queries) = sum_d k[j][d] qt[d] for KB keys j0 .. j0+KB-1 (qt carries the scale);
+// m0, m1: the lane-wise running max of the scores.
 template <int KB>
-inline void scores_block(const float* k, int64_t ld, int64_t D, const float* qt, float scale, float* s) {
+inline void scores_block(const float* k, int64_t ld, int64_t D, const float* qt, float* s, V& m0, V& m1) {
   V a0[KB], a1[KB];
   for (int j = 0; j < KB; ++j) a0[j] = a1[j] = vzero();
   for (int64_t d = 0; d < D; ++d) {
@@ -86,10 +136,11 @@ inline void scores_block(const float* k, int64_t ld, int64_t D, const float* qt,
       a1[j] = vfma(kv, q1, a1[j]);
     }
   }
-  const V sc = vset1(scale);
   for (int j = 0; j < KB; ++j) {
-    vstore(s + j * QB, vmul(a0[j], sc));
-    vstore(s + j * QB + W, vmul(a1[j], sc));
+    vstore(s + j * QB, a0[j]);
+    vstore(s + j * QB + W, a1[j]);
+    m0 = vmax(a0[j], m0);
+    m1 = vmax(a1[j], m1);
   }
 }
 
@@ -120,34 +171,34 @@ void attention_block(const float* qkv, int64_t N, int64_t C, int64_t D, int64_t 
   const float* q = qkv + b * N * ld + h * D;
   const float* k = q + C;
   const float* v = q + 2 * C;
-  // queries transposed, zero-padded to QB (padded lanes get uniform probabilities and are dropped)
+  // queries transposed and scaled, zero-padded to QB (padded lanes get uniform probabilities and are dropped)
   std::fill(sc.qt, sc.qt + D * QB, 0.0f);
   for (int64_t i = 0; i < nq; ++i)
-    for (int64_t d = 0; d < D; ++d) sc.qt[d * QB + i] = q[(i0 + i) * ld + d];
-  // scores, 8 keys at a time
-  int64_t j = 0;
-  for (; j + 8 <= N; j += 8) scores_block<8>(k + j * ld, ld, D, sc.qt, scale, sc.s + j * QB);
-  for (; j + 4 <= N; j += 4) scores_block<4>(k + j * ld, ld, D, sc.qt, scale, sc.s + j * QB);
-  for (; j < N; ++j) scores_block<1>(k + j * ld, ld, D, sc.qt, scale, sc.s + j * QB);
-  // softmax over keys, lane-wise: max, exp and sum (the row sums divide the output below)
-  alignas(64) float m[QB], l[QB];
-  for (int64_t c = 0; c < QB; ++c) m[c] = -INFINITY, l[c] = 0.0f;
-  for (int64_t jj = 0; jj < N; ++jj) {  // NaN scores are skipped by the max, as in fast_math::row_max
-    const float* row = sc.s + jj * QB;
-    for (int64_t c = 0; c < QB; ++c) m[c] = row[c] > m[c] ? row[c] : m[c];
+    for (int64_t d = 0; d < D; ++d) sc.qt[d * QB + i] = q[(i0 + i) * ld + d] * scale;
+  // scores and their lane max, KMAX keys at a time, the tail in one pass
+  V m0 = vset1(-INFINITY), m1 = m0;
+  for (int64_t j = 0; j < N; j += KMAX)
+    with_width(std::min<int64_t>(KMAX, N - j), [&](auto kb) {
+      scores_block<decltype(kb)::value>(k + j * ld, ld, D, sc.qt, sc.s + j * QB, m0, m1);
+    });
+  // exp(score - max) in place and the lane sums (the row sums divide the output below)
+  V l0 = vzero(), l1 = vzero();
+  for (int64_t j = 0; j < N; ++j) {
+    float* row = sc.s + j * QB;
+    const V e0 = vexp_nonpos(vsub(vload(row), m0)), e1 = vexp_nonpos(vsub(vload(row + W), m1));
+    vstore(row, e0);
+    vstore(row + W, e1);
+    l0 = vadd(l0, e0);
+    l1 = vadd(l1, e1);
   }
-  for (int64_t jj = 0; jj < N; ++jj) {
-    float* row = sc.s + jj * QB;
-    for (int64_t c = 0; c < QB; ++c) {
-      row[c] = fast_math::exp_f32(row[c] - m[c]);
-      l[c] += row[c];
-    }
-  }
-  // p . v, 8 value dims at a time
-  int64_t d = 0;
-  for (; d + 8 <= D; d += 8) values_block<8>(v + d, ld, N, sc.s, sc.o + d * QB);
-  for (; d + 4 <= D; d += 4) values_block<4>(v + d, ld, N, sc.s, sc.o + d * QB);
-  for (; d < D; ++d) values_block<1>(v + d, ld, N, sc.s, sc.o + d * QB);
+  alignas(64) float l[QB];
+  vstore(l, l0);
+  vstore(l + W, l1);
+  // p . v, KMAX value dims at a time, the tail in one pass
+  for (int64_t d = 0; d < D; d += KMAX)
+    with_width(std::min<int64_t>(KMAX, D - d), [&](auto db) {
+      values_block<decltype(db)::value>(v + d, ld, N, sc.s, sc.o + d * QB);
+    });
   // normalise and write the block's rows of head h
   for (int64_t i = 0; i < nq; ++i) {
     const float inv = 1.0f / l[i];

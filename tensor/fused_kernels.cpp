@@ -37,15 +37,20 @@ Tensor linear(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias) {
   SHEARS_DISPATCH_FLOAT(x.dtype(), "linear", [&] {
     using T = scalar_t;
     T* yp = y.data<T>();
-    if (bias.defined()) {
-      Tensor b = contiguous(bias);
-      const T* bp = b.data<T>();
-      parallel_for(rows, grain_for(outf), [&](int64_t r0, int64_t r1) {
-        for (int64_t r = r0; r < r1; ++r) std::copy(bp, bp + outf, yp + r * outf);
-      });
+    if (!bias.defined()) {
+      gemm<T>(false, true, rows, outf, in, T(1), x.data<T>(), in, w.data<T>(), in, T(0), yp, outf);
+      return;
     }
-    gemm<T>(false, true, rows, outf, in, T(1), x.data<T>(), in, w.data<T>(), in, bias.defined() ? T(1) : T(0), yp,
-            outf);
+    // the bias is added to each block of rows right after its GEMM, while the rows are in cache
+    Tensor b = contiguous(bias);
+    const T* __restrict bp = b.data<T>();
+    gemm_then_rows<T>(false, true, rows, outf, in, T(1), x.data<T>(), in, w.data<T>(), in, T(0), yp, outf,
+                      [&](int64_t r0, int64_t r1) {
+                        for (int64_t r = r0; r < r1; ++r) {
+                          T* __restrict yr = yp + r * outf;
+                          for (int64_t j = 0; j < outf; ++j) yr[j] += bp[j];
+                        }
+                      });
   });
   return y;
 }

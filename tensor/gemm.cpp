@@ -101,15 +101,27 @@ Split choose_split(int64_t M, int64_t N, int64_t K, int64_t& nb) {
   return nb >= 2 ? s : Split::None;
 }
 
-// The GEMM without argument checks or init: split or single call.
+// The GEMM without argument checks or init: split or single call. `rows_done` (may be null) runs on
+// every block of finished rows of C: right after the block's call when the split is by rows (same
+// thread, the rows still in cache), else once the whole GEMM is done, in parallel chunks of rows.
 template <typename T>
 void gemm_impl(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A,
-               int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc) {
+               int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc,
+               const RowEpilogue* rows_done = nullptr) {
   if (M == 0 || N == 0) return;
-  if (K == 0) return scale_c(M, N, beta, C, ldc);
+  auto finish_all = [&] {
+    if (rows_done) parallel_for(M, grain_for(N), [&](int64_t r0, int64_t r1) { (*rows_done)(r0, r1); });
+  };
+  if (K == 0) {
+    scale_c(M, N, beta, C, ldc);
+    return finish_all();
+  }
   int64_t nb;
   const Split split = choose_split(M, N, K, nb);
-  if (split == Split::None) return blas_call(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  if (split == Split::None) {
+    blas_call(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    return finish_all();
+  }
   const int64_t extent = split == Split::M ? M : split == Split::N ? N : K;
   int64_t step = (extent + nb - 1) / nb;
   step = (step + kBlockAlign - 1) / kBlockAlign * kBlockAlign;
@@ -123,6 +135,7 @@ void gemm_impl(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const
       if (split == Split::M) {  // rows s..s+n of op(A) and C
         const T* a = ta ? A + s : A + s * lda;
         blas_call(ta, tb, n, N, K, alpha, a, lda, B, ldb, beta, C + s * ldc, ldc);
+        if (rows_done) (*rows_done)(s, s + n);
       } else if (split == Split::N) {  // columns s..s+n of op(B) and C
         const T* b = tb ? B + s * ldb : B + s;
         blas_call(ta, tb, M, n, K, alpha, A, lda, b, ldb, beta, C + s, ldc);
@@ -134,7 +147,8 @@ void gemm_impl(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const
       }
     }
   });
-  if (split != Split::K) return;
+  if (split == Split::M) return;
+  if (split == Split::N) return finish_all();
   parallel_for(M, grain_for(N * (nb - 1)), [&](int64_t r0, int64_t r1) {
     for (int64_t i = r0; i < r1; ++i)
       for (int64_t p = 0; p + 1 < nb; ++p) {
@@ -142,6 +156,7 @@ void gemm_impl(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const
         const T* __restrict q = &partial[(p * M + i) * N];
         for (int64_t j = 0; j < N; ++j) c[j] += q[j];
       }
+    if (rows_done) (*rows_done)(r0, r1);
   });
 }
 
@@ -171,6 +186,14 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, 
   check_args(trans_a, trans_b, M, N, K, lda, ldb, ldc);
   ensure_init();
   gemm_impl(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+template <typename T>
+void gemm_then_rows(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda,
+                    const T* B, int64_t ldb, T beta, T* C, int64_t ldc, const RowEpilogue& rows_done) {
+  check_args(trans_a, trans_b, M, N, K, lda, ldb, ldc);
+  ensure_init();
+  gemm_impl(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, &rows_done);
 }
 
 template <typename T>
@@ -212,6 +235,8 @@ void gemm_batched_strided(bool trans_a, bool trans_b, int64_t M, int64_t N, int6
 #define SHEARS_GEMM_INSTANTIATE(T)                                                          \
   template void gemm<T>(bool, bool, int64_t, int64_t, int64_t, T, const T*, int64_t,        \
                         const T*, int64_t, T, T*, int64_t);                                 \
+  template void gemm_then_rows<T>(bool, bool, int64_t, int64_t, int64_t, T, const T*, int64_t, \
+                                  const T*, int64_t, T, T*, int64_t, const RowEpilogue&);    \
   template void gemm_batched<T>(bool, bool, int64_t, int64_t, int64_t, T, const T* const*,  \
                                 int64_t, const T* const*, int64_t, T, T* const*, int64_t,   \
                                 int64_t);                                                   \

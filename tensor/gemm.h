@@ -4,8 +4,9 @@
 // include a BLAS header. Threading: oneTBB owns the cores and BLAS always runs single-threaded inside
 // TBB tasks (see gemm.cpp for the split policy and the measurements behind it).
 #pragma once
-#include <string>
 #include <cstdint>
+#include <functional>
+#include <string>
 
 namespace shears {
 
@@ -17,6 +18,15 @@ namespace shears {
 template <typename T>
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A,
           int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc);
+
+// The same GEMM, then rows_done(r0, r1) on every block of finished rows of C, for an epilogue (a bias,
+// an activation) while those rows are still in cache: a block is handed over right after its provider
+// call on the same thread when the GEMM is split by rows, else in parallel chunks once C is complete.
+// Blocks cover [0, M) exactly once; their boundaries depend on the shape only.
+using RowEpilogue = std::function<void(int64_t, int64_t)>;
+template <typename T>
+void gemm_then_rows(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda,
+                    const T* B, int64_t ldb, T beta, T* C, int64_t ldc, const RowEpilogue& rows_done);
 
 // `batch` independent GEMMs of one shape, given per-batch pointers. Parallel over the
 // batch (each GEMM may itself be split when it is large).

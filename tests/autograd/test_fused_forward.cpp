@@ -111,15 +111,18 @@ static std::vector<double> attention_reference(const std::vector<double>& v, int
 
 TEST_CASE("forward: the fused float no-grad attention matches a double reference on every tail shape",
           "[forward][fused]") {
-  // Query blocks of 2 SIMD vectors (16 or 32), key blocks of 8/4/1 and value blocks of 8/4/1: sequence
-  // lengths and head dims around those sizes, 1-3 heads; scores up to ~|40| test the max subtraction.
+  // Query blocks of 2 SIMD vectors (16 or 32), key and value-dim register blocks of 12 (AVX-512), 6 (AVX2)
+  // or 4 with every tail in one pass: sequence lengths and head dims around those sizes, 1-4 heads;
+  // scores up to ~|40| test the max subtraction.
   struct Case {
     int64_t B, N, H, D;
     double lo, hi, scale;
   };
   const Case cases[] = {{1, 1, 1, 1, -1, 1, 1.0},      {2, 5, 3, 2, -2, 2, 0.7},    {1, 17, 4, 32, -1, 1, 0.18},
                         {2, 33, 2, 17, -2, 2, 0.24},   {1, 70, 3, 13, -3, 3, 0.3},  {1, 197, 2, 64, -1, 1, 0.125},
-                        {3, 9, 1, 7, -6, 6, 1.0},      {1, 40, 1, 5, -10, 10, 0.9}};
+                        {3, 9, 1, 7, -6, 6, 1.0},      {1, 40, 1, 5, -10, 10, 0.9},  {2, 13, 2, 11, -2, 2, 0.3},
+                        {1, 25, 4, 23, -2, 2, 0.2},    {1, 37, 1, 25, -3, 3, 0.2},  {1, 50, 2, 54, -1, 1, 0.14},
+                        {2, 12, 1, 12, -2, 2, 0.3},    {1, 6, 3, 6, -2, 2, 0.4}};
   for (const Case& c : cases) {
     INFO("B " << c.B << " N " << c.N << " heads " << c.H << " head_dim " << c.D);
     const int64_t C = c.H * c.D;

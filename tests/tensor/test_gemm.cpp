@@ -1,8 +1,10 @@
 // Tests for tensor/gemm: every transpose combination, leading dimensions and alpha/beta against a
 // float64 reference loop, the split paths (rows, columns, K), thread-count independence of the bits,
-// concurrent provider calls from TBB tasks equal to serial ones, and the provider's self-description.
+// concurrent provider calls from TBB tasks equal to serial ones, the row epilogue of gemm_then_rows (each
+// row once, after its GEMM, on every split path), and the provider's self-description.
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <cmath>
 #include <random>
 #include <string>
@@ -112,6 +114,45 @@ TEST_CASE("gemm: the split paths (rows, columns, K) agree with the reference and
     CHECK(one == two);
     CHECK(p.max_error(two, 1.f, 0.5f) < 1e-5);
   }
+}
+
+TEST_CASE("gemm_then_rows: every row of C reaches the epilogue once, finished, on every split path",
+          "[tensor][gemm][parallel]") {
+  ThreadGuard guard;
+  struct Shape {
+    bool ta, tb;
+    int64_t M, N, K;
+  };
+  // no split, rows, columns, K, small-block rows, K == 0
+  const std::vector<Shape> shapes = {{false, true, 9, 7, 5},       {false, true, 4200, 24, 40},
+                                     {true, false, 20, 4160, 36},  {true, false, 96, 80, 1100},
+                                     {false, false, 700, 90, 70},  {false, false, 33, 12, 0}};
+  for (const Shape& s : shapes)
+    for (int threads : {1, 2}) {
+      INFO("M " << s.M << " N " << s.N << " K " << s.K << " threads " << threads);
+      set_num_threads(threads);
+      const Problem p(s.ta, s.tb, s.M, s.N, s.K, 1, 31);
+      const std::vector<float> plain = p.run(1.f, 0.5f);
+      std::vector<float> C = p.C0;
+      std::vector<int> visits(size_t(s.M), 0);
+      std::atomic<bool> finished{true};  // written from worker threads
+      // the epilogue negates its rows: each must already hold the GEMM's final values
+      gemm_then_rows<float>(s.ta, s.tb, s.M, s.N, s.K, 1.f, p.A.data(), p.lda, p.B.data(), p.ldb, 0.5f, C.data(),
+                            p.ldc, [&](int64_t r0, int64_t r1) {
+                              for (int64_t r = r0; r < r1; ++r) {
+                                ++visits[size_t(r)];
+                                for (int64_t j = 0; j < s.N; ++j) {
+                                  float& c = C[size_t(r * p.ldc + j)];
+                                  if (c != plain[size_t(r * p.ldc + j)]) finished = false;
+                                  c = -c;
+                                }
+                              }
+                            });
+      CHECK(finished.load());
+      for (int v : visits) REQUIRE(v == 1);
+      for (int64_t r = 0; r < s.M; ++r)
+        for (int64_t j = 0; j < s.N; ++j) REQUIRE(C[size_t(r * p.ldc + j)] == -plain[size_t(r * p.ldc + j)]);
+    }
 }
 
 TEST_CASE("gemm: concurrent calls from parallel tasks give the bits of serial calls", "[tensor][gemm][parallel]") {
