@@ -68,7 +68,7 @@ int main(int argc, char** argv) {
     std::printf("|---|---:|---:|---:|---:|---:|---:|---|\n");
     for (size_t i = 0; i < models.size(); ++i) {
       const double flop_ratio = costs[0].gflops / costs[i].gflops, speedup = ips[i] / ips[0];
-      std::printf("| %s | %.3f | %.5f | %.2f | %.0f | %.2f | %.2f | %s |\n", paths[i].c_str(), costs[i].params / 1e6,
+      std::printf("| %s | %.3f | %.5f | %.2f | %.1f | %.3f | %.3f | %s |\n", paths[i].c_str(), costs[i].params / 1e6,
                   costs[i].gflops, flop_ratio, ips[i], speedup, speedup / flop_ratio,
                   i == 0 ? "-" : (speedup / flop_ratio >= 0.9 ? "yes" : "NO"));
     }
