@@ -4,6 +4,7 @@
 // blocks used before); f32 gradients. Float64 gradient checks are in test_gradcheck.cpp.
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <cstring>
 
 #include "tensor/parallel.h"
@@ -83,6 +84,24 @@ TEST_CASE("index_add: equal bit for bit to adding the zero-padded src", "[index_
   Tensor padded = zeros({3, 5, 11}, DType::F32);
   kernels::index_add_(padded, -1, idx(channels), a);
   CHECK(bitwise_equal(index_add(x, -1, idx(channels), a), x + padded));
+}
+
+TEST_CASE("index_add: unique channels (one gathered pass on AVX-512) equal the in-order adds bit for bit",
+          "[index_add]") {
+  // 37 channels: two full 16-lane chunks and a tail; unkept channels holding -0.0 must stay -0.0
+  Tensor base = random_tensor({3, 7, 37}, DType::F32, 13), src = random_tensor({3, 7, 20}, DType::F32, 14);
+  float* bp = base.data<float>();
+  for (int64_t r = 0; r < 21; ++r) bp[r * 37 + 5] = -0.0f, bp[r * 37 + 36] = -0.0f;
+  std::vector<int64_t> channels;
+  for (int64_t c = 0; c < 37; ++c)
+    if (c % 9 != 5 && c != 36 && channels.size() < 20) channels.push_back(c);
+  REQUIRE(channels.size() == 20);
+  std::swap(channels[0], channels[13]);  // not sorted
+  Tensor want = kernels::clone(base);
+  kernels::index_add_(want, -1, idx(channels), src);  // the general in-place kernel, adds in index order
+  const Tensor got = index_add(base, -1, idx(channels), src);
+  CHECK(bitwise_equal(got, want));
+  for (int64_t r = 0; r < 21; ++r) CHECK(std::signbit(got.data<float>()[r * 37 + 36]));
 }
 
 TEST_CASE("index_add: f32 gradients", "[index_add]") {
