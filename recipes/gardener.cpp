@@ -19,10 +19,11 @@
 
 #include "autograd/ops.h"
 #include "common/block_removal.h"
+#include "common/gardener_oracle.h"
+#include "common/gardener_settings.h"
 #include "common/mae_pretraining.h"
 #include "common/recipe_main.h"
 #include "common/report.h"
-#include "common/sample_stats.h"
 #include "data/transforms.h"
 #include "nn/checkpoint.h"
 #include "nn/config.h"
@@ -33,7 +34,6 @@
 #include "pruning/block_ranking.h"
 #include "pruning/block_stats.h"
 #include "pruning/block_weights.h"
-#include "pruning/rank_correlation.h"
 #include "tensor/kernels.h"
 #include "tensor/parallel.h"
 #include "tensor/random.h"
@@ -47,23 +47,7 @@ const char* kProg = "shears_gardener";
 
 using train::now_s;
 
-// (epochs, warm-up epochs) of one fine-tune
-using Schedule = std::pair<int64_t, double>;
-
-struct Settings {
-  std::string scale, out, data_dir, pretrained, hf_checkpoint, ucf_train, ucf_test;
-  recipes::MaePretrainStudy pretrain;   // mini / smoke
-  // train_clips: the one fine-tune every row gets (dense control, oracle drops, removals)
-  int64_t train_clips = 4096, test_clips = 1024, batch_size = 32, random_draws = 2, oracle_seeds = 6;
-  int64_t bootstrap_resamples = 10000;
-  double lr = 2e-3, weight_decay = 0.05;
-  double head_init_scale = 0.001;       // VideoMAE's init_scale for the fresh classifier head
-  Schedule finetune{1, 0.2};            // every row, unless `by_k` names k (paper)
-  std::map<int64_t, Schedule> by_k;     // paper: the authors' epochs (warm-up) by removed blocks; 0 = dense
-  std::vector<int64_t> ks = {1, 2, 3, 4, 5};
-  uint64_t seed = 0;
-  int threads = 0;
-};
+using Settings = recipes::GardenerSettings;
 
 Settings parse_args(int argc, char** argv, bool& exit_now) {
   cxxopts::Options options(
@@ -138,36 +122,8 @@ Settings parse_args(int argc, char** argv, bool& exit_now) {
   s.threads = r["threads"].as<int>();
   s.bootstrap_resamples = r["bootstrap"].as<int64_t>();
   recipes::MaePretrainStudy& p = s.pretrain;
-  if (s.scale == "smoke") {
-    p.epochs = 1, p.train_clips = 64, p.eval_clips = 32, p.figure_clips = 1, p.log_every = 0;
-    p.shape.dim = 32, p.shape.depth = 4, p.shape.heads = 2, p.shape.mlp_hidden = 64;
-    p.decoder_dim = 32, p.decoder_depth = 1, p.decoder_heads = 2, p.decoder_mlp_hidden = 64;
-    s.train_clips = 64, s.test_clips = 32, s.random_draws = 2, s.oracle_seeds = 2, s.finetune = {1, 0.5};
-    s.ks = {1, 3};
-  } else if (s.scale == "mini") {
-    p.epochs = 12, p.train_clips = 4096, p.eval_clips = 256, p.log_every = 128;
-    p.shape.depth = 6;
-  } else if (s.scale == "paper") {
-    s.batch_size = 64, s.random_draws = 3, s.oracle_seeds = 1, s.lr = 1e-3, s.head_init_scale = 1.0;
-    s.by_k = {{0, {4, 1}}, {1, {4, 1}}, {3, {5, 1}}, {5, {7, 2}}, {7, {10, 2}}, {9, {15, 3}}, {11, {38, 5}}};
-    s.ks = {1, 3, 5, 7, 9, 11};
-    if (s.hf_checkpoint.empty())
-      fail(kProg, "--scale paper needs --hf-checkpoint <Hugging Face VideoMAE-B safetensors file>");
-    if (!std::filesystem::is_regular_file(s.hf_checkpoint))
-      fail(kProg, "--hf-checkpoint '", s.hf_checkpoint, "' is not a file");
-    for (auto [flag, dir] : {std::pair<const char*, std::string>{"--ucf-train", s.ucf_train}, {"--ucf-test", s.ucf_test}}) {
-      if (dir.empty())
-        fail(kProg, "--scale paper needs ", flag, " <folder of raw-frame videos: root/<class>/<video>/<frame files>>");
-      if (!std::filesystem::is_directory(dir)) fail(kProg, flag, " '", dir, "' is not a folder");
-    }
-  } else {
-    fail(kProg, "--scale must be 'smoke', 'mini' or 'paper', got '", s.scale, "'");
-  }
-  if (s.scale != "paper" && (!s.hf_checkpoint.empty() || !s.ucf_train.empty() || !s.ucf_test.empty()))
-    fail(kProg, "--hf-checkpoint/--ucf-train/--ucf-test belong to --scale paper (got --scale ", s.scale, ")");
-  if (s.scale == "paper" && !s.pretrained.empty()) fail(kProg, "--pretrained belongs to --scale smoke/mini");
-  if (!s.pretrained.empty() && !std::filesystem::is_regular_file(s.pretrained))
-    fail(kProg, "--pretrained '", s.pretrained, "' is not a file");
+  recipes::apply_gardener_scale(s, kProg);
+  recipes::check_gardener_inputs(s, kProg);
   if (r.count("train-clips")) s.train_clips = r["train-clips"].as<int64_t>();
   if (r.count("pretrain-clips")) p.train_clips = r["pretrain-clips"].as<int64_t>();
   if (r.count("mask-ratio")) p.mask_ratio = r["mask-ratio"].as<double>();
@@ -208,23 +164,6 @@ Settings parse_args(int argc, char** argv, bool& exit_now) {
 
 // Paper-style "Pruning Ratio" cell: k/L in percent with one decimal.
 std::string ratio_str(int64_t k, int64_t depth) { return recipes::fmt(100.0 * double(k) / double(depth), 1); }
-
-using recipes::mean_of;
-const auto sd_of = recipes::sample_sd;
-
-// One single-block drop of the oracle over the seeds.
-struct OracleDrop {
-  std::vector<double> war;     // per seed
-  double mean_war = 0;
-  double drop = 0;             // mean over seeds of (dense WAR - WAR), paired by seed
-  double se = std::nan("");    // standard error of `drop` (sd of the paired differences / sqrt(seeds))
-};
-
-std::string interval_str(const pruning::BootstrapInterval& b) {
-  char buf[96];
-  std::snprintf(buf, sizeof buf, "%.3f [%.3f, %.3f]", b.estimate, b.low, b.high);
-  return buf;
-}
 
 int run(Settings s) {
   if (s.threads > 0) set_num_threads(s.threads);
@@ -291,18 +230,7 @@ int run(Settings s) {
               recipes::blocks_str(orders[pruning::Criterion::Entropy]).c_str());
 
   // ---- every row: pretrained model, blocks removed, one fine-tune ----
-  auto finetune_for = [&](int64_t k) {
-    recipes::FinetuneOptions ft;
-    Schedule e = s.finetune;
-    if (!s.by_k.empty()) {
-      auto it = s.by_k.lower_bound(k);  // the authors' table; an unlisted k takes the next listed one
-      e = it != s.by_k.end() ? it->second : s.by_k.rbegin()->second;
-    }
-    ft.epochs = e.first, ft.warmup_epochs = e.second;
-    ft.lr = s.lr, ft.warmup_lr = 1e-6, ft.min_lr = 1e-6, ft.weight_decay = s.weight_decay;
-    ft.label_smoothing = 0.0, ft.batch_size = s.batch_size, ft.seed = s.seed, ft.log_every = 0;
-    return ft;
-  };
+  auto finetune_for = [&](int64_t k) { return recipes::gardener_finetune(s, k); };
   recipes::BlockRemovalRunner runner(*model, train_set, test_set, train_tf, test_tf, finetune_for);
   runner.evaluate_removed = false;  // the head is untrained before the fine-tune: chance accuracy
   const double head_std = 0.02 * s.head_init_scale;
@@ -348,70 +276,23 @@ int run(Settings s) {
               long(train_set->size()), long(dense_ft.epochs), dense_ft.lr, seeds.size(), plan.size());
   std::fflush(stdout);
   std::vector<double> dense_war;
-  std::vector<OracleDrop> oracle(static_cast<size_t>(depth));
+  std::vector<std::vector<double>> block_war(static_cast<size_t>(depth));
   for (uint64_t sd : seeds) {  // seed-major: a partial log already covers every block
     dense_war.push_back(runner.run({}, sd).acc_finetuned);
-    for (int64_t l = 0; l < depth; ++l) oracle[size_t(l)].war.push_back(runner.run({l}, sd).acc_finetuned);
+    for (int64_t l = 0; l < depth; ++l) block_war[size_t(l)].push_back(runner.run({l}, sd).acc_finetuned);
   }
-  const double dense_mean = mean_of(dense_war), dense_sd = sd_of(dense_war);
-  std::vector<double> drops, within_sd_sq;  // within_sd_sq: per-block seed variance of a single run's WAR
-  for (int64_t l = 0; l < depth; ++l) {
-    OracleDrop& o = oracle[size_t(l)];
-    o.mean_war = mean_of(o.war);
-    std::vector<double> diff;
-    for (size_t i = 0; i < seeds.size(); ++i) diff.push_back(dense_war[i] - o.war[i]);
-    o.drop = mean_of(diff);
-    o.se = sd_of(diff) / std::sqrt(double(seeds.size()));
-    drops.push_back(o.drop);
-    if (seeds.size() >= 2) within_sd_sq.push_back(sd_of(o.war) * sd_of(o.war));
-  }
-  if (seeds.size() >= 2) within_sd_sq.push_back(dense_sd * dense_sd);
-  const double run_sd = within_sd_sq.empty() ? std::nan("") : std::sqrt(mean_of(within_sd_sq));  // pooled
+  const recipes::OracleSummary oracle = recipes::summarize_oracle(dense_war, block_war);
+  const double dense_mean = oracle.dense_mean, run_sd = oracle.run_sd;
+  const std::vector<double>& drops = oracle.drops;
   orders[pruning::Criterion::Sensitivity] = pruning::sensitivity_removal_order(drops);
 
   // ---- Table 1 ----
   const std::string out = s.out;
   const std::string seeds_str = std::to_string(seeds.size()) + " seed" + (seeds.size() > 1 ? "s" : "");
   auto pm = [](double sd) { return std::isnan(sd) ? std::string("-") : recipes::fmt_percent(sd); };
-  recipes::Table t1;
-  t1.name = "table1";
-  t1.title = "Table 1: block-wise pruning (pretrained model, remove one block, one fine-tune; mean of " + seeds_str +
-             "). RB: Remove Block";
-  t1.columns = {"Model State", "Params (M)", "GFLOPs", "WAR (%)", "seed sd (%)", "Δ (%)", "SE of Δ (%)", "Δ > SE"};
-  t1.add_row({"Original", recipes::fmt(nn::count_parameters(cfg) / 1e6, 3),
-              recipes::fmt(nn::count_flops(cfg).total / 1e9, 4), recipes::fmt_percent(dense_mean), pm(dense_sd), "-",
-              "-", "-"});
-  int64_t above = 0, above2 = 0;
-  std::string below_list;
-  for (int64_t l = 0; l < depth; ++l) {
-    const OracleDrop& o = oracle[size_t(l)];
-    const auto& r = runner.run({l}, seeds[0]);
-    const bool defined = !std::isnan(o.se);
-    const bool exceeds = defined && o.drop > o.se;
-    above += exceeds;
-    above2 += defined && o.drop > 2 * o.se;
-    if (defined && !exceeds) below_list += (below_list.empty() ? "" : ", ") + std::to_string(l + 1);
-    t1.add_row({"RB-" + std::to_string(l + 1), recipes::fmt(r.params / 1e6, 3), recipes::fmt(r.gflops, 4),
-                recipes::fmt_percent(o.mean_war), pm(sd_of(o.war)), recipes::fmt_percent(o.drop), pm(o.se),
-                !defined ? "-" : exceeds ? (o.drop > 2 * o.se ? "yes (> 2 SE)" : "yes") : "NO"});
-  }
-  t1.notes.push_back("Every row is the pretrained model with that block removed and the same single fine-tune as "
-                     "Original. Δ = mean over seeds of WAR(Original, seed) - WAR(RB-l, seed), paired by seed (same "
-                     "data order and head draw); SE = sd of the paired differences / sqrt(" +
-                     std::to_string(seeds.size()) + ").");
-  if (seeds.size() >= 2) {
-    t1.notes.push_back(std::to_string(above) + " of " + std::to_string(depth) + " single-block drops exceed their SE (" +
-                       std::to_string(above2) + " exceed 2 SE)" +
-                       (below_list.empty() ? std::string(".")
-                                           : "; blocks whose drop does NOT exceed its SE: " + below_list +
-                                                 " -- their order in Table 2 is not resolved by the oracle."));
-    t1.notes.push_back("Pooled seed sd of one run's WAR: " + recipes::fmt_percent(run_sd) + " points (binomial SE of a "
-                       "WAR on " + std::to_string(test_set->size()) + " held-out clips: " +
-                       recipes::fmt(100 * std::sqrt(dense_mean * (1 - dense_mean) / double(test_set->size())), 2) +
-                       " points; the test set is shared by all rows).");
-  } else {
-    t1.notes.push_back("One seed: no standard error; use --oracle-seeds >= 2 to see which drops are resolved.");
-  }
+  std::vector<recipes::RemovalResult> single;  // cached: block l removed, first seed (params, GFLOPs)
+  for (int64_t l = 0; l < depth; ++l) single.push_back(runner.run({l}, seeds[0]));
+  const recipes::Table t1 = recipes::gardener_table1(oracle, cfg, single, test_set->size());
   std::printf("\n");
   t1.emit(out);
 
@@ -427,37 +308,15 @@ int run(Settings s) {
   std::vector<int64_t> by_sens(static_cast<size_t>(depth));
   for (int64_t l = 0; l < depth; ++l) by_sens[size_t(s_rank[size_t(l)] - 1)] = l;  // paper: rows in sensitivity-rank order
   for (int64_t l : by_sens)
-    t2.add_row({std::to_string(l + 1), recipes::fmt_percent(oracle[size_t(l)].mean_war),
-                recipes::fmt_percent(oracle[size_t(l)].drop), pm(oracle[size_t(l)].se),
+    t2.add_row({std::to_string(l + 1), recipes::fmt_percent(oracle.blocks[size_t(l)].mean_war),
+                recipes::fmt_percent(oracle.blocks[size_t(l)].drop), pm(oracle.blocks[size_t(l)].se),
                 recipes::fmt(stats[size_t(l)].entropy, 4), std::to_string(e_rank[size_t(l)]),
                 std::to_string(s_rank[size_t(l)])});
   t2.notes.push_back("Paper's Table 2 (VideoMAE-B/UCF101): Spearman rho 0.755, Kendall tau 0.667.");
   t2.emit(out);
-  recipes::Table tc;
-  tc.name = "table2_correlation";
-  tc.title = "Entropy (pretrained) vs oracle drop: rank correlation with a bootstrap 95% interval";
-  tc.columns = {"Statistic", "Estimate", "95% low", "95% high", "Resamples", "Undefined resamples"};
-  const double rho = pruning::spearman_rho(entropy_values, drops), tau = pruning::kendall_tau_b(entropy_values, drops);
   std::string corr_line;
-  if (std::isnan(rho) || std::isnan(tau)) {
-    tc.add_row({"Spearman rho", "undefined", "-", "-", "0", "0"});
-    tc.add_row({"Kendall tau-b", "undefined", "-", "-", "0", "0"});
-    tc.notes.push_back("Undefined: the entropies or the drops are all equal.");
-    corr_line = "Spearman/Kendall undefined (constant entropies or drops)";
-  } else {
-    const auto brho = pruning::bootstrap_spearman(entropy_values, drops, s.bootstrap_resamples, s.seed + 2024);
-    const auto btau = pruning::bootstrap_kendall(entropy_values, drops, s.bootstrap_resamples, s.seed + 2024);
-    for (auto [name, b] : {std::pair<const char*, pruning::BootstrapInterval>{"Spearman rho", brho}, {"Kendall tau-b", btau}})
-      tc.add_row({name, recipes::fmt(b.estimate, 3), recipes::fmt(b.low, 3), recipes::fmt(b.high, 3),
-                  std::to_string(b.resamples), std::to_string(b.undefined)});
-    tc.notes.push_back("Pairs (entropy of block l, mean oracle drop of block l), both high = important; ties get "
-                       "average ranks. Interval: percentile bootstrap over blocks resampled with replacement (seed " +
-                       std::to_string(s.seed + 2024) + "); resamples where a list is constant are left out.");
-    tc.notes.push_back("Rank-based (ties broken by block index, as in Table 2's columns): rho " +
-                       recipes::fmt(pruning::spearman_rho(e_rank, s_rank), 3) + ", tau " +
-                       recipes::fmt(pruning::kendall_tau_b(e_rank, s_rank), 3) + ".");
-    corr_line = "Spearman rho " + interval_str(brho) + ", Kendall tau-b " + interval_str(btau);
-  }
+  const recipes::Table tc = recipes::gardener_correlation_table(entropy_values, drops, e_rank, s_rank,
+                                                                s.bootstrap_resamples, s.seed + 2024, corr_line);
   tc.emit(out);
 
   // ---- multi-block runs (one fine-tune, seed `s.seed`) ----

@@ -22,24 +22,18 @@
 
 #include "autograd/ops.h"
 #include "common/block_removal.h"
-#include "common/cached_model.h"
-#include "common/dataset_subset.h"
 #include "common/evaluate.h"
-#include "common/fashion_mnist_data.h"
 #include "common/finetune.h"
 #include "common/recipe_main.h"
 #include "common/report.h"
 #include "common/throughput.h"
-#include "common/timm_deit.h"
-#include "common/token_pruning_base.h"
 #include "common/token_pruning_cell.h"
 #include "common/token_pruning_report.h"
-#include "data/data_loader.h"
-#include "data/datasets.h"
+#include "common/token_pruning_settings.h"
+#include "common/token_pruning_study.h"
 #include "data/fashion_mnist.h"
 #include "dist/sweep.h"
 #include "dist/world.h"
-#include "nn/checkpoint.h"
 #include "nn/flop_count.h"
 #include "pruning/provenance.h"
 #include "pruning/token_pruning.h"
@@ -54,58 +48,8 @@ namespace {
 
 const char* kProg = "shears_token_pruning";
 
-enum class FuseMode { Auto, On, Off };
-
-struct Settings {
-  std::string scale, out, data_dir, base_checkpoint, checkpoint, train_dir, val_dir;
-  std::vector<pruning::TokenPolicySpec> policies;
-  std::vector<double> keep_rates;
-  int64_t train_limit = 0, eval_limit = 0, throughput_batch = 256;
-  double throughput_time = 0.2;
-  FuseMode fuse = FuseMode::Auto;
-  bool exclude_cls_key = false, finetune_dense = true, retrain_base = false;
-  recipes::TokenPruningBase base;
-  recipes::FinetuneOptions ft;
-  double base_lr = 0;          // lr per 256 images (paper) or as given (smoke/mini)
-  double drop_path = 0.1;      // paper: max DropPath rate of the fine-tuned model
-  double dense_bound = 0.3;    // points the dense control may move from the base
-  int threads = 0;
-};
-
-const char* fuse_mode_name(FuseMode m) {
-  switch (m) {
-    case FuseMode::Auto: return "auto";
-    case FuseMode::On: return "on";
-    case FuseMode::Off: return "off";
-  }
-  return "?";
-}
-
-// The fusion a policy runs with: --fuse on/off for every policy, auto = the policy's own default
-// (pruning::default_fuse: EViT fuses, the entropy and random policies propagate only the kept tokens).
-bool fuse_of(FuseMode mode, const pruning::TokenPolicySpec& policy) {
-  if (mode == FuseMode::On) return true;
-  if (mode == FuseMode::Off) return false;
-  return pruning::default_fuse(policy);
-}
-
-std::vector<double> parse_keep_rates(const std::string& text) {
-  std::vector<double> out;
-  for (const std::string& item : recipes::split_list(text)) {
-    size_t used = 0;
-    double v = 0;
-    try {
-      v = std::stod(item, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    SHEARS_CHECK(used == item.size() && v > 0 && v < 1, kProg, "--keep-rates: '", item,
-                 "' is not a keep rate in (0, 1) (the dense model, keep 1.0, is always reported)");
-    out.push_back(v);
-  }
-  SHEARS_CHECK(!out.empty(), kProg, "--keep-rates is empty; give e.g. 0.9,0.7,0.5");
-  return out;
-}
+using Settings = recipes::TokenPruningSettings;
+using recipes::fuse_of;
 
 Settings parse_args(int argc, char** argv, bool& exit_now) {
   cxxopts::Options options(
@@ -192,41 +136,15 @@ Settings parse_args(int argc, char** argv, bool& exit_now) {
     return {};
   }
   const cxxopts::ParseResult& r = *parsed;
-  Settings s;
-  s.scale = r["scale"].as<std::string>();
+  recipes::TokenPruningPreset preset = recipes::token_pruning_preset(r["scale"].as<std::string>(), kProg);
+  Settings& s = preset.settings;
   s.out = r["out"].as<std::string>();
   s.data_dir = r["data-dir"].as<std::string>();
-  std::string policies = "evit,shannon,renyi:0.5,renyi:2,renyi:inf,random", keep = "0.9,0.7,0.5,0.4,0.3";
-  s.ft.epochs = 1;
-  s.ft.warmup_epochs = 0.1;
-  s.ft.batch_size = 64;
-  s.base_lr = 5e-5;
-  if (s.scale == "smoke") {
-    policies = "evit,shannon,renyi:2";
-    keep = "0.7,0.5";
-    s.base_lr = 3e-4;
-    s.train_limit = 512, s.eval_limit = 256, s.ft.batch_size = 32, s.throughput_batch = 64, s.throughput_time = 0.05;
-    s.base.dim = 32, s.base.depth = 4, s.base.heads = 2, s.base.mlp = 64;
-    s.base.train_images = 1024, s.base.batch_size = 32, s.base.lr = 2e-3, s.base.warmup_epochs = 0.2, s.base.epochs = 4;
-  } else if (s.scale == "mini") {
-    s.train_limit = 10000, s.eval_limit = 0;
-  } else if (s.scale == "paper") {
-    policies = "evit,shannon,renyi:0.5,renyi:2,renyi:3,renyi:inf", keep = "0.9,0.8,0.7,0.6,0.5,0.4,0.3";
-    s.ft.epochs = 100, s.ft.warmup_epochs = 5, s.ft.batch_size = 256, s.base_lr = 1e-4;
-    s.throughput_batch = 64, s.throughput_time = 1.5;
-  } else {
-    fail(kProg, "--scale must be 'smoke', 'mini' or 'paper', got '", s.scale, "'");
-  }
-  if (r.count("policies")) policies = r["policies"].as<std::string>();
-  if (r.count("keep-rates")) keep = r["keep-rates"].as<std::string>();
-  for (const std::string& p : recipes::split_list(policies)) s.policies.push_back(pruning::parse_token_policy(p));
-  SHEARS_CHECK(!s.policies.empty(), kProg, "--policies is empty; give e.g. evit,shannon,renyi:2");
-  s.keep_rates = parse_keep_rates(keep);
-  const std::string fuse = r["fuse"].as<std::string>();
-  if (fuse == "auto") s.fuse = FuseMode::Auto;
-  else if (fuse == "on") s.fuse = FuseMode::On;
-  else if (fuse == "off") s.fuse = FuseMode::Off;
-  else fail(kProg, "--fuse must be 'auto', 'on' or 'off', got '", fuse, "'");
+  const std::string policies = r.count("policies") ? r["policies"].as<std::string>() : preset.policies;
+  const std::string keep = r.count("keep-rates") ? r["keep-rates"].as<std::string>() : preset.keep_rates;
+  s.policies = recipes::parse_token_policies(policies, kProg);
+  s.keep_rates = recipes::parse_keep_rates(keep, kProg);
+  s.fuse = recipes::parse_fuse_mode(r["fuse"].as<std::string>(), kProg);
   s.exclude_cls_key = r.count("exclude-cls-key") > 0;
   s.finetune_dense = r.count("no-dense-finetune") == 0;
   s.retrain_base = r.count("retrain-base") > 0;
@@ -273,14 +191,7 @@ Settings parse_args(int argc, char** argv, bool& exit_now) {
   SHEARS_CHECK(s.base.epochs >= 1, kProg, "--base-epochs must be >= 1, got ", s.base.epochs);
   s.ft.lr = s.scale == "paper" ? s.base_lr * double(s.ft.batch_size) / 256.0 : s.base_lr;
   if (s.scale == "paper") {
-    // DeiT augmentation (METHODS.md §7): Mixup 0.8 / CutMix 1.0 on every batch, smoothing in the targets.
-    s.ft.mixing = true;
-    s.ft.mix.mixup_alpha = 0.8;
-    s.ft.mix.cutmix_alpha = 1.0;
-    s.ft.mix.prob = 1.0;
-    s.ft.mix.label_smoothing = s.ft.label_smoothing;
-    s.ft.mix.num_classes = 0;  // from the data set
-    s.ft.warmup_lr = 1e-6;
+    recipes::use_deit_mixing(s.ft);  // DeiT augmentation (METHODS.md §7)
     // validate every input before loading anything
     SHEARS_CHECK(!s.checkpoint.empty(), kProg,
                  "--scale paper needs --checkpoint <timm DeiT-S/B .safetensors> (ImageNet-1k weights)");
@@ -303,99 +214,7 @@ Settings parse_args(int argc, char** argv, bool& exit_now) {
   }
   s.drop_path = drop_path;
   recipes::prepare_output_dir(s.out, kProg);  // an unwritable --out fails now, not after training
-  return s;
-}
-
-// The base model, the data and the preprocessing of one scale.
-struct Study {
-  std::shared_ptr<nn::VisionTransformer> base;
-  std::string base_desc;
-  double base_train_seconds = 0;  // 0 when loaded
-  std::shared_ptr<const data::Dataset> train, test;
-  data::Transform train_tf, test_tf;
-  Tensor timing_images;  // a fixed batch of preprocessed test images for the throughput columns
-  std::string dataset_name;
-};
-
-// First `n` test images through the test transform, as one batch.
-Tensor first_images(std::shared_ptr<const data::Dataset> test, const data::Transform& tf, int64_t n) {
-  data::LoaderOptions o;
-  o.batch_size = std::min<int64_t>(n, test->size());
-  o.shuffle = false;
-  o.drop_last = false;
-  o.prefetch = 0;
-  data::DataLoader loader(test, o, tf);
-  loader.start_epoch(0);
-  data::Batch batch;
-  SHEARS_CHECK(loader.next(batch), kProg, "the test set is empty");
-  return batch.inputs;
-}
-
-Study prepare(const Settings& s) {
-  Study st;
-  if (s.scale == "paper") {
-    recipes::timm_deit_config(s.checkpoint, 1000);  // a wrong file fails before the folders are listed
-    auto train = std::make_shared<data::ImageFolder>(s.train_dir);
-    auto val = std::make_shared<data::ImageFolder>(s.val_dir);
-    SHEARS_CHECK(train->classes() == val->classes(), kProg, "--train-dir '", s.train_dir, "' (",
-                 train->num_classes(), " classes) and --val-dir '", s.val_dir, "' (", val->num_classes(),
-                 " classes) must have the same class folders");
-    bool head_replaced = false;
-    st.base = recipes::load_timm_deit(s.checkpoint, train->num_classes(), s.drop_path, &head_replaced);
-    st.base_desc = "timm " + std::string(st.base->config().dim == 384 ? "DeiT-S" : "DeiT-B") + " from " +
-                   s.checkpoint + (head_replaced ? " (fresh " + std::to_string(train->num_classes()) + "-class head)" : "");
-    st.train = s.train_limit > 0 ? std::shared_ptr<const data::Dataset>(
-                                       std::make_shared<recipes::EvenSubset>(train, s.train_limit))
-                                 : train;
-    st.test = s.eval_limit > 0 ? std::shared_ptr<const data::Dataset>(std::make_shared<recipes::EvenSubset>(val, s.eval_limit))
-                               : val;
-    st.train_tf = recipes::deit_train_transform(224, 0.25);
-    st.test_tf = recipes::deit_eval_transform(224);
-    st.dataset_name = s.train_dir;
-  } else {
-    recipes::FashionMnistSplits splits = recipes::load_fashion_mnist_splits(s.data_dir, s.train_limit, s.eval_limit);
-    st.train = splits.train;
-    st.test = splits.test;
-    st.dataset_name = "Fashion-MNIST";
-    if (!s.base_checkpoint.empty()) {
-      st.base = nn::load_model(s.base_checkpoint);
-      const nn::ModelConfig c = st.base->config();
-      SHEARS_CHECK(c.has_cls_token() && c.in_chans == 1 && c.image_size == 28, kProg, "--base-checkpoint '",
-                   s.base_checkpoint, "' holds a ", c.arch, " model for ", c.image_size, "x", c.image_size, "x",
-                   c.in_chans, " inputs; expected a ViT with a CLS token for 28x28x1 Fashion-MNIST (the main job's)");
-      st.base_desc = s.base_checkpoint;
-    } else {  // the patch-4 base: trained here once, cached under --out
-      auto base_train = recipes::load_fashion_mnist_splits(s.data_dir, s.base.train_images, 1).train;
-      const std::string recipe = s.base.describe(base_train->size());
-      const std::string path = (std::filesystem::path(s.out) / "base_model.safetensors").string();
-      const double t0 = train::now_s();
-      recipes::CachedModel cached;
-      dist::root_first([&] {  // under mpirun: rank 0 builds the cache, then the other ranks load it
-        cached = recipes::load_or_build_model(
-            path, recipe, s.retrain_base && dist::is_root(),
-            [&] {
-              std::printf("base: training %s (%s) ...\n", recipe.c_str(),
-                          s.retrain_base ? "--retrain-base" : "no cached model with this recipe");
-              std::fflush(stdout);
-              return recipes::train_token_pruning_base(s.base, base_train, s.scale == "mini" ? 200 : 0);
-            },
-            {{"shears.recipe", std::string(kProg) + " --scale " + s.scale + " base"}});
-      });
-      st.base = cached.model;
-      if (cached.reused) {
-        st.base_desc = "patch-4 base cached in " + path + " (" + recipe + ")";
-      } else {
-        st.base_train_seconds = train::now_s() - t0;
-        st.base_desc = "patch-4 base trained here (" + recipe + ") in " + recipes::fmt(st.base_train_seconds, 0) +
-                       " s, cached in " + path + " [" + cached.reason + "]";
-      }
-      std::printf("base: %s\n", st.base_desc.c_str());
-    }
-    st.train_tf = recipes::fashion_mnist_train_transform(st.base->config());
-    st.test_tf = recipes::fashion_mnist_test_transform(st.base->config());
-  }
-  st.timing_images = first_images(st.test, st.test_tf, s.throughput_batch);
-  return st;
+  return std::move(preset.settings);
 }
 
 using train::now_s;
@@ -405,12 +224,13 @@ int run(const Settings& s) {
   if (s.threads > 0) set_num_threads(s.threads);
   const double t_start = now_s();
   const std::clock_t cpu_start = std::clock();
-  Study st = prepare(s);
+  // under mpirun rank 0 trains and caches the patch-4 base, then the other ranks load it
+  recipes::TokenPruningStudy st = recipes::prepare_token_pruning_study(s, kProg, dist::root_first, dist::is_root());
   const double t_prepared = now_s();
   const nn::ModelConfig cfg = st.base->config();
   const double dense_gflops = nn::count_flops(cfg).total / 1e9;
   const int64_t n_test = st.test->size();
-  std::string fusion = std::string("--fuse ") + fuse_mode_name(s.fuse) + " (";
+  std::string fusion = std::string("--fuse ") + recipes::fuse_mode_name(s.fuse) + " (";
   for (size_t i = 0; i < s.policies.size(); ++i)
     fusion += (i ? ", " : "") + recipes::token_policy_label(s.policies[i]) +
               (fuse_of(s.fuse, s.policies[i]) ? " fused" : " unfused");

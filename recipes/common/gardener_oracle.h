@@ -1,0 +1,47 @@
+// The sensitivity oracle of the Gardener study: each single-block drop's WAR over fine-tune seeds,
+// paired by seed with the dense control's (mean drop and its standard error), the pooled seed sd of
+// one run, the study's Table 1 from them, and the entropy-vs-oracle rank correlation table.
+#pragma once
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/block_removal.h"
+#include "common/report.h"
+#include "nn/config.h"
+
+namespace shears::recipes {
+
+// One single-block drop of the oracle over the seeds.
+struct OracleDrop {
+  std::vector<double> war;     // per seed
+  double mean_war = 0;
+  double drop = 0;             // mean over seeds of (dense WAR - WAR), paired by seed
+  double se = std::nan("");    // standard error of `drop` (sd of the paired differences / sqrt(seeds))
+};
+
+struct OracleSummary {
+  std::vector<OracleDrop> blocks;  // by block
+  std::vector<double> drops;       // blocks[l].drop
+  double dense_mean = 0, dense_sd = std::nan("");
+  double run_sd = std::nan("");    // pooled seed sd of one run's WAR (blocks and dense); NaN for one seed
+};
+
+// `dense_war[i]` and `block_war[l][i]`: WAR of the dense control and of block l removed with seed i.
+OracleSummary summarize_oracle(const std::vector<double>& dense_war, const std::vector<std::vector<double>>& block_war);
+
+// Table 1 ("table1"): Original (`cfg`) and RB-l per block (`single[l]`: a run with block l removed, for its
+// params and GFLOPs): mean WAR, seed sd, Δ, its SE and whether Δ exceeds it, with notes on the resolved
+// drops and on the seed sd vs the binomial SE on `test_clips` held-out clips.
+Table gardener_table1(const OracleSummary& o, const nn::ModelConfig& cfg, const std::vector<RemovalResult>& single,
+                      int64_t test_clips);
+
+// "table2_correlation": Spearman rho and Kendall tau-b of (entropy[l], drops[l]) with percentile-bootstrap
+// 95% intervals (`resamples`, seed `bootstrap_seed`), or "undefined" rows when either list is constant, and
+// the rank-based values of `e_rank`/`s_rank` (Table 2's columns) in a note. `line` gets a one-line summary.
+Table gardener_correlation_table(const std::vector<double>& entropy, const std::vector<double>& drops,
+                                 const std::vector<int64_t>& e_rank, const std::vector<int64_t>& s_rank,
+                                 int64_t resamples, uint64_t bootstrap_seed, std::string& line);
+
+}  // namespace shears::recipes

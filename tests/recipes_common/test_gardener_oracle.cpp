@@ -1,0 +1,90 @@
+// recipes/common/gardener_oracle: paired oracle drops and their standard errors against hand-computed
+// values, the pooled seed sd (NaN for one seed), Table 1's rows and notes, and the correlation table
+// (bootstrap interval for varying lists, "undefined" for constant ones).
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "common/gardener_oracle.h"
+#include "tiny_vit_task.h"
+
+using namespace shears;
+using Catch::Contains;
+
+TEST_CASE("summarize_oracle: paired drops, SE and pooled seed sd", "[recipes_common][gardener_oracle]") {
+  // dense 0.8, 0.7; block 1 removed 0.6, 0.6 (drops 0.2, 0.1); block 2 removed = dense (drops 0, 0)
+  const recipes::OracleSummary o = recipes::summarize_oracle({0.8, 0.7}, {{0.6, 0.6}, {0.8, 0.7}});
+  REQUIRE(o.blocks.size() == 2);
+  REQUIRE(o.dense_mean == Approx(0.75));
+  REQUIRE(o.dense_sd == Approx(std::sqrt(0.005)));
+  REQUIRE(o.blocks[0].war == std::vector<double>{0.6, 0.6});
+  REQUIRE(o.blocks[0].mean_war == Approx(0.6));
+  REQUIRE(o.blocks[0].drop == Approx(0.15));
+  REQUIRE(o.blocks[0].se == Approx(std::sqrt(0.005) / std::sqrt(2.0)));  // sd(0.2, 0.1) / sqrt(2) = 0.05
+  REQUIRE(o.blocks[1].drop == Approx(0.0).margin(1e-15));
+  REQUIRE(o.blocks[1].se == Approx(0.0).margin(1e-15));
+  REQUIRE(o.drops.size() == 2);
+  REQUIRE(o.drops[0] == o.blocks[0].drop);
+  // pooled: mean of the variances 0 (block 1), 0.005 (block 2), 0.005 (dense)
+  REQUIRE(o.run_sd == Approx(std::sqrt(0.01 / 3)));
+
+  const recipes::OracleSummary one = recipes::summarize_oracle({0.8}, {{0.6}, {0.7}});
+  REQUIRE(one.blocks[0].drop == Approx(0.2));
+  REQUIRE(std::isnan(one.blocks[0].se));
+  REQUIRE(std::isnan(one.dense_sd));
+  REQUIRE(std::isnan(one.run_sd));
+}
+
+TEST_CASE("gardener_table1: Original and one row per block, resolved drops in the notes",
+          "[recipes_common][gardener_oracle]") {
+  const nn::ModelConfig cfg = test::tiny_vit_config(3);
+  const recipes::OracleSummary o = recipes::summarize_oracle({0.8, 0.7}, {{0.6, 0.6}, {0.8, 0.7}});
+  std::vector<recipes::RemovalResult> single(2);
+  single[0].params = 1500000, single[0].gflops = 0.25;
+  single[1].params = 2500000, single[1].gflops = 0.5;
+  const recipes::Table t = recipes::gardener_table1(o, cfg, single, 100);
+  REQUIRE(t.name == "table1");
+  REQUIRE_THAT(t.title, Contains("mean of 2 seeds"));
+  REQUIRE(t.rows.size() == 3);
+  REQUIRE(t.rows[0][0] == "Original");
+  REQUIRE(t.rows[0][3] == "75.00");
+  REQUIRE(t.rows[1] == std::vector<std::string>{"RB-1", "1.500", "0.2500", "60.00", "0.00", "15.00", "5.00", "yes (> 2 SE)"});
+  REQUIRE(t.rows[2][0] == "RB-2");
+  REQUIRE(t.rows[2][7] == "NO");
+  REQUIRE(t.notes.size() == 3);
+  REQUIRE_THAT(t.notes[1], Contains("1 of 2 single-block drops exceed their SE (1 exceed 2 SE)") &&
+                               Contains("does NOT exceed its SE: 2 --"));
+  REQUIRE_THAT(t.notes[2], Contains("WAR on 100 held-out clips"));
+
+  const recipes::OracleSummary one = recipes::summarize_oracle({0.8}, {{0.6}, {0.7}});
+  const recipes::Table t1 = recipes::gardener_table1(one, cfg, single, 100);
+  REQUIRE_THAT(t1.title, Contains("mean of 1 seed)"));
+  REQUIRE(t1.rows[1][4] == "-");  // no seed sd
+  REQUIRE(t1.rows[1][7] == "-");
+  REQUIRE_THAT(t1.notes.back(), Contains("One seed: no standard error"));
+}
+
+TEST_CASE("gardener_correlation_table: bootstrap intervals, or undefined for constant lists",
+          "[recipes_common][gardener_oracle]") {
+  std::string line;
+  const recipes::Table t = recipes::gardener_correlation_table({1, 2, 3, 4}, {0.1, 0.2, 0.3, 0.4}, {4, 3, 2, 1},
+                                                               {4, 3, 2, 1}, 200, 5, line);
+  REQUIRE(t.name == "table2_correlation");
+  REQUIRE(t.rows.size() == 2);
+  REQUIRE(t.rows[0][0] == "Spearman rho");
+  REQUIRE(t.rows[0][1] == "1.000");
+  REQUIRE(t.rows[1][0] == "Kendall tau-b");
+  REQUIRE(t.rows[1][1] == "1.000");
+  REQUIRE(t.rows[0][4] == "200");
+  REQUIRE_THAT(t.notes[0], Contains("(seed 5)"));
+  REQUIRE_THAT(t.notes[1], Contains("rho 1.000, tau 1.000."));
+  REQUIRE_THAT(line, Contains("Spearman rho 1.000 [") && Contains("Kendall tau-b 1.000 ["));
+
+  const recipes::Table u = recipes::gardener_correlation_table({1, 2, 3}, {0.5, 0.5, 0.5}, {3, 2, 1}, {1, 2, 3}, 200, 5, line);
+  REQUIRE(u.rows.size() == 2);
+  REQUIRE(u.rows[0][1] == "undefined");
+  REQUIRE(u.notes == std::vector<std::string>{"Undefined: the entropies or the drops are all equal."});
+  REQUIRE(line == "Spearman/Kendall undefined (constant entropies or drops)");
+}
