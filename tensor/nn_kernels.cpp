@@ -4,7 +4,12 @@
 // any thread count. A fully -inf softmax row gives NaN, as in PyTorch.
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <vector>
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 #include "tensor/fast_math.h"
 #include "tensor/device_dispatch.h"
@@ -171,6 +176,35 @@ void layer_norm_select_impl(const T* x, const int64_t* idx, int64_t k, const T* 
     }
   });
 }
+
+#if defined(__AVX512F__)
+// layer_norm_select_impl for float with both affine parameters, the kept channels gathered 16 at a time
+// through 32-bit offsets: the same expression per element (fma((x - mean) * rstd, w, b)), the same bits.
+void layer_norm_select_f32_affine(const float* x, const int64_t* idx, int64_t k, const float* w, const float* b,
+                                  double eps, int64_t rows, int64_t C, float* y, float* mean, float* rstd) {
+  std::vector<int32_t> off(static_cast<size_t>(k));
+  for (int64_t j = 0; j < k; ++j) off[size_t(j)] = int32_t(idx[j]);
+  parallel_for(rows, grain_for(C + k, 16384), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* xr = x + r * C;
+      float* yr = y + r * k;
+      float m, s;
+      row_moments(xr, C, eps, m, s);
+      mean[r] = m;
+      rstd[r] = s;
+      const __m512 mv = _mm512_set1_ps(m), sv = _mm512_set1_ps(s);
+      for (int64_t j = 0; j < k; j += 16) {
+        const __mmask16 lanes = k - j >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (k - j)) - 1);
+        const __m512i o = _mm512_maskz_loadu_epi32(lanes, off.data() + j);
+        const __m512 xv = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), lanes, o, xr, 4);
+        const __m512 t = _mm512_mul_ps(_mm512_sub_ps(xv, mv), sv);
+        const __m512 yv = _mm512_fmadd_ps(t, _mm512_maskz_loadu_ps(lanes, w + j), _mm512_maskz_loadu_ps(lanes, b + j));
+        _mm512_mask_storeu_ps(yr + j, lanes, yv);
+      }
+    }
+  });
+}
+#endif
 
 // xhat = (x - mean) * rstd, g = dy * w
 // dx = rstd * (g - mean(g) - xhat * mean(g * xhat)); dw = sum_rows dy * xhat; db = sum_rows dy
@@ -361,6 +395,13 @@ LayerNormResult layer_norm_select(const Tensor& x, const Tensor& index, const Te
   y_shape.back() = k;
   LayerNormResult res{Tensor::empty(y_shape, x.dtype()), Tensor::empty({rows}, x.dtype()),
                       Tensor::empty({rows}, x.dtype())};
+#if defined(__AVX512F__)
+  if (x.dtype() == DType::F32 && w.defined() && b.defined()) {
+    layer_norm_select_f32_affine(xc.data<float>(), ip, k, w.data<float>(), b.data<float>(), eps, rows, C,
+                                 res.y.data<float>(), res.mean.data<float>(), res.rstd.data<float>());
+    return res;
+  }
+#endif
   SHEARS_DISPATCH_FLOAT(x.dtype(), op, [&] {
     layer_norm_select_impl<scalar_t>(xc.data<scalar_t>(), ip, k, ptr_or_null<scalar_t>(w),
                                      ptr_or_null<scalar_t>(b), eps, rows, C, res.y.data<scalar_t>(),
