@@ -15,6 +15,7 @@
 #include <cxxopts.hpp>
 
 #include "common/amp_report.h"
+#include "common/amp_settings.h"
 #include "common/sample_stats.h"
 #include "common/dataset_subset.h"
 #include "common/distillation.h"
@@ -49,40 +50,7 @@ namespace {
 
 constexpr const char* kProg = "shears_amp";
 
-struct Settings {
-  std::string scale, out, data_dir, checkpoint, train_dir, val_dir;
-  std::vector<double> deltas;
-  double temp_inv = 15;
-  int64_t search_steps = 6, heads = 0;
-  int64_t score_images = 5120, score_batch = 128, val_images = 2048, val_batch = 128, eval_limit = 0;
-  int64_t random_seeds = 3, throughput_batch = 256;
-  double throughput_time = 0.3;
-  recipes::FinetuneOptions distill;  // epochs 0 = no recovery
-  int64_t distill_images = 20000;
-  recipes::DistillationOptions distill_loss;
-  bool retrain_base = false;
-  recipes::SmokeBaseSpec smoke;
-  uint64_t seed = 0;
-  int threads = 0;
-};
-
-std::vector<double> parse_deltas(const std::string& text) {
-  std::vector<double> out;
-  for (const std::string& item : recipes::split_list(text)) {
-    size_t used = 0;
-    double v = 0;
-    try {
-      v = std::stod(item, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    SHEARS_CHECK(used == item.size() && std::isfinite(v) && v > 0, kProg, "--deltas: '", item,
-                 "' is not an entropy threshold > 0 (e.g. 1e-3,3e-3,1e-2)");
-    out.push_back(v);
-  }
-  SHEARS_CHECK(!out.empty(), kProg, "--deltas is empty; give e.g. 1e-3,3e-3,1e-2");
-  return out;
-}
+using Settings = recipes::AmpSettings;
 
 Settings parse_args(int argc, char** argv, bool& exit_now) {
   cxxopts::Options options(
@@ -165,26 +133,8 @@ Settings parse_args(int argc, char** argv, bool& exit_now) {
   s.scale = r["scale"].as<std::string>();
   s.out = r["out"].as<std::string>();
   s.data_dir = r["data-dir"].as<std::string>();
-  s.distill.epochs = 1;
-  s.distill.warmup_epochs = 0.1;
-  s.distill.batch_size = 64;
-  s.distill.lr = 1e-4;
-  s.distill.min_lr = 1e-6;
-  if (s.scale == "smoke") {
-    s.score_images = 256, s.score_batch = 64, s.val_images = 256, s.val_batch = 64, s.eval_limit = 500;
-    s.distill_images = 512, s.distill.batch_size = 32, s.distill.lr = 5e-4;
-    s.throughput_batch = 64, s.throughput_time = 0.05;
-  } else if (s.scale == "mini") {
-    s.checkpoint = "runs/main/vit_fmnist.safetensors";
-    s.distill_images = 0, s.distill.epochs = 2, s.distill.lr = 2e-4;
-  } else if (s.scale == "paper") {
-    s.score_images = 10240, s.val_images = 5120, s.distill_images = 0;
-    s.distill.epochs = 5, s.distill.warmup_epochs = 1, s.distill.lr = 2e-5, s.distill.min_lr = 1e-7;
-    s.throughput_batch = 64, s.throughput_time = 1.5;
-  } else {
-    fail(kProg, "--scale must be 'smoke', 'mini' or 'paper', got '", s.scale, "'");
-  }
-  s.deltas = parse_deltas(r["deltas"].as<std::string>());
+  recipes::apply_amp_scale(s, kProg);
+  s.deltas = recipes::parse_amp_deltas(r["deltas"].as<std::string>(), kProg);
   s.temp_inv = r["tau-inv"].as<double>();
   s.search_steps = r["search-steps"].as<int64_t>();
   s.heads = r["heads"].as<int64_t>();
@@ -214,22 +164,7 @@ Settings parse_args(int argc, char** argv, bool& exit_now) {
   s.distill.log_every = r["log-every"].as<int64_t>();
   s.threads = r["threads"].as<int>();
 
-  SHEARS_CHECK(s.temp_inv > 0 && std::isfinite(s.temp_inv), kProg, "--tau-inv must be > 0, got ", s.temp_inv);
-  SHEARS_CHECK(s.search_steps >= 1 && s.search_steps <= 20, kProg, "--search-steps must be in [1, 20], got ",
-               s.search_steps);
-  SHEARS_CHECK(s.random_seeds >= 1, kProg, "--random-seeds must be >= 1, got ", s.random_seeds);
-  SHEARS_CHECK(s.distill.epochs >= 0, kProg, "--distill-epochs must be >= 0, got ", s.distill.epochs);
-  SHEARS_CHECK(s.distill_images >= 0, kProg, "--distill-images must be >= 0, got ", s.distill_images);
-  SHEARS_CHECK(s.distill.lr > 0 && std::isfinite(s.distill.lr), kProg, "--distill-lr must be > 0, got ", s.distill.lr);
-  SHEARS_CHECK(s.distill.batch_size >= 2, kProg, "--distill-batch must be >= 2, got ", s.distill.batch_size);
-  SHEARS_CHECK(s.distill.warmup_epochs >= 0, kProg, "--distill-warmup must be >= 0");
-  SHEARS_CHECK(s.distill_loss.feature_weight >= 0 && s.distill_loss.output_weight >= 0 &&
-                   s.distill_loss.feature_weight + s.distill_loss.output_weight > 0,
-               kProg, "--feature-weight and --output-weight must be >= 0 and not both 0");
-  SHEARS_CHECK(s.throughput_batch >= 1 && s.throughput_time >= 0, kProg,
-               "--throughput-batch must be >= 1 and --throughput-time >= 0");
-  recipes::check_threads_flag(s.threads, kProg);
-  recipes::check_non_negative_flag(s.distill.weight_decay, "weight-decay", kProg);
+  recipes::check_amp_settings(s, kProg);
   return s;
 }
 
@@ -238,20 +173,10 @@ struct Study : recipes::StudyBase {
   std::shared_ptr<const data::Dataset> distill_set;
 };
 
-recipes::StudyBaseOptions base_options(const Settings& s) {
-  recipes::StudyBaseOptions o;
-  o.scale = s.scale, o.out = s.out, o.data_dir = s.data_dir, o.checkpoint = s.checkpoint;
-  o.train_dir = s.train_dir, o.val_dir = s.val_dir, o.heads = s.heads, o.eval_limit = s.eval_limit;
-  o.score_images = s.score_images, o.score_batch = s.score_batch, o.val_images = s.val_images;
-  o.val_batch = s.val_batch, o.throughput_batch = s.throughput_batch, o.retrain_base = s.retrain_base;
-  o.seed = s.seed, o.smoke = s.smoke;
-  return o;
-}
-
 Study prepare(const Settings& s) {
-  recipes::check_study_base_options(base_options(s), kProg);  // every input checked before anything is loaded
+  recipes::check_study_base_options(recipes::amp_study_base_options(s), kProg);  // every input checked before anything is loaded
   Study st;
-  static_cast<recipes::StudyBase&>(st) = recipes::prepare_study_base(base_options(s), kProg);
+  static_cast<recipes::StudyBase&>(st) = recipes::prepare_study_base(recipes::amp_study_base_options(s), kProg);
   st.distill_set = s.distill_images > 0 ? std::shared_ptr<const data::Dataset>(
                                               std::make_shared<recipes::EvenSubset>(st.train, s.distill_images))
                                         : st.train;

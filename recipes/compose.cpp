@@ -49,14 +49,8 @@ template <typename T>
 std::vector<T> parse_numbers(const std::string& text, const char* flag) {
   std::vector<T> out;
   for (const std::string& item : recipes::split_list(text)) {
-    size_t used = 0;
-    double v = NAN;
-    try {
-      v = std::stod(item, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    SHEARS_CHECK(used == item.size() && std::isfinite(v) && v >= 0 && T(v) == v, kProg, "--", flag, ": '", item,
+    const double v = recipes::parse_list_number(item);
+    SHEARS_CHECK(std::isfinite(v) && v >= 0 && T(v) == v, kProg, "--", flag, ": '", item,
                  "' is not a valid number here");
     out.push_back(T(v));
   }

@@ -4,7 +4,6 @@
 // from (the model config travels in the file), and prints a Markdown summary.
 #include <algorithm>
 #include <chrono>
-#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -14,6 +13,7 @@
 
 #include "common/fashion_mnist_data.h"
 #include "common/finetune.h"
+#include "common/main_job_settings.h"
 #include "common/main_pruning_rows.h"
 #include "common/recipe_main.h"
 #include "common/training_state_keeper.h"
@@ -29,8 +29,6 @@
 #include "nn/checkpoint.h"
 #include "nn/flop_count.h"
 #include "nn/io/atomic_file.h"
-#include "pruning/token_policy.h"
-#include "pruning/transform.h"
 #include "tensor/backend.h"
 #include "tensor/gemm.h"
 #include "tensor/parallel.h"
@@ -44,47 +42,8 @@ using namespace shears;
 
 namespace {
 
-// The stacked row's default pipeline: the composition study's most accurate mini stack at about half the
-// dense GFLOPs (measured 2026-11-29, docs/compose.md).
-constexpr const char* kStackRow = "p3b:ratio=0.5:epochs=1,tokens:evit@0.7";
-
-struct Config {
-  std::string data_dir, scale, out, resume;
-  std::vector<std::string> resume_override;  // run-config flags allowed to differ from the saved state
-  int64_t save_every = 0;                    // steps between training-state saves (0 = at epoch ends)
-  double clip_grad = 0.0;
-  bool pruning_rows = true;
-  std::vector<std::string> token_policies;
-  double token_keep_rate = 0.7;
-  std::vector<int64_t> gardener_ks;
-  int64_t gardener_finetune_epochs = 1;
-  std::string stack_row;  // pipeline of the stacked row ("none" = no row)
-  int64_t stop_after_steps = -1;
-  int64_t epochs = 0, batch_size = 128, train_limit = 0, eval_limit = 0, patch = 7, dim = 128, depth = 6,
-          heads = 4, mlp_hidden = 256, stem = 16, stem_depth = 1, log_every = 50;
-  double base_lr = 1e-3, lr = 0, warmup_epochs = 1, min_lr = 1e-5, weight_decay = 0.05, smoothing = 0.1,
-         mixup = 0.8, cutmix = 1.0, mix_prob = 0.5, erase = 0.25, drop_path = 0.0, crop_padding = 0;
-  uint64_t seed = 0;
-  int threads = 0;
-  std::string device = "cpu";
-  bool profile = false;
-};
-
+using Config = recipes::MainJobSettings;
 using train::now_s;
-
-// The short fine-tune of the pruning rows (Gardener, stacked): half the training lr, warm-up 0.1 epoch, cosine.
-recipes::FinetuneOptions gardener_finetune(const Config& c) {
-  recipes::FinetuneOptions ft;
-  ft.epochs = c.gardener_finetune_epochs;
-  ft.lr = c.lr * 0.5;
-  ft.min_lr = c.min_lr;
-  ft.warmup_epochs = 0.1;
-  ft.weight_decay = c.weight_decay;
-  ft.label_smoothing = c.smoothing;
-  ft.batch_size = c.batch_size;
-  ft.seed = c.seed;
-  return ft;
-}
 
 Config parse_args(int argc, char** argv, bool& exit_now) {
   cxxopts::Options options("shears_main",
@@ -168,7 +127,7 @@ Config parse_args(int argc, char** argv, bool& exit_now) {
       ("stack-row", "pipeline of the stacked-pruning row (pruning/transform.h steps; 'none' = no row): by default the "
                     "composition study's most accurate mini stack at about half the dense GFLOPs (docs/compose.md); "
                     "pruned, then fine-tuned for --gardener-finetune-epochs",
-       cxxopts::value<std::string>()->default_value(kStackRow))
+       cxxopts::value<std::string>()->default_value(recipes::kMainStackRow))
       ("h,help", "print this help and exit");
   const auto parsed = recipes::parse_flags(options, argc, argv, "shears_main");
   if (!parsed) {
@@ -180,13 +139,7 @@ Config parse_args(int argc, char** argv, bool& exit_now) {
   c.data_dir = r["data-dir"].as<std::string>();
   c.scale = r["scale"].as<std::string>();
   c.out = r["out"].as<std::string>();
-  if (c.scale == "quick") {
-    c.epochs = 1, c.train_limit = 2048, c.eval_limit = 1000, c.log_every = 4;
-  } else if (c.scale == "default") {
-    c.epochs = 14, c.train_limit = 0, c.eval_limit = 0;
-  } else {
-    fail("shears_main", "--scale must be 'quick' or 'default', got '", c.scale, "'");
-  }
+  recipes::apply_main_job_scale(c, "shears_main");
   if (r.count("epochs")) c.epochs = r["epochs"].as<int64_t>();
   if (r.count("train-limit")) c.train_limit = r["train-limit"].as<int64_t>();
   if (r.count("eval-limit")) c.eval_limit = r["eval-limit"].as<int64_t>();
@@ -221,11 +174,6 @@ Config parse_args(int argc, char** argv, bool& exit_now) {
                           c.resume_override.end());
   c.save_every = r["save-every"].as<int64_t>();
   c.clip_grad = r["clip-grad"].as<double>();
-  SHEARS_CHECK(c.resume_override.empty() || !c.resume.empty(), "shears_main",
-               "--resume-override needs --resume (it lists what may change against the resumed state)");
-  SHEARS_CHECK(c.save_every >= 0, "shears_main", "--save-every must be >= 0, got ", c.save_every);
-  SHEARS_CHECK(c.clip_grad >= 0 && std::isfinite(c.clip_grad), "shears_main", "--clip-grad must be >= 0, got ",
-               c.clip_grad);
   c.pruning_rows = r["pruning-rows"].as<bool>();
   c.profile = r["profile"].as<bool>();
   c.token_policies = r["token-policies"].as<std::vector<std::string>>();
@@ -233,101 +181,9 @@ Config parse_args(int argc, char** argv, bool& exit_now) {
   c.gardener_ks = r["gardener-ks"].as<std::vector<int64_t>>();
   c.gardener_finetune_epochs = r["gardener-finetune-epochs"].as<int64_t>();
   c.stack_row = r["stack-row"].as<std::string>();
-  if (c.stack_row != "none") {  // a bad step fails now, before training
-    try {
-      pruning::parse_steps(c.stack_row);
-    } catch (const std::exception& e) {
-      fail("shears_main", "--stack-row: ", e.what());
-    }
-  }
-  SHEARS_CHECK(c.token_keep_rate > 0 && c.token_keep_rate <= 1, "shears_main", "--token-keep-rate must be in (0, 1], got ",
-               c.token_keep_rate);
-  for (const std::string& p : c.token_policies) {  // before training, not after it
-    try {
-      pruning::parse_token_policy(p);
-    } catch (const Error& e) {
-      fail("shears_main", "--token-policies: ", e.what());
-    }
-  }
-  // model sizes first, before anything divides by them (--heads 0 used to die with SIGFPE)
-  recipes::check_size_flag(c.patch, "patch", data::kFashionMnistSide, "shears_main");
-  SHEARS_CHECK(data::kFashionMnistSide % c.patch == 0, "shears_main", "--patch must divide the image side ",
-               data::kFashionMnistSide, ", got ", c.patch);
-  recipes::check_size_flag(c.dim, "dim", nn::kMaxModelDim, "shears_main");
-  recipes::check_size_flag(c.depth, "depth", nn::kMaxDepth, "shears_main");
-  recipes::check_size_flag(c.heads, "heads", std::min(c.dim, nn::kMaxHeads), "shears_main");
-  recipes::check_size_flag(c.mlp_hidden, "mlp", nn::kMaxMlpHidden, "shears_main");
-  SHEARS_CHECK(c.stem >= 0 && c.stem <= nn::kMaxInChans, "shears_main", "--stem must be in [0, ", nn::kMaxInChans,
-               "] (0 = no stem), got ", c.stem);
-  SHEARS_CHECK(c.stem_depth >= 1 && c.stem_depth <= nn::kMaxStemDepth, "shears_main", "--stem-depth must be in [1, ",
-               nn::kMaxStemDepth, "], got ", c.stem_depth);
-  SHEARS_CHECK(c.stem_depth == 1 || c.stem > 0, "shears_main", "--stem-depth ", c.stem_depth,
-               " needs a stem (--stem > 0)");
-  SHEARS_CHECK(c.dim % c.heads == 0, "shears_main", "--dim ", c.dim, " is not divisible by --heads ", c.heads);
-  recipes::check_threads_flag(c.threads, "shears_main");
-  recipes::check_non_negative_flag(c.min_lr, "min-lr", "shears_main");
-  recipes::check_non_negative_flag(c.weight_decay, "weight-decay", "shears_main");
-  recipes::check_non_negative_flag(c.warmup_epochs, "warmup-epochs", "shears_main");
-  recipes::check_non_negative_flag(c.mixup, "mixup", "shears_main");
-  recipes::check_non_negative_flag(c.cutmix, "cutmix", "shears_main");
-  recipes::check_non_negative_flag(c.crop_padding, "crop-padding", "shears_main");
-  SHEARS_CHECK(c.smoothing >= 0 && c.smoothing < 1, "shears_main", "--smoothing must be in [0, 1), got ", c.smoothing);
-  SHEARS_CHECK(c.drop_path >= 0 && c.drop_path < 1, "shears_main", "--drop-path must be in [0, 1), got ", c.drop_path);
-  for (int64_t k : c.gardener_ks)
-    SHEARS_CHECK(k >= 1 && k < r["depth"].as<int64_t>(), "shears_main", "--gardener-ks: ", k,
-                 " blocks cannot be removed from a model of depth ", r["depth"].as<int64_t>());
-  SHEARS_CHECK(c.gardener_finetune_epochs >= 0, "shears_main", "--gardener-finetune-epochs must be >= 0, got ",
-               c.gardener_finetune_epochs);
-  SHEARS_CHECK(c.epochs >= 1, "shears_main", "--epochs must be >= 1, got ", c.epochs);
-  SHEARS_CHECK(c.batch_size >= 2, "shears_main", "--batch-size must be >= 2, got ", c.batch_size);
-  SHEARS_CHECK(c.base_lr > 0 && std::isfinite(c.base_lr), "shears_main", "--lr must be positive, got ", c.base_lr);
-  SHEARS_CHECK(c.mix_prob >= 0 && c.mix_prob <= 1, "shears_main", "--mix-prob must be in [0, 1], got ", c.mix_prob);
-  SHEARS_CHECK(c.erase >= 0 && c.erase <= 1, "shears_main", "--erase must be in [0, 1], got ", c.erase);
+  recipes::check_main_job_settings(c, "shears_main");
   c.lr = c.base_lr * double(c.batch_size) / 512.0;
   return c;
-}
-
-nn::ModelConfig model_config(const Config& c) {
-  nn::ModelConfig m = nn::vit_tiny_patch4_28(10);
-  m.patch_size = c.patch;
-  m.dim = c.dim;
-  m.blocks = nn::uniform_blocks(c.depth, c.heads, c.dim / c.heads, c.mlp_hidden);
-  m.stem_channels = c.stem;
-  m.stem_depth = c.stem_depth;
-  m.drop_path = c.drop_path;
-  m.validate();
-  return m;
-}
-
-// The effective settings that shape the training trajectory, stored in every training state and
-// compared on --resume (--out, logging, evaluation and the pruning rows are not among them).
-train::RunConfig run_config_of(const Config& c) {
-  using train::config_value;
-  train::RunConfig rc = {{"seed", config_value(c.seed)},
-          {"epochs", config_value(c.epochs)},
-          {"batch-size", config_value(c.batch_size)},
-          {"lr", config_value(c.base_lr)},
-          {"warmup-epochs", config_value(c.warmup_epochs)},
-          {"min-lr", config_value(c.min_lr)},
-          {"weight-decay", config_value(c.weight_decay)},
-          {"clip-grad", config_value(c.clip_grad)},
-          {"smoothing", config_value(c.smoothing)},
-          {"mixup", config_value(c.mixup)},
-          {"cutmix", config_value(c.cutmix)},
-          {"mix-prob", config_value(c.mix_prob)},
-          {"erase", config_value(c.erase)},
-          {"crop-padding", config_value(c.crop_padding)},
-          {"drop-path", config_value(c.drop_path)},
-          {"patch", config_value(c.patch)},
-          {"dim", config_value(c.dim)},
-          {"depth", config_value(c.depth)},
-          {"heads", config_value(c.heads)},
-          {"mlp", config_value(c.mlp_hidden)},
-          {"train-limit", config_value(c.train_limit)},
-          {"threads", config_value(int64_t(get_num_threads()))}};  // effective: the kernels' partial sums
-  if (c.stem > 0) rc["stem"] = config_value(c.stem);
-  if (c.stem_depth > 1) rc["stem-depth"] = config_value(c.stem_depth);  // recorded when set: states saved before --stem existed resume
-  return rc;
 }
 
 int run(const Config& c) {
@@ -339,7 +195,7 @@ int run(const Config& c) {
   const double t_start = now_s();
   auto train_set = std::make_shared<data::FashionMnistDataset>(c.data_dir, true, c.train_limit > 0 ? c.train_limit : -1);
   auto test_set = std::make_shared<data::FashionMnistDataset>(c.data_dir, false, c.eval_limit > 0 ? c.eval_limit : -1);
-  const nn::ModelConfig mcfg = model_config(c);
+  const nn::ModelConfig mcfg = recipes::main_job_model_config(c);
   nn::VisionTransformer model(mcfg, c.seed);
   const Device device = parse_device(c.device, "--device");
   if (!device.is_cpu()) {
@@ -397,7 +253,7 @@ int run(const Config& c) {
     nn::remove_dead_writer_temp_files(state_path);
     nn::remove_dead_writer_temp_files(c.out + "/vit_fmnist.safetensors");
   }
-  const train::RunConfig run_config = run_config_of(c);
+  const train::RunConfig run_config = recipes::main_job_run_config(c, get_num_threads());
   // Training states: at epoch ends, on --stop-after-steps and every --save-every steps. Each is
   // written atomically and refused when a tensor is NaN/inf, so state_path is always loadable.
   recipes::TrainingStateKeeper states(state_path, model, trainer.optimizer(), train_loader, run_config, root);
@@ -421,18 +277,9 @@ int run(const Config& c) {
   const double gflops = nn::count_flops(mcfg).total / 1e9;
   std::printf("shears main job: ViT on Fashion-MNIST (%ld train / %ld test images)\n", long(train_set->size()),
               long(test_set->size()));
-  char eff[1024];
-  std::snprintf(eff, sizeof eff,
-                "model patch %ld dim %ld depth %ld heads %ld mlp %ld stem %ld x%ld (%.2f M params, %.1f MFLOPs/img); epochs %ld, "
-                "batch %ld, lr %.3g (= %.3g x %ld / 512), warm-up %.3g epochs, min lr %.1e, weight decay %.3g; "
-                "label smoothing %.3g, mixup %.3g / cutmix %.3g with prob %.3g (switch 0.5), random crop pad %.0f, "
-                "flip 0.5, erasing %.3g; drop path %.3g; seed %lu, %d threads",
-                long(c.patch), long(c.dim), long(c.depth), long(c.heads), long(c.mlp_hidden), long(c.stem),
-                long(c.stem_depth), model.parameter_count() / 1e6, gflops * 1e3, long(c.epochs), long(c.batch_size), c.lr, c.base_lr,
-                long(c.batch_size), to.warmup_epochs, c.min_lr, c.weight_decay, c.smoothing, c.mixup, c.cutmix,
-                mixing ? c.mix_prob : 0.0, c.crop_padding, c.erase, c.drop_path, (unsigned long)c.seed,
-                get_num_threads());
-  std::printf("effective config: %s\n", eff);
+  const std::string eff = recipes::main_job_effective_config(c, model.parameter_count(), gflops, to.warmup_epochs,
+                                                              mixing, get_num_threads());
+  std::printf("effective config: %s\n", eff.c_str());
   recipes::print_compute_config();
   if (dist::distributed())
     std::printf("data parallel: %d ranks x %ld-%ld images of every global batch of %ld (MPI; gradients all-reduced "
@@ -508,7 +355,7 @@ int run(const Config& c) {
     rows.token_keep_rate = c.token_keep_rate;
     rows.gardener_ks = c.gardener_ks;
     rows.stack_row = c.stack_row;
-    rows.finetune = gardener_finetune(c);
+    rows.finetune = recipes::main_job_row_finetune(c);
     rows.crop_padding = int64_t(c.crop_padding);
     rows.quick = c.scale == "quick";
     rows.out = c.out;

@@ -26,6 +26,7 @@
 #include "common/fresh_head.h"
 #include "common/model_cost.h"
 #include "common/p3b_report.h"
+#include "common/p3b_settings.h"
 #include "common/p3b_training.h"
 #include "common/recipe_main.h"
 #include "common/report.h"
@@ -44,73 +45,7 @@ namespace {
 
 constexpr const char* kProg = "shears_p3b";
 
-// The source-task model of smoke/mini: a ViT trained here on the source classes, cached under --out.
-struct BaseSpec {
-  int64_t dim = 96, depth = 8, heads = 3, mlp = 384, patch = 4, epochs = 6, batch = 128;
-  double lr = 1e-3;
-  nn::ModelConfig config(int64_t classes) const {
-    nn::ModelConfig c = nn::vit_tiny_patch4_28(classes);
-    c.patch_size = patch;
-    c.dim = dim;
-    c.blocks = nn::uniform_blocks(depth, heads, dim / heads, mlp);
-    c.validate();
-    return c;
-  }
-};
-
-struct Settings {
-  std::string scale, out, data_dir, checkpoint, train_dir, val_dir;
-  int64_t heads = 0;  // paper: heads per block (timm files do not store it)
-  std::vector<double> ratios;
-  std::vector<std::string> methods;
-  std::vector<int64_t> source_classes, target_classes;
-  int64_t source_images = 0, target_images = 0, eval_limit = 0, seeds = 1;
-  int64_t prune_epochs = 3, finetune_epochs = 2, batch = 128, update_interval = 10;
-  double lr = 0, finetune_lr = 0, head_lr = 5e-4, min_lr = 1e-5, weight_decay = 0.05, label_smoothing = 0.1;
-  double start_fraction = 0.2, sparse_fraction = 0.5, drop_path = 0.0;
-  pruning::P3bOptions p3b;  // keep, factors, tau, heads, block_params_only
-  int64_t throughput_batch = 256;
-  double throughput_time = 0.3;
-  bool retrain_base = false;
-  BaseSpec base;
-  uint64_t seed = 0;
-  int threads = 0;
-};
-
-std::vector<double> parse_ratios(const std::string& text) {
-  std::vector<double> out;
-  for (const std::string& item : recipes::split_list(text)) {
-    size_t used = 0;
-    double v = -1;
-    try {
-      v = std::stod(item, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    SHEARS_CHECK(used == item.size() && std::isfinite(v) && v > 0 && v < 1, kProg, "--ratios: '", item,
-                 "' is not a pruning ratio in (0, 1) (fraction of parameters removed, e.g. 0.5,0.7,0.75)");
-    out.push_back(v);
-  }
-  SHEARS_CHECK(!out.empty(), kProg, "--ratios is empty; give e.g. 0.5,0.7,0.75");
-  return out;
-}
-
-std::vector<std::string> parse_methods(const std::string& text) {
-  std::vector<std::string> out;
-  for (const std::string& m : recipes::split_list(text)) {
-    SHEARS_CHECK(m == "p3b" || m == "uniform" || m == "no-react", kProg, "--methods: unknown method '", m,
-                 "'; known: p3b, uniform, no-react (the dense fine-tune always runs)");
-    out.push_back(m);
-  }
-  SHEARS_CHECK(!out.empty(), kProg, "--methods is empty; give e.g. p3b,uniform,no-react");
-  return out;
-}
-
-template <typename T>
-T pick(const cxxopts::ParseResult& r, const char* flag, T smoke, T mini, T paper, const std::string& scale) {
-  if (r.count(flag)) return r[flag].as<T>();
-  return scale == "smoke" ? smoke : scale == "mini" ? mini : paper;
-}
+using Settings = recipes::P3bSettings;
 
 std::optional<Settings> parse_args(int argc, char** argv) {
   cxxopts::Options options(
@@ -177,31 +112,27 @@ std::optional<Settings> parse_args(int argc, char** argv) {
   const cxxopts::ParseResult& r = *parsed;
   Settings s;
   s.scale = r["scale"].as<std::string>();
-  SHEARS_CHECK(s.scale == "smoke" || s.scale == "mini" || s.scale == "paper", kProg,
-               "--scale must be 'smoke', 'mini' or 'paper', got '", s.scale, "'");
-  const std::string& sc = s.scale;
+  recipes::apply_p3b_scale(s, kProg);
   s.out = r["out"].as<std::string>();
   s.data_dir = r["data-dir"].as<std::string>();
   if (r.count("checkpoint")) s.checkpoint = r["checkpoint"].as<std::string>();
   if (r.count("train-dir")) s.train_dir = r["train-dir"].as<std::string>();
   if (r.count("val-dir")) s.val_dir = r["val-dir"].as<std::string>();
   s.heads = r["heads"].as<int64_t>();
-  s.ratios = parse_ratios(r["ratios"].as<std::string>());
-  s.methods = parse_methods(r["methods"].as<std::string>());
+  s.ratios = recipes::parse_p3b_ratios(r["ratios"].as<std::string>(), kProg);
+  s.methods = recipes::parse_p3b_methods(r["methods"].as<std::string>(), kProg);
   s.source_classes = recipes::parse_class_list(r["source-classes"].as<std::string>(), "--source-classes");
   s.target_classes = recipes::parse_class_list(r["target-classes"].as<std::string>(), "--target-classes");
-  s.target_images = pick<int64_t>(r, "target-images", 512, 5000, 0, sc);
-  s.eval_limit = pick<int64_t>(r, "eval-limit", 256, 0, 0, sc);
-  s.seeds = pick<int64_t>(r, "seeds", 1, 1, 1, sc);
-  s.prune_epochs = pick<int64_t>(r, "prune-epochs", 2, 2, 50, sc);
-  s.finetune_epochs = pick<int64_t>(r, "finetune-epochs", 1, 2, 100, sc);
-  s.batch = pick<int64_t>(r, "batch", 64, 128, 128, sc);
-  s.update_interval = pick<int64_t>(r, "update-interval", 2, 5, 100, sc);
-  s.drop_path = pick<double>(r, "drop-path", 0.0, 0.0, 0.1, sc);
-  s.throughput_batch = pick<int64_t>(r, "throughput-batch", 64, 256, 64, sc);
-  s.throughput_time = sc == "smoke" ? 0.05 : 0.3;
-  s.base.epochs = pick<int64_t>(r, "base-epochs", 2, 5, 0, sc);
-  if (sc == "smoke") s.base = BaseSpec{32, 2, 2, 64, 7, s.base.epochs, 64, 3e-3};
+  if (r.count("target-images")) s.target_images = r["target-images"].as<int64_t>();
+  if (r.count("eval-limit")) s.eval_limit = r["eval-limit"].as<int64_t>();
+  if (r.count("seeds")) s.seeds = r["seeds"].as<int64_t>();
+  if (r.count("prune-epochs")) s.prune_epochs = r["prune-epochs"].as<int64_t>();
+  if (r.count("finetune-epochs")) s.finetune_epochs = r["finetune-epochs"].as<int64_t>();
+  if (r.count("batch")) s.batch = r["batch"].as<int64_t>();
+  if (r.count("update-interval")) s.update_interval = r["update-interval"].as<int64_t>();
+  if (r.count("drop-path")) s.drop_path = r["drop-path"].as<double>();
+  if (r.count("throughput-batch")) s.throughput_batch = r["throughput-batch"].as<int64_t>();
+  if (r.count("base-epochs")) s.base.epochs = r["base-epochs"].as<int64_t>();
   const double rule = 5e-4 * double(s.batch) / 512.0;
   s.lr = r["lr"].as<double>() > 0 ? r["lr"].as<double>() : rule;
   s.finetune_lr = r["finetune-lr"].as<double>() > 0 ? r["finetune-lr"].as<double>() : rule;
@@ -209,8 +140,8 @@ std::optional<Settings> parse_args(int argc, char** argv) {
   s.head_lr = r["head-lr"].as<double>();
   s.weight_decay = r["weight-decay"].as<double>();
   s.label_smoothing = r["label-smoothing"].as<double>();
-  for (auto [v, f] : {std::pair{s.min_lr, "--min-lr"}, {s.head_lr, "--head-lr"}, {s.weight_decay, "--weight-decay"},
-                      {s.label_smoothing, "--label-smoothing"}, {s.drop_path, "--drop-path"}})
+  for (auto [v, f] : {std::pair{s.min_lr, "min-lr"}, {s.head_lr, "head-lr"}, {s.weight_decay, "weight-decay"},
+                      {s.label_smoothing, "label-smoothing"}, {s.drop_path, "drop-path"}})
     recipes::check_non_negative_flag(v, f, kProg);
   s.start_fraction = r["start-fraction"].as<double>();
   s.sparse_fraction = r["sparse-fraction"].as<double>();
@@ -223,7 +154,7 @@ std::optional<Settings> parse_args(int argc, char** argv) {
   s.p3b.tau_max = r["tau-max"].as<double>();
   s.p3b.tau_min = r["tau-min"].as<double>();
   s.p3b.factors = pruning::GateFactors::parse(r["gate-factors"].as<std::string>());
-  s.p3b.heads.patch_width = pick<int64_t>(r, "patch-width", 8, 16, 0, sc);
+  if (r.count("patch-width")) s.p3b.heads.patch_width = r["patch-width"].as<int64_t>();
   s.p3b.heads.patch_layers = r["patch-layers"].as<int64_t>();
   s.p3b.block_params_only = r["block-params-only"].as<bool>();
   s.p3b.update_interval = s.update_interval;
@@ -231,28 +162,7 @@ std::optional<Settings> parse_args(int argc, char** argv) {
   s.seed = r["seed"].as<uint64_t>();
   recipes::check_threads_flag(r["threads"].as<int64_t>(), kProg);
   s.threads = static_cast<int>(r["threads"].as<int64_t>());
-  recipes::check_size_flag(s.batch, "batch", 1 << 16, kProg);
-  recipes::check_size_flag(s.prune_epochs, "prune-epochs", 100000, kProg);
-  recipes::check_size_flag(s.finetune_epochs, "finetune-epochs", 100000, kProg);
-  recipes::check_size_flag(s.seeds, "seeds", 1000, kProg);
-  recipes::check_size_flag(s.update_interval, "update-interval", 1 << 30, kProg);
-  recipes::check_size_flag(s.throughput_batch, "throughput-batch", 1 << 16, kProg);
-  SHEARS_CHECK(s.p3b.heads.patch_width >= 0, kProg, "--patch-width must be >= 0 (0 = model width)");
-  recipes::check_size_flag(s.p3b.heads.patch_layers, "patch-layers", 16, kProg);
-  pruning::P3bOptions probe = s.p3b;
-  probe.finalize = 1;
-  probe.validate();  // --gamma, --alpha, --tau-*, --imp-scale errors before anything runs
-  if (sc == "paper") {
-    SHEARS_CHECK(!s.checkpoint.empty(), kProg, "--scale paper needs --checkpoint <timm DeiT .safetensors>");
-    SHEARS_CHECK(!s.train_dir.empty() && !s.val_dir.empty(), kProg,
-                 "--scale paper needs --train-dir and --val-dir (ImageFolder root/<class>/<images>)");
-  } else {
-    SHEARS_CHECK(s.checkpoint.empty() && s.train_dir.empty() && s.val_dir.empty(), kProg,
-                 "--checkpoint, --train-dir and --val-dir belong to --scale paper");
-    for (int64_t c : s.source_classes)
-      SHEARS_CHECK(std::find(s.target_classes.begin(), s.target_classes.end(), c) == s.target_classes.end(), kProg,
-                   "class ", c, " is in both --source-classes and --target-classes; the transfer needs disjoint tasks");
-  }
+  recipes::check_p3b_settings(s, kProg);
   return s;
 }
 
@@ -319,33 +229,11 @@ Study prepare(const Settings& s) {
   return st;
 }
 
-recipes::FinetuneOptions finetune_options(const Settings& s, uint64_t seed, int64_t epochs, double lr) {
-  recipes::FinetuneOptions ft;
-  ft.epochs = epochs;
-  ft.batch_size = s.batch;
-  ft.lr = lr;
-  ft.warmup_epochs = 0;  // the authors' fine-tune: --warmup-epochs default 0
-  ft.warmup_lr = lr;
-  ft.min_lr = std::min(s.min_lr, lr);
-  ft.weight_decay = s.weight_decay;
-  ft.label_smoothing = s.label_smoothing;
-  ft.seed = seed;
-  return ft;
-}
-
 std::shared_ptr<nn::VisionTransformer> transferred(const Study& st, const Settings& s, uint64_t seed) {
   auto m = recipes::with_fresh_head(*st.base, st.train->num_classes(), seed ^ 0x5EEDull);
   for (size_t i = 0; i < m->blocks->items.size(); ++i)  // linspace DropPath, as the model config does
     m->blocks->items[i]->drop_path = m->blocks->items.size() > 1 ? s.drop_path * double(i) / double(m->blocks->items.size() - 1) : 0;
   return m;
-}
-
-std::string checkpoint_path(const Settings& s, const recipes::P3bStudyRow& r) {
-  std::ostringstream p;
-  p << r.method;
-  if (r.method != "dense") p << "_pr" << std::lround(100 * r.ratio);
-  p << "_seed" << r.seed << ".safetensors";
-  return (std::filesystem::path(s.out) / "models" / p.str()).string();
 }
 
 int run(const Settings& s) {
@@ -367,7 +255,7 @@ int run(const Settings& s) {
       row.seed = seed;
       auto m = transferred(st, s, seed);
       const double t0 = now_s();
-      recipes::finetune(*m, st.train, st.train_tf, finetune_options(s, seed, s.prune_epochs + s.finetune_epochs, s.finetune_lr));
+      recipes::finetune(*m, st.train, st.train_tf, recipes::p3b_finetune_options(s, seed, s.prune_epochs + s.finetune_epochs, s.finetune_lr));
       row.finetune_seconds = now_s() - t0;
       row.finetuned = recipes::evaluate_accuracy(*m, st.test, st.eval_tf, 256);
       rows.push_back(row);
@@ -393,7 +281,7 @@ int run(const Settings& s) {
         ro.p3b.head_lr = s.head_lr;
         ro.p3b.start_fraction = s.start_fraction;
         ro.p3b.sparse_fraction = s.sparse_fraction;
-        ro.train = finetune_options(s, seed, s.prune_epochs, s.lr);
+        ro.train = recipes::p3b_finetune_options(s, seed, s.prune_epochs, s.lr);
         row.run = recipes::run_p3b(*m, st.train, st.train_tf, ro);
         row.prune_seconds = row.run.seconds;
         row.heads_seconds = row.run.heads_seconds;
@@ -401,7 +289,7 @@ int run(const Settings& s) {
         row.has_pruned = true;
         row.pruned = recipes::evaluate_accuracy(*m, st.test, st.eval_tf, 256);
         const double t0 = now_s();
-        recipes::finetune(*m, st.train, st.train_tf, finetune_options(s, seed, s.finetune_epochs, s.finetune_lr));
+        recipes::finetune(*m, st.train, st.train_tf, recipes::p3b_finetune_options(s, seed, s.finetune_epochs, s.finetune_lr));
         row.finetune_seconds = now_s() - t0;
         row.finetuned = recipes::evaluate_accuracy(*m, st.test, st.eval_tf, 256);
         std::printf("[%s] %s pr=%.0f%% seed %llu: params %lld, top-1 after pruning run %s, after fine-tune %s, %lld "
@@ -424,7 +312,7 @@ int run(const Settings& s) {
     const recipes::ModelCost c = recipes::model_cost(*models[i], timing_batch);
     r.params = c.params;
     r.gflops = c.gflops;
-    r.checkpoint = checkpoint_path(s, r);
+    r.checkpoint = recipes::p3b_model_path(s.out, r.method, r.ratio, r.seed);
     std::filesystem::create_directories(std::filesystem::path(r.checkpoint).parent_path());
     nn::save_model(r.checkpoint, *models[i]);
     auto reloaded = pruning::load_model(r.checkpoint);

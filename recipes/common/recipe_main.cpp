@@ -115,4 +115,14 @@ std::vector<std::string> split_list(const std::string& text) {
   return out;
 }
 
+double parse_list_number(const std::string& item) {
+  try {
+    size_t used = 0;
+    const double v = std::stod(item, &used);
+    return used == item.size() ? v : NAN;
+  } catch (const std::exception&) {
+    return NAN;
+  }
+}
+
 }  // namespace shears::recipes

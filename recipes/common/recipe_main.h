@@ -22,6 +22,9 @@ void print_compute_config();
 
 // A comma-separated flag value as its items, spaces around items trimmed, empty items dropped.
 std::vector<std::string> split_list(const std::string& text);
+// One list item read as a whole number (std::stod consuming every character); NaN when it is not one
+// (empty, trailing characters, out of range), so a caller's range check refuses it.
+double parse_list_number(const std::string& item);
 
 // ---- shared flag validators: each throws shears::Error "[prog] --flag ..." ----
 

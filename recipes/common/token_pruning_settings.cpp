@@ -45,14 +45,8 @@ std::vector<pruning::TokenPolicySpec> parse_token_policies(const std::string& te
 std::vector<double> parse_keep_rates(const std::string& text, const char* prog) {
   std::vector<double> out;
   for (const std::string& item : split_list(text)) {
-    size_t used = 0;
-    double v = 0;
-    try {
-      v = std::stod(item, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    SHEARS_CHECK(used == item.size() && v > 0 && v < 1, prog, "--keep-rates: '", item,
+    const double v = parse_list_number(item);
+    SHEARS_CHECK(v > 0 && v < 1, prog, "--keep-rates: '", item,
                  "' is not a keep rate in (0, 1) (the dense model, keep 1.0, is always reported)");
     out.push_back(v);
   }

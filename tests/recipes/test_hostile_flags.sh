@@ -53,6 +53,9 @@ expect "--min-lr must be a finite value >= 0, got -1" shears_token_pruning --min
 expect "--weight-decay must be a finite value >= 0, got -0.5" shears_token_pruning --weight-decay -0.5 --scale smoke
 expect "--weight-decay" shears_prune --checkpoint "$self" --weight-decay -1
 expect "--weight-decay must be a finite value >= 0, got -1" shears_amp --weight-decay -1 --scale smoke
+# the flag named once (the p3b recipe once printed "----min-lr")
+expect "\] --min-lr must be a finite value >= 0, got -1" shears_p3b --min-lr -1 --scale smoke
+expect "\] --drop-path must be a finite value >= 0, got -0.1" shears_p3b --drop-path -0.1 --scale smoke
 
 # an --out that cannot be created, or exists but is not writable (/proc refuses new files, even to root)
 expect "--out '/proc/shears_out': the output folder cannot be created" shears_main --out /proc/shears_out --scale quick

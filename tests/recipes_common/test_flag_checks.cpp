@@ -1,5 +1,6 @@
 // The shared flag validators of recipes/common/recipe_main (issue 15): --threads cap, non-negative
-// rates, size ranges and the --out probe; each error names the program and the flag.
+// rates, size ranges and the --out probe; each error names the program and the flag; list items and
+// whole numbers (split_list, parse_list_number).
 #include <catch2/catch.hpp>
 #include <unistd.h>
 
@@ -7,6 +8,8 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <string>
+#include <vector>
 
 #include "common/recipe_main.h"
 #include "tensor/error.h"
@@ -57,4 +60,15 @@ TEST_CASE("prepare_output_dir creates the folder and refuses an unwritable one",
                       Contains("'/proc/m.safetensors': its folder '/proc' is not writable"));
   REQUIRE_THROWS_WITH(recipes::prepare_output_file(root.string(), "prog"), Contains("is a folder"));
   fs::remove_all(root);
+}
+
+TEST_CASE("split_list and parse_list_number: list items and whole numbers only", "[recipes][flags]") {
+  CHECK(recipes::split_list(" 0.5, 0.7 ,,1e-3 ") == std::vector<std::string>{"0.5", "0.7", "1e-3"});
+  CHECK(recipes::parse_list_number("0.5") == 0.5);
+  CHECK(recipes::parse_list_number("1e-3") == 1e-3);
+  CHECK(recipes::parse_list_number("-2") == -2.0);
+  for (const char* bad : {"", "0.5x", "x", "1e999", "0.5 0.7"}) {
+    INFO("'" << bad << "'");
+    CHECK(std::isnan(recipes::parse_list_number(bad)));
+  }
 }
