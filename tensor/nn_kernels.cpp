@@ -137,6 +137,18 @@ void row_moments(const T* __restrict x, int64_t C, double eps, T& mean, T& rstd)
 }
 
 // x: (rows, C); w, b: (C,) or null; y: (rows, C); mean, rstd: (rows,)
+// xhat * w + b with an explicit fused multiply-add where the target has one, so that the bits do not
+// depend on the compiler's contraction choices (-O levels, sanitizer builds): layer_norm, its channel-subset
+// form and the AVX-512 gather path below compute the same expression.
+inline float affine(float t, float w, float b) { return fast_math::fmadd(t, w, b); }
+inline double affine(double t, double w, double b) {
+#ifdef __FMA__
+  return __builtin_fma(t, w, b);
+#else
+  return t * w + b;
+#endif
+}
+
 template <typename T>
 void layer_norm_impl(const T* x, const T* w, const T* b, double eps, int64_t rows, int64_t C,
                      T* y, T* mean, T* rstd) {
@@ -148,7 +160,7 @@ void layer_norm_impl(const T* x, const T* w, const T* b, double eps, int64_t row
       row_moments(xr, C, eps, m, s);
       mean[r] = m;
       rstd[r] = s;
-      if (w && b) for (int64_t i = 0; i < C; ++i) yr[i] = (xr[i] - m) * s * w[i] + b[i];
+      if (w && b) for (int64_t i = 0; i < C; ++i) yr[i] = affine((xr[i] - m) * s, w[i], b[i]);
       else if (w) for (int64_t i = 0; i < C; ++i) yr[i] = (xr[i] - m) * s * w[i];
       else if (b) for (int64_t i = 0; i < C; ++i) yr[i] = (xr[i] - m) * s + b[i];
       else for (int64_t i = 0; i < C; ++i) yr[i] = (xr[i] - m) * s;
@@ -169,7 +181,7 @@ void layer_norm_select_impl(const T* x, const int64_t* idx, int64_t k, const T* 
       row_moments(xr, C, eps, m, s);
       mean[r] = m;
       rstd[r] = s;
-      if (w && b) for (int64_t j = 0; j < k; ++j) yr[j] = (xr[idx[j]] - m) * s * w[j] + b[j];
+      if (w && b) for (int64_t j = 0; j < k; ++j) yr[j] = affine((xr[idx[j]] - m) * s, w[j], b[j]);
       else if (w) for (int64_t j = 0; j < k; ++j) yr[j] = (xr[idx[j]] - m) * s * w[j];
       else if (b) for (int64_t j = 0; j < k; ++j) yr[j] = (xr[idx[j]] - m) * s + b[j];
       else for (int64_t j = 0; j < k; ++j) yr[j] = (xr[idx[j]] - m) * s;
