@@ -289,7 +289,6 @@ int run(Settings s) {
   // ---- Table 1 ----
   const std::string out = s.out;
   const std::string seeds_str = std::to_string(seeds.size()) + " seed" + (seeds.size() > 1 ? "s" : "");
-  auto pm = [](double sd) { return std::isnan(sd) ? std::string("-") : recipes::fmt_percent(sd); };
   std::vector<recipes::RemovalResult> single;  // cached: block l removed, first seed (params, GFLOPs)
   for (int64_t l = 0; l < depth; ++l) single.push_back(runner.run({l}, seeds[0]));
   const recipes::Table t1 = recipes::gardener_table1(oracle, cfg, single, test_set->size());
@@ -301,19 +300,7 @@ int run(Settings s) {
   const auto s_rank = pruning::importance_ranks(orders[pruning::Criterion::Sensitivity]);
   std::vector<double> entropy_values;
   for (int64_t l = 0; l < depth; ++l) entropy_values.push_back(stats[size_t(l)].entropy);
-  recipes::Table t2;
-  t2.name = "table2";
-  t2.title = "Table 2: entropy-based (pretrained model) vs sensitivity-based (oracle) ranking (rank 1 = most important)";
-  t2.columns = {"Block", "WAR (%)", "Δ (%)", "SE of Δ (%)", "Entropy (nats)", "Entropy Rank", "Sensitivity Rank"};
-  std::vector<int64_t> by_sens(static_cast<size_t>(depth));
-  for (int64_t l = 0; l < depth; ++l) by_sens[size_t(s_rank[size_t(l)] - 1)] = l;  // paper: rows in sensitivity-rank order
-  for (int64_t l : by_sens)
-    t2.add_row({std::to_string(l + 1), recipes::fmt_percent(oracle.blocks[size_t(l)].mean_war),
-                recipes::fmt_percent(oracle.blocks[size_t(l)].drop), pm(oracle.blocks[size_t(l)].se),
-                recipes::fmt(stats[size_t(l)].entropy, 4), std::to_string(e_rank[size_t(l)]),
-                std::to_string(s_rank[size_t(l)])});
-  t2.notes.push_back("Paper's Table 2 (VideoMAE-B/UCF101): Spearman rho 0.755, Kendall tau 0.667.");
-  t2.emit(out);
+  recipes::gardener_table2(oracle, entropy_values, e_rank, s_rank).emit(out);
   std::string corr_line;
   const recipes::Table tc = recipes::gardener_correlation_table(entropy_values, drops, e_rank, s_rank,
                                                                 s.bootstrap_resamples, s.seed + 2024, corr_line);

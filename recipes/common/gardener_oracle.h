@@ -1,6 +1,6 @@
 // The sensitivity oracle of the Gardener study: each single-block drop's WAR over fine-tune seeds,
 // paired by seed with the dense control's (mean drop and its standard error), the pooled seed sd of
-// one run, the study's Table 1 from them, and the entropy-vs-oracle rank correlation table.
+// one run, the study's Tables 1 and 2 from them, and the entropy-vs-oracle rank correlation table.
 #pragma once
 #include <cmath>
 #include <cstdint>
@@ -36,6 +36,11 @@ OracleSummary summarize_oracle(const std::vector<double>& dense_war, const std::
 // drops and on the seed sd vs the binomial SE on `test_clips` held-out clips.
 Table gardener_table1(const OracleSummary& o, const nn::ModelConfig& cfg, const std::vector<RemovalResult>& single,
                       int64_t test_clips);
+
+// Table 2 ("table2"): per block in sensitivity-rank order (s_rank 1 first) its mean WAR, Δ and SE of Δ, the
+// pretrained model's weight entropy `entropy[l]` and the two ranks (1 = most important), with the paper's values.
+Table gardener_table2(const OracleSummary& o, const std::vector<double>& entropy, const std::vector<int64_t>& e_rank,
+                      const std::vector<int64_t>& s_rank);
 
 // "table2_correlation": Spearman rho and Kendall tau-b of (entropy[l], drops[l]) with percentile-bootstrap
 // 95% intervals (`resamples`, seed `bootstrap_seed`), or "undefined" rows when either list is constant, and

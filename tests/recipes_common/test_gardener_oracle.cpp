@@ -66,6 +66,22 @@ TEST_CASE("gardener_table1: Original and one row per block, resolved drops in th
   REQUIRE_THAT(t1.notes.back(), Contains("One seed: no standard error"));
 }
 
+TEST_CASE("gardener_table2: blocks in sensitivity-rank order with entropy and both ranks",
+          "[recipes_common][gardener_oracle]") {
+  const recipes::OracleSummary o = recipes::summarize_oracle({0.8, 0.7}, {{0.6, 0.6}, {0.8, 0.7}, {0.7, 0.7}});
+  // drops: block 1 0.15, block 2 0, block 3 0.05 -> sensitivity ranks 1, 3, 2
+  const recipes::Table t = recipes::gardener_table2(o, {1.5, 2.25, 3.0}, {3, 2, 1}, {1, 3, 2});
+  REQUIRE(t.name == "table2");
+  REQUIRE(t.rows.size() == 3);
+  REQUIRE(t.rows[0] == std::vector<std::string>{"1", "60.00", "15.00", "5.00", "1.5000", "3", "1"});
+  REQUIRE(t.rows[1][0] == "3");
+  REQUIRE(t.rows[2][0] == "2");
+  REQUIRE(t.rows[2][4] == "2.2500");
+  REQUIRE_THAT(t.notes[0], Contains("Spearman rho 0.755"));
+  const recipes::Table one = recipes::gardener_table2(recipes::summarize_oracle({0.8}, {{0.6}}), {1.0}, {1}, {1});
+  REQUIRE(one.rows[0][3] == "-");  // one seed: no SE
+}
+
 TEST_CASE("gardener_correlation_table: bootstrap intervals, or undefined for constant lists",
           "[recipes_common][gardener_oracle]") {
   std::string line;
