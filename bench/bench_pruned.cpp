@@ -30,7 +30,7 @@ int main(int argc, char** argv) {
       "samples", "timed samples per model (median)", cxxopts::value<int>()->default_value("7"))(
       "min-time", "seconds per sample", cxxopts::value<double>()->default_value("1.0"))(
       "threads", "worker threads (0 = all cores)", cxxopts::value<int>()->default_value("0"))(
-      "profile", "after the table, each model's forward by kernel category (>= 1.5 s each; tensor/profile.h)")(
+      "profile", "after the table, each model's forward by kernel category (>= 1.5 s each; tensor/profile.h), then each pruned model beside the original: per-category speedups")(
       "h,help", "help");
   try {
     auto r = options.parse(argc, argv);
@@ -72,18 +72,28 @@ int main(int argc, char** argv) {
                   costs[i].gflops, flop_ratio, ips[i], speedup, speedup / flop_ratio,
                   i == 0 ? "-" : (speedup / flop_ratio >= 0.9 ? "yes" : "NO"));
     }
-    if (r.count("profile"))
+    if (r.count("profile")) {
+      std::vector<profile::Report> reports;
+      std::vector<int64_t> steps;
       for (size_t i = 0; i < models.size(); ++i) {
         profile::start();
-        int64_t steps = 0;
+        int64_t n = 0;
         const double t0 = train::now_s();
         do {
           variants[i]();
-          ++steps;
+          ++n;
         } while (train::now_s() - t0 < 1.5);
-        std::printf("\nprofile, %s (%ld forwards):\n%s", paths[i].c_str(), long(steps),
-                    profile::format(profile::stop(), steps).c_str());
+        reports.push_back(profile::stop());
+        steps.push_back(n);
+        std::printf("\nprofile, %s (%ld forwards):\n%s", paths[i].c_str(), long(n),
+                    profile::format(reports.back(), n).c_str());
       }
+      // where each pruned model's speedup comes from (and where it is lost), category by category
+      for (size_t i = 1; i < models.size(); ++i)
+        std::printf("\nper forward, the original vs %s (FLOP ratio %.2f):\n%s", paths[i].c_str(),
+                    costs[0].gflops / costs[i].gflops,
+                    profile::format_comparison(reports[0], steps[0], reports[i], steps[i], "original", "pruned").c_str());
+    }
     return 0;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "error: %s\n", e.what());

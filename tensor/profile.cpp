@@ -7,6 +7,8 @@
 #include <mutex>
 #include <thread>
 
+#include "tensor/error.h"
+
 namespace shears::profile {
 namespace {
 
@@ -95,6 +97,34 @@ std::string format(const Report& r, int64_t steps) {
   }
   row("other (autograd, allocation, model code)", r.wall_seconds - covered, -1);
   row("wall", r.wall_seconds, -1);
+  return out;
+}
+
+std::string format_comparison(const Report& base, int64_t base_steps, const Report& other, int64_t other_steps,
+                              const std::string& base_label, const std::string& other_label) {
+  SHEARS_CHECK(base_steps >= 1 && other_steps >= 1, "profile::format_comparison", "steps must be >= 1, got ",
+               base_steps, " and ", other_steps);
+  std::string out = "| category | " + base_label + " ms per step | " + other_label + " ms per step | speedup | share of " +
+                    other_label + " |\n|---|---:|---:|---:|---:|\n";
+  char line[256];
+  auto row = [&](const char* name, double b, double o) {  // seconds in total
+    const double bms = 1e3 * b / double(base_steps), oms = 1e3 * o / double(other_steps);
+    const double wall_ms = 1e3 * other.wall_seconds / double(other_steps);
+    char speedup[32] = "-";
+    if (bms > 0 && oms > 0) std::snprintf(speedup, sizeof speedup, "%.2fx", bms / oms);  // "-": only in one run
+    std::snprintf(line, sizeof line, "| %s | %.2f | %.2f | %s | %.1f%% |\n", name, bms, oms, speedup,
+                  wall_ms > 0 ? 100.0 * oms / wall_ms : 0.0);
+    out += line;
+  };
+  double base_covered = 0, other_covered = 0;
+  for (int i = 0; i < kCategories; ++i) {
+    const double b = base.seconds[size_t(i)], o = other.seconds[size_t(i)];
+    base_covered += b;
+    other_covered += o;
+    if (b > 0 || o > 0) row(category_name(Category(i)), b, o);
+  }
+  row("other (autograd, allocation, model code)", base.wall_seconds - base_covered, other.wall_seconds - other_covered);
+  row("wall", base.wall_seconds, other.wall_seconds);
   return out;
 }
 

@@ -62,6 +62,12 @@ class Scope {
 // categories) and, with steps > 0, the time per step in ms.
 std::string format(const Report& r, int64_t steps = 0);
 
+// Two runs side by side per step (e.g. a dense model and its pruned version): category | base ms per step |
+// other ms per step | base / other (that category's speedup; "-" when one run has none) | share of other's wall. Categories that took
+// no time in either run are left out; "other" and "wall" close the table. steps must be >= 1 for both.
+std::string format_comparison(const Report& base, int64_t base_steps, const Report& other, int64_t other_steps,
+                              const std::string& base_label, const std::string& other_label);
+
 }  // namespace shears::profile
 
 #define SHEARS_PROFILE_CONCAT2(a, b) a##b

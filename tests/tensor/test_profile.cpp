@@ -80,3 +80,23 @@ TEST_CASE("profile: kernels report their categories; the table lists every categ
   CHECK(table.find("| other") != std::string::npos);
   CHECK(table.find("ms per step") != std::string::npos);
 }
+
+TEST_CASE("profile: the side-by-side table gives per-step times, speedups and shares", "[tensor][profile]") {
+  P::Report dense, pruned;
+  dense.seconds[size_t(P::Category::Gemm)] = 3.0;  // 2 steps: 1500 ms per step
+  dense.seconds[size_t(P::Category::Norm)] = 0.2;
+  dense.wall_seconds = 4.0;
+  pruned.seconds[size_t(P::Category::Gemm)] = 1.0;  // 4 steps: 250 ms per step
+  pruned.seconds[size_t(P::Category::Norm)] = 0.4;
+  pruned.seconds[size_t(P::Category::Indexing)] = 0.2;
+  pruned.wall_seconds = 2.0;  // 500 ms per step
+  const std::string t = P::format_comparison(dense, 2, pruned, 4, "dense", "pr70");
+  CHECK(t.find("| category | dense ms per step | pr70 ms per step | speedup | share of pr70 |") == 0);
+  CHECK(t.find("| GEMM (linear, matmul) | 1500.00 | 250.00 | 6.00x | 50.0% |") != std::string::npos);
+  CHECK(t.find("| layer norm | 100.00 | 100.00 | 1.00x | 20.0% |") != std::string::npos);
+  CHECK(t.find("| indexing (gather/scatter) | 0.00 | 50.00 | - | 10.0% |") != std::string::npos);
+  CHECK(t.find("| wall | 2000.00 | 500.00 | 4.00x | 100.0% |") != std::string::npos);
+  CHECK(t.find("| other (autograd, allocation, model code) | 400.00 | 100.00 | 4.00x | 20.0% |") != std::string::npos);
+  CHECK(t.find("attention") == std::string::npos);  // no time in either run: left out
+  CHECK_THROWS_WITH(P::format_comparison(dense, 0, pruned, 4, "a", "b"), Catch::Contains("steps must be >= 1"));
+}
