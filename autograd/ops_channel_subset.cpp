@@ -34,10 +34,47 @@ void index_add_rows(const T* base, const T* src, const int64_t* idx, int64_t row
 
 #if defined(__AVX512F__)
 // The same for float when no channel repeats, as one pass over each output row: 16 channels at a time,
-// the kept ones gathered from src through the inverse index (the src position of each channel, -1 for
-// none) and added, the others copied (so -0.0 stays -0.0): the bits of index_add_rows.
+// the kept ones added, the others copied (so -0.0 stays -0.0): the bits of index_add_rows. The kept values
+// come from src through the inverse index (the src position of each channel, -1 for none): loaded in one
+// piece and expanded when those positions ascend along the channels, else gathered.
 void index_add_rows_unique(const float* base, const float* src, const std::vector<int32_t>& from, int64_t rows,
                            int64_t n, int64_t m, float* out) {
+  // Ascending src positions along the channels (how slicing lists them): each chunk's kept values are
+  // consecutive in src, loaded at once and expanded to their lanes (no gathers).
+  bool ascending = true;
+  for (int64_t c = 0, last = -1; c < n && ascending; ++c)
+    if (from[size_t(c)] >= 0) ascending = from[size_t(c)] > last, last = from[size_t(c)];
+  if (ascending) {
+    const int64_t chunks = (n + 15) / 16;
+    std::vector<__mmask16> kept(size_t(chunks), 0);
+    std::vector<int32_t> first(size_t(chunks), 0);  // src position of the chunk's first kept channel
+    for (int64_t c = n - 1; c >= 0; --c)
+      if (from[size_t(c)] >= 0) {
+        kept[size_t(c / 16)] = __mmask16(kept[size_t(c / 16)] | (1u << (c % 16)));
+        first[size_t(c / 16)] = from[size_t(c)];
+      }
+    parallel_for(rows, grain_for(n + m), [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) {
+        const float* b = base + r * n;
+        const float* s = src + r * m;
+        float* o = out + r * n;
+        for (int64_t q = 0; q < chunks; ++q) {
+          const int64_t c = 16 * q;
+          const __mmask16 lanes = n - c >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (n - c)) - 1);
+          const __mmask16 kq = kept[size_t(q)];
+          const __m512 bv = _mm512_maskz_loadu_ps(lanes, b + c);
+          if (!kq) {
+            _mm512_mask_storeu_ps(o + c, lanes, bv);
+            continue;
+          }
+          const int cnt = __builtin_popcount(kq);
+          const __m512 g = _mm512_maskz_expand_ps(kq, _mm512_maskz_loadu_ps(__mmask16((1u << cnt) - 1), s + first[size_t(q)]));
+          _mm512_mask_storeu_ps(o + c, lanes, _mm512_mask_add_ps(bv, kq, bv, g));
+        }
+      }
+    });
+    return;
+  }
   parallel_for(rows, grain_for(n + m), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const float* b = base + r * n;

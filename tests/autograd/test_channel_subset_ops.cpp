@@ -4,6 +4,7 @@
 // blocks used before); f32 gradients. Float64 gradient checks are in test_gradcheck.cpp.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -86,22 +87,27 @@ TEST_CASE("index_add: equal bit for bit to adding the zero-padded src", "[index_
   CHECK(bitwise_equal(index_add(x, -1, idx(channels), a), x + padded));
 }
 
-TEST_CASE("index_add: unique channels (one gathered pass on AVX-512) equal the in-order adds bit for bit",
+TEST_CASE("index_add: unique channels (one pass on AVX-512) equal the in-order adds bit for bit",
           "[index_add]") {
   // 37 channels: two full 16-lane chunks and a tail; unkept channels holding -0.0 must stay -0.0
   Tensor base = random_tensor({3, 7, 37}, DType::F32, 13), src = random_tensor({3, 7, 20}, DType::F32, 14);
   float* bp = base.data<float>();
   for (int64_t r = 0; r < 21; ++r) bp[r * 37 + 5] = -0.0f, bp[r * 37 + 36] = -0.0f;
-  std::vector<int64_t> channels;
-  for (int64_t c = 0; c < 37; ++c)
-    if (c % 9 != 5 && c != 36 && channels.size() < 20) channels.push_back(c);
-  REQUIRE(channels.size() == 20);
-  std::swap(channels[0], channels[13]);  // not sorted
-  Tensor want = kernels::clone(base);
-  kernels::index_add_(want, -1, idx(channels), src);  // the general in-place kernel, adds in index order
-  const Tensor got = index_add(base, -1, idx(channels), src);
-  CHECK(bitwise_equal(got, want));
-  for (int64_t r = 0; r < 21; ++r) CHECK(std::signbit(got.data<float>()[r * 37 + 36]));
+  // ascending (loaded and expanded), ascending with the chunk of channels 16-31 all unkept, shuffled (gathered)
+  for (int variant = 0; variant < 3; ++variant) {
+    INFO("variant " << variant);
+    std::vector<int64_t> channels;
+    for (int64_t c = 0; c < 37; ++c)
+      if (c % 9 != 5 && c != 36 && (variant != 1 || c < 16 || c >= 32) && channels.size() < 20) channels.push_back(c);
+    const Tensor part = variant == 1 ? kernels::slice(src, -1, 0, int64_t(channels.size()), 1) : src;
+    if (variant != 1) REQUIRE(channels.size() == 20);
+    if (variant == 2) std::swap(channels[0], channels[13]);  // not sorted
+    Tensor want = kernels::clone(base);
+    kernels::index_add_(want, -1, idx(channels), part);  // the general in-place kernel, adds in index order
+    const Tensor got = index_add(base, -1, idx(channels), kernels::contiguous(part));
+    CHECK(bitwise_equal(got, want));
+    for (int64_t r = 0; r < 21; ++r) CHECK(std::signbit(got.data<float>()[r * 37 + 36]));
+  }
 }
 
 TEST_CASE("index_add: f32 gradients", "[index_add]") {
@@ -132,10 +138,14 @@ TEST_CASE("layer_norm_select: equal bit for bit to layer_norm with zero-padded p
           "[layer_norm_select]") {
   for (DType dt : kFloatTypes) {
     INFO(dtype_name(dt));
+    // ascending channels, ascending with one 16-channel chunk of none kept, and a reversed order
+    for (int variant = 0; variant < 3; ++variant)
     for (int64_t C : {7, 300}) {
-      INFO("C " << C);
+      INFO("C " << C << " variant " << variant);
       std::vector<int64_t> channels;
-      for (int64_t c = 1; c < C; c += 3) channels.push_back(c);
+      for (int64_t c = 1; c < C; c += 3)
+        if (variant != 1 || c < 16 || c >= 32) channels.push_back(c);
+      if (variant == 2) std::reverse(channels.begin(), channels.end());
       const int64_t k = int64_t(channels.size());
       Tensor w = random_tensor({k}, dt, 20, 0.5, 1.5), b = random_tensor({k}, dt, 21);
       for (const Tensor& x : {random_tensor({2, 5, C}, dt, 22, -2, 2), transposed_tensor({C, 6}, dt, 23)}) {
