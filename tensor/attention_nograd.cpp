@@ -9,7 +9,8 @@
 // The output rows are divided by their sums once at the end (the probabilities themselves are
 // never normalised). The scale is folded into the transposed queries, the row max is kept while the
 // scores are written, and the exp of (score - max) <= 0 needs no overflow path (AVX-512: 2^n by
-// vscalefps). Keys and value dims run in register blocks of KMAX with every tail in one pass.
+// vscalefps). Keys and value dims run in register blocks of KMAX with every tail in one pass; on AVX-512 each
+// key or value element is broadcast inside the FMA's memory operand.
 // Fixed summation order: the same bits for any thread count.
 #include <algorithm>
 #include <cmath>
@@ -45,6 +46,12 @@ inline V vadd(V a, V b) { return _mm512_add_ps(a, b); }
 inline V vsub(V a, V b) { return _mm512_sub_ps(a, b); }
 // (the zero-masked spelling with a full mask is the same vmaxps; GCC 12 warns on the undefined source of _mm512_max_ps and _mm512_scalef_ps)
 inline V vmax(V score, V m) { return _mm512_maskz_max_ps(__mmask16(0xFFFF), score, m); }
+// acc + broadcast(*x) * b with the broadcast folded into the FMA's memory operand (compilers keep an explicit
+// broadcast in a register: one more instruction per scalar)
+inline V vfma_bcast(const float* x, V b, V acc) {
+  asm("vfmadd231ps %[x]%{1to16%}, %[b], %[acc]" : [acc] "+v"(acc) : [b] "v"(b), [x] "m"(*x));
+  return acc;
+}
 inline V vexp_nonpos(V x) {
   x = _mm512_maskz_max_ps(__mmask16(0xFFFF), vset1(-104.0f), x);  // -inf -> e^-104, which rounds to 0; NaN (second operand) passes
   const V magic = vset1(12582912.0f);
@@ -71,6 +78,7 @@ inline V vfma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
 inline V vadd(V a, V b) { return _mm256_add_ps(a, b); }
 inline V vsub(V a, V b) { return _mm256_sub_ps(a, b); }
 inline V vmax(V score, V m) { return _mm256_max_ps(score, m); }
+inline V vfma_bcast(const float* x, V b, V acc) { return _mm256_fmadd_ps(_mm256_set1_ps(*x), b, acc); }
 inline V vexp_nonpos(V x) {
   alignas(32) float t[W];
   _mm256_store_ps(t, x);
@@ -89,6 +97,7 @@ inline V vfma(V a, V b, V c) { return fast_math::fmadd(a, b, c); }
 inline V vadd(V a, V b) { return a + b; }
 inline V vsub(V a, V b) { return a - b; }
 inline V vmax(V score, V m) { return score > m ? score : m; }
+inline V vfma_bcast(const float* x, V b, V acc) { return fast_math::fmadd(*x, b, acc); }
 inline V vexp_nonpos(V x) { return fast_math::exp_f32(x); }
 #endif
 
@@ -131,9 +140,8 @@ inline void scores_block(const float* k, int64_t ld, int64_t D, const float* qt,
   for (int64_t d = 0; d < D; ++d) {
     const V q0 = vload(qt + d * QB), q1 = vload(qt + d * QB + W);
     for (int j = 0; j < KB; ++j) {
-      const V kv = vset1(k[j * ld + d]);
-      a0[j] = vfma(kv, q0, a0[j]);
-      a1[j] = vfma(kv, q1, a1[j]);
+      a0[j] = vfma_bcast(k + j * ld + d, q0, a0[j]);
+      a1[j] = vfma_bcast(k + j * ld + d, q1, a1[j]);
     }
   }
   for (int j = 0; j < KB; ++j) {
@@ -153,9 +161,8 @@ inline void values_block(const float* v, int64_t ld, int64_t N, const float* p, 
     const V p0 = vload(p + j * QB), p1 = vload(p + j * QB + W);
     const float* vr = v + j * ld;
     for (int d = 0; d < DB; ++d) {
-      const V vv = vset1(vr[d]);
-      a0[d] = vfma(vv, p0, a0[d]);
-      a1[d] = vfma(vv, p1, a1[d]);
+      a0[d] = vfma_bcast(vr + d, p0, a0[d]);
+      a1[d] = vfma_bcast(vr + d, p1, a1[d]);
     }
   }
   for (int d = 0; d < DB; ++d) {
