@@ -190,12 +190,27 @@ void layer_norm_select_impl(const T* x, const int64_t* idx, int64_t k, const T* 
 }
 
 #if defined(__AVX512F__)
-// layer_norm_select_impl for float with both affine parameters, the kept channels gathered 16 at a time
-// through 32-bit offsets: the same expression per element (fma((x - mean) * rstd, w, b)), the same bits.
+// layer_norm_select_impl for float with both affine parameters, 16 kept channels at a time: from two loads and
+// a two-source permute when they lie within 32 channels of the first, else gathered through 32-bit offsets;
+// the same expression per element (fma((x - mean) * rstd, w, b)), the same bits.
 void layer_norm_select_f32_affine(const float* x, const int64_t* idx, int64_t k, const float* w, const float* b,
                                   double eps, int64_t rows, int64_t C, float* y, float* mean, float* rstd) {
   std::vector<int32_t> off(static_cast<size_t>(k));
   for (int64_t j = 0; j < k; ++j) off[size_t(j)] = int32_t(idx[j]);
+  // Each vector of 16 kept channels whose channels lie within 32 of its first (and, read as two vectors from
+  // there, inside the row) is taken with two loads and one two-source permute instead of a gather:
+  // base[v] = its first channel (-1: gather), perm holds the offsets from there.
+  const int64_t nvec = (k + 15) / 16;
+  std::vector<int64_t> base(size_t(nvec), -1);
+  std::vector<int32_t> perm(size_t(nvec * 16), 0);
+  for (int64_t v = 0; v < nvec; ++v) {
+    const int64_t j0 = 16 * v, j1 = std::min(k, j0 + 16), lo = idx[j0];
+    bool fits = lo + 32 <= C;
+    for (int64_t j = j0; j < j1 && fits; ++j) fits = idx[j] >= lo && idx[j] < lo + 32;
+    if (!fits) continue;
+    base[size_t(v)] = lo;
+    for (int64_t j = j0; j < j1; ++j) perm[size_t(j)] = int32_t(idx[j] - lo);
+  }
   parallel_for(rows, grain_for(C + k, 16384), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const float* xr = x + r * C;
@@ -207,8 +222,15 @@ void layer_norm_select_f32_affine(const float* x, const int64_t* idx, int64_t k,
       const __m512 mv = _mm512_set1_ps(m), sv = _mm512_set1_ps(s);
       for (int64_t j = 0; j < k; j += 16) {
         const __mmask16 lanes = k - j >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (k - j)) - 1);
-        const __m512i o = _mm512_maskz_loadu_epi32(lanes, off.data() + j);
-        const __m512 xv = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), lanes, o, xr, 4);
+        const int64_t lo = base[size_t(j / 16)];
+        __m512 xv;
+        if (lo >= 0) {
+          const __m512i p = _mm512_loadu_si512(perm.data() + j);
+          xv = _mm512_permutex2var_ps(_mm512_loadu_ps(xr + lo), p, _mm512_loadu_ps(xr + lo + 16));
+        } else {
+          const __m512i o = _mm512_maskz_loadu_epi32(lanes, off.data() + j);
+          xv = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), lanes, o, xr, 4);
+        }
         const __m512 t = _mm512_mul_ps(_mm512_sub_ps(xv, mv), sv);
         const __m512 yv = _mm512_fmadd_ps(t, _mm512_maskz_loadu_ps(lanes, w + j), _mm512_maskz_loadu_ps(lanes, b + j));
         _mm512_mask_storeu_ps(yr + j, lanes, yv);

@@ -138,14 +138,21 @@ TEST_CASE("layer_norm_select: equal bit for bit to layer_norm with zero-padded p
           "[layer_norm_select]") {
   for (DType dt : kFloatTypes) {
     INFO(dtype_name(dt));
-    // ascending channels, ascending with one 16-channel chunk of none kept, and a reversed order
-    for (int variant = 0; variant < 3; ++variant)
+    // ascending channels, ascending with one 16-channel chunk of none kept, a reversed order (all gathered on
+    // AVX-512: 16 kept channels span more than 32), and 4 of every 5 channels with a gap at 100-139 (AVX-512:
+    // vectors within 32 channels permuted from two loads, the one across the gap gathered)
+    for (int variant = 0; variant < 4; ++variant)
     for (int64_t C : {7, 300}) {
       INFO("C " << C << " variant " << variant);
       std::vector<int64_t> channels;
       for (int64_t c = 1; c < C; c += 3)
         if (variant != 1 || c < 16 || c >= 32) channels.push_back(c);
       if (variant == 2) std::reverse(channels.begin(), channels.end());
+      if (variant == 3) {
+        channels.clear();
+        for (int64_t c = 0; c < C; ++c)
+          if (c % 5 != 0 && (c < 100 || c >= 140)) channels.push_back(c);
+      }
       const int64_t k = int64_t(channels.size());
       Tensor w = random_tensor({k}, dt, 20, 0.5, 1.5), b = random_tensor({k}, dt, 21);
       for (const Tensor& x : {random_tensor({2, 5, C}, dt, 22, -2, 2), transposed_tensor({C, 6}, dt, 23)}) {
