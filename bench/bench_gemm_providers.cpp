@@ -2,7 +2,10 @@
 // provider"): OpenBLAS (cblas_sgemm), oneDNN (dnnl_sgemm) and, when built with it, BLIS
 // (bli_sgemm), each called directly on one thread (how shears calls its provider, inside oneTBB
 // tasks) and with the library's own threads (--threads). Row-major single-precision GFLOP/s,
-// median of interleaved samples. Built only when oneDNN is found (bench/CMakeLists.txt).
+// median of interleaved samples. A second table runs oneDNN's trans_b forward shapes (DeiT-S and
+// P3B-sliced Linear layers) with B stored as (N, K) and as (K, N) on one thread: the measurement
+// behind tensor/gemm.cpp's kPlainBMinRows (large trans_b GEMMs transpose B first on oneDNN).
+// Built only when oneDNN is found (bench/CMakeLists.txt).
 #include <cblas.h>
 #include <oneapi/dnnl/dnnl.h>
 #ifdef SHEARS_BENCH_BLIS
@@ -37,6 +40,13 @@ const Shape kShapes[] = {
     {"DeiT-S attention q k^T", false, true, 197, 197, 64},   {"DeiT-S attention p v", false, false, 197, 64, 197},
     {"ViT-Tiny (a) fc1 forward", false, true, 6400, 768, 192}, {"main job fc1 forward", false, true, 2176, 256, 128},
     {"main job attention q k^T", false, true, 17, 17, 32},
+};
+
+// Linear forward layers of a P3B-sliced DeiT-S (the 70% bench model of docs/p3b.md, batch 32): short K
+// and N that are not multiples of the kernels' tiles.
+const Shape kSlicedShapes[] = {
+    {"P3B pr70 block 0 qkv", false, true, 6304, 486, 156},  {"P3B pr70 block 4 proj", false, true, 6304, 195, 102},
+    {"P3B pr70 block 11 fc1", false, true, 6304, 1248, 330}, {"P3B pr70 block 3 fc2", false, true, 6304, 302, 874},
 };
 
 enum Provider { OpenBLAS, OneDNN, BLIS, kProviders };
@@ -127,6 +137,38 @@ int main(int argc, char** argv) {
       std::fflush(stdout);
       if (t == threads) break;
     }
+  }
+
+  // oneDNN, one thread: the same C = A B with B stored transposed (N, K) and untransposed (K, N)
+  std::printf("\n| shape (oneDNN, 1 thread) | M x N x K | B stored (N, K) GFLOP/s | B stored (K, N) GFLOP/s | ratio |\n"
+              "|---|---|---|---|---|\n");
+  set_threads(1);
+  std::vector<Shape> forward;
+  for (const Shape& s : kShapes)
+    if (s.tb && !s.ta && s.M >= 1024) forward.push_back(s);
+  forward.insert(forward.end(), std::begin(kSlicedShapes), std::end(kSlicedShapes));
+  for (const Shape& s : forward) {
+    std::vector<float> A(size_t(s.M) * s.K, 0.5f), B(size_t(s.K) * s.N, 0.25f), C(size_t(s.M) * s.N);
+    Shape plain = s;
+    plain.tb = false;
+    std::vector<double> per_call[2];
+    for (int rep = 0; rep <= samples; ++rep)  // the first round warms up
+      for (int form = 0; form < 2; ++form) {
+        int64_t n = 0;
+        const double t0 = shears::bench::now_s();
+        double t1 = t0;
+        do {
+          call(OneDNN, form == 0 ? s : plain, A.data(), B.data(), C.data());
+          ++n;
+          t1 = shears::bench::now_s();
+        } while (t1 - t0 < min_time);
+        if (rep > 0) per_call[form].push_back((t1 - t0) / double(n));
+      }
+    const double flops = 2.0 * s.M * s.N * s.K, nk = shears::bench::median(per_call[0]),
+                 kn = shears::bench::median(per_call[1]);
+    std::printf("| %s | %d x %d x %d | %.1f | %.1f | %.3f |\n", s.what, s.M, s.N, s.K, flops / nk / 1e9,
+                flops / kn / 1e9, nk / kn);
+    std::fflush(stdout);
   }
   return 0;
 }

@@ -19,12 +19,15 @@
 #include "tensor/gemm.h"
 
 #include <algorithm>
+#include <memory>
 #include <mutex>
+#include <type_traits>
 #include <vector>
 
 #include "tensor/error.h"
 #include "tensor/gemm_provider.h"
 #include "tensor/parallel.h"
+#include "tensor/storage.h"
 
 namespace shears {
 namespace {
@@ -46,6 +49,12 @@ constexpr int64_t kMaxBlocks = 8;
 constexpr int64_t kMaxBlocksK = 8;
 // Split points are multiples of this (a multiple of the BLAS micro-tile sizes).
 constexpr int64_t kBlockAlign = 32;
+// From this many rows of C on, a trans_b float GEMM on a provider that prefers B untransposed
+// (oneDNN) first transposes B into a scratch (K, N) copy: the N x K copy costs about 1% of the
+// GEMM there and the GEMM runs 4-12% faster (bench/bench_gemm_providers --plain-b; docs/performance.md).
+constexpr int64_t kPlainBMinRows = 1024;
+// Tile edge of that transpose (a tile of source and destination stays in L1).
+constexpr int64_t kTransposeTile = 32;
 
 std::once_flag g_init_flag;
 
@@ -79,6 +88,25 @@ void check_args(bool ta, bool tb, int64_t M, int64_t N, int64_t K, int64_t lda, 
   const int64_t lim = int64_t(1) << 31;
   SHEARS_CHECK(M < lim && N < lim && K < lim && lda < lim && ldb < lim && ldc < lim, "gemm",
                "sizes exceed the 32-bit BLAS interface");
+}
+
+// Bt (K, N, leading dimension N) = B^T for B stored as (N, K) with leading dimension ldb, in
+// parallel over blocks of B's rows (tiles of kTransposeTile: reads and writes stay in L1).
+template <typename T>
+void transpose_into(const T* B, int64_t ldb, int64_t N, int64_t K, T* Bt) {
+  const int64_t row_tiles = (N + kTransposeTile - 1) / kTransposeTile;
+  parallel_for(row_tiles, grain_for(kTransposeTile * K), [&](int64_t t0, int64_t t1) {
+    for (int64_t n0 = t0 * kTransposeTile; n0 < std::min(N, t1 * kTransposeTile); n0 += kTransposeTile) {
+      const int64_t n1 = std::min(N, n0 + kTransposeTile);
+      for (int64_t k0 = 0; k0 < K; k0 += kTransposeTile) {
+        const int64_t k1 = std::min(K, k0 + kTransposeTile);
+        for (int64_t k = k0; k < k1; ++k) {
+          T* __restrict dst = Bt + k * N;
+          for (int64_t n = n0; n < n1; ++n) dst[n] = B[n * ldb + k];
+        }
+      }
+    }
+  });
 }
 
 enum class Split { None, M, N, K };
@@ -115,6 +143,13 @@ void gemm_impl(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const
   if (K == 0) {
     scale_c(M, N, beta, C, ldc);
     return finish_all();
+  }
+  std::unique_ptr<Storage> plain_b;  // B^T when trans_b is cheaper to undo once than to run (see kPlainBMinRows)
+  if (tb && std::is_same_v<T, float> && M >= kPlainBMinRows && detail::provider_float_prefers_plain_b()) {
+    plain_b = std::make_unique<Storage>(size_t(N) * size_t(K) * sizeof(T), Device::cpu());
+    T* bt = static_cast<T*>(plain_b->data());
+    transpose_into(B, ldb, N, K, bt);
+    B = bt, ldb = N, tb = false;
   }
   int64_t nb;
   const Split split = choose_split(M, N, K, nb);

@@ -19,6 +19,11 @@ void provider_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alph
 void provider_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha, const double* A, int64_t lda,
                    const double* B, int64_t ldb, double beta, double* C, int64_t ldc);
 
+// Whether the float provider runs C = A*B faster with B stored untransposed (K, N) than with
+// B stored as (N, K) (trans_b), by enough to pay for transposing B once per GEMM when M is large
+// (tensor/gemm.cpp). oneDNN 2.6: yes (4-12% on ViT shapes); OpenBLAS 0.3.21: no (within 1%).
+bool provider_float_prefers_plain_b();
+
 // "oneDNN 2.6.3" or "OpenBLAS 0.3.21" (the float provider).
 std::string gemm_provider_name();
 // The instruction set the float provider's kernels run: "avx512_core" (oneDNN's effective ISA)

@@ -29,6 +29,8 @@ void provider_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alph
                " K=", K, ")");
 }
 
+bool provider_float_prefers_plain_b() { return true; }
+
 std::string gemm_provider_name() {
   const dnnl_version_t* v = dnnl_version();
   return "oneDNN " + std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch);

@@ -42,6 +42,8 @@ void provider_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alph
               (blasint)ldb, beta, C, (blasint)ldc);
 }
 
+bool provider_float_prefers_plain_b() { return false; }
+
 std::string gemm_provider_name() {
   const std::string config = openblas_get_config();  // "OpenBLAS 0.3.21 NO_LAPACKE DYNAMIC_ARCH ..."
   const size_t second_space = config.find(' ', config.find(' ') + 1);

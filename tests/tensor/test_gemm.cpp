@@ -1,5 +1,6 @@
 // Tests for tensor/gemm: every transpose combination, leading dimensions and alpha/beta against a
 // float64 reference loop, the split paths (rows, columns, K), thread-count independence of the bits,
+// the trans_b path that copies B transposed first (many rows, tile remainders, padded ldb),
 // concurrent provider calls from TBB tasks equal to serial ones, the row epilogue of gemm_then_rows (each
 // row once, after its GEMM, on every split path), and the provider's self-description.
 #include <catch2/catch.hpp>
@@ -113,6 +114,29 @@ TEST_CASE("gemm: the split paths (rows, columns, K) agree with the reference and
     const std::vector<float> two = p.run(1.f, 0.5f);
     CHECK(one == two);
     CHECK(p.max_error(two, 1.f, 0.5f) < 1e-5);
+  }
+}
+
+TEST_CASE("gemm: trans_b with many rows (B transposed into a scratch copy first where the provider prefers it)",
+          "[tensor][gemm][parallel]") {
+  ThreadGuard guard;
+  // M >= 1024 takes the transposed-copy path on oneDNN; N and K cross the 32-wide transpose tiles with
+  // remainders, and the padded ldb must be honoured (a copy that read with stride K would fail here)
+  struct Shape {
+    bool ta;
+    int64_t M, N, K;
+  };
+  for (const Shape& s : std::vector<Shape>{{false, 1100, 45, 70}, {true, 1030, 70, 33}, {false, 2100, 97, 101}}) {
+    INFO("ta " << s.ta << " M " << s.M << " N " << s.N << " K " << s.K);
+    const Problem p(s.ta, true, s.M, s.N, s.K, 5, 31);
+    set_num_threads(1);
+    const std::vector<float> one = p.run(0.75f, -0.5f);
+    set_num_threads(2);
+    const std::vector<float> two = p.run(0.75f, -0.5f);
+    CHECK(one == two);
+    CHECK(p.max_error(two, 0.75f, -0.5f) < 1e-5);
+    for (int64_t i = 0; i < p.M; ++i)
+      for (int64_t j = p.N; j < p.ldc; ++j) CHECK(two[size_t(i * p.ldc + j)] == p.C0[size_t(i * p.ldc + j)]);
   }
 }
 
