@@ -51,7 +51,7 @@ constexpr int64_t kMaxBlocksK = 8;
 constexpr int64_t kBlockAlign = 32;
 // From this many rows of C on, a trans_b float GEMM on a provider that prefers B untransposed
 // (oneDNN) first transposes B into a scratch (K, N) copy: the N x K copy costs about 1% of the
-// GEMM there and the GEMM runs 4-12% faster (bench/bench_gemm_providers --plain-b; docs/performance.md).
+// GEMM there and the GEMM runs 0-10% faster (bench/bench_gemm_providers, second table; docs/performance.md).
 constexpr int64_t kPlainBMinRows = 1024;
 // Tile edge of that transpose (a tile of source and destination stays in L1).
 constexpr int64_t kTransposeTile = 32;
