@@ -102,6 +102,15 @@ Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, dou
 // `index` (k,) i64: (..., k), affine with weight and bias (k,) (either may be undefined), in one pass.
 Tensor layer_norm_select(const Tensor& x, const Tensor& index, const Tensor& weight, const Tensor& bias,
                          double eps = 1e-5);
+// A residual add and the layer norm that reads its result: sum = x + src (out_index undefined) or index_add(x, -1,
+// out_index, src), normed = layer_norm(sum) (norm_index undefined) or layer_norm_select(sum, norm_index), with
+// weight/bias. Without a gradient to record and on the CPU, one pass over each row (kernels::add_layer_norm, the
+// same bits); otherwise those differentiable ops.
+struct AddLayerNorm {
+  Tensor sum, normed;
+};
+AddLayerNorm add_layer_norm(const Tensor& x, const Tensor& src, const Tensor& out_index, const Tensor& norm_index,
+                            const Tensor& weight, const Tensor& bias, double eps = 1e-5);
 // y = x @ weight^T + bias (bias may be undefined);  x: (..., in), weight: (out, in)
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias);
 // Multi-head self-attention on a fused projection. qkv: (B, N, 3C) = [q | k | v] with

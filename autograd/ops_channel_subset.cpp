@@ -4,11 +4,8 @@
 #include <cstdint>
 #include <vector>
 
-#if defined(__AVX512F__)
-#include <immintrin.h>
-#endif
-
 #include "autograd/ops.h"
+#include "tensor/channel_subset_rows.h"
 #include "tensor/parallel.h"
 #include "tensor/profile.h"
 
@@ -32,77 +29,13 @@ void index_add_rows(const T* base, const T* src, const int64_t* idx, int64_t row
   });
 }
 
-#if defined(__AVX512F__)
-// The same for float when no channel repeats, as one pass over each output row: 16 channels at a time,
-// the kept ones added, the others copied (so -0.0 stays -0.0): the bits of index_add_rows. The kept values
-// come from src through the inverse index (the src position of each channel, -1 for none): loaded in one
-// piece and expanded when those positions ascend along the channels, else gathered.
-void index_add_rows_unique(const float* base, const float* src, const std::vector<int32_t>& from, int64_t rows,
+// The same for float when no channel repeats, as one pass over each output row (channel_rows::add_at_row: the
+// kept channels added, the others copied, so -0.0 stays -0.0; the bits of index_add_rows).
+void index_add_rows_unique(const float* base, const float* src, const channel_rows::AddAtPlan& plan, int64_t rows,
                            int64_t n, int64_t m, float* out) {
-  // Ascending src positions along the channels (how slicing lists them): each chunk's kept values are
-  // consecutive in src, loaded at once and expanded to their lanes (no gathers).
-  bool ascending = true;
-  for (int64_t c = 0, last = -1; c < n && ascending; ++c)
-    if (from[size_t(c)] >= 0) ascending = from[size_t(c)] > last, last = from[size_t(c)];
-  if (ascending) {
-    const int64_t chunks = (n + 15) / 16;
-    std::vector<__mmask16> kept(size_t(chunks), 0);
-    std::vector<int32_t> first(size_t(chunks), 0);  // src position of the chunk's first kept channel
-    for (int64_t c = n - 1; c >= 0; --c)
-      if (from[size_t(c)] >= 0) {
-        kept[size_t(c / 16)] = __mmask16(kept[size_t(c / 16)] | (1u << (c % 16)));
-        first[size_t(c / 16)] = from[size_t(c)];
-      }
-    parallel_for(rows, grain_for(n + m), [&](int64_t r0, int64_t r1) {
-      for (int64_t r = r0; r < r1; ++r) {
-        const float* b = base + r * n;
-        const float* s = src + r * m;
-        float* o = out + r * n;
-        for (int64_t q = 0; q < chunks; ++q) {
-          const int64_t c = 16 * q;
-          const __mmask16 lanes = n - c >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (n - c)) - 1);
-          const __mmask16 kq = kept[size_t(q)];
-          const __m512 bv = _mm512_maskz_loadu_ps(lanes, b + c);
-          if (!kq) {
-            _mm512_mask_storeu_ps(o + c, lanes, bv);
-            continue;
-          }
-          const int cnt = __builtin_popcount(kq);
-          const __m512 g = _mm512_maskz_expand_ps(kq, _mm512_maskz_loadu_ps(__mmask16((1u << cnt) - 1), s + first[size_t(q)]));
-          _mm512_mask_storeu_ps(o + c, lanes, _mm512_mask_add_ps(bv, kq, bv, g));
-        }
-      }
-    });
-    return;
-  }
   parallel_for(rows, grain_for(n + m), [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) {
-      const float* b = base + r * n;
-      const float* s = src + r * m;
-      float* o = out + r * n;
-      for (int64_t c = 0; c < n; c += 16) {
-        const __mmask16 lanes = n - c >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (n - c)) - 1);
-        const __m512i f = _mm512_maskz_loadu_epi32(lanes, from.data() + c);
-        const __mmask16 kept = _mm512_mask_cmpge_epi32_mask(lanes, f, _mm512_setzero_si512());
-        const __m512 bv = _mm512_maskz_loadu_ps(lanes, b + c);
-        const __m512 g = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), kept, f, s, 4);
-        _mm512_mask_storeu_ps(o + c, lanes, _mm512_mask_add_ps(bv, kept, bv, g));
-      }
-    }
+    for (int64_t r = r0; r < r1; ++r) channel_rows::add_at_row(base + r * n, src + r * m, plan, out + r * n);
   });
-}
-#endif
-
-// The inverse of a channel index over n channels (from[idx[j]] = j, -1 elsewhere); empty when a channel
-// repeats (then the adds must happen in index order) or n does not fit the 32-bit gather offsets.
-std::vector<int32_t> inverse_index(const int64_t* idx, int64_t m, int64_t n) {
-  if (n >= (int64_t(1) << 31)) return {};
-  std::vector<int32_t> from(size_t(n), -1);
-  for (int64_t j = 0; j < m; ++j) {
-    if (from[size_t(idx[j])] >= 0) return {};
-    from[size_t(idx[j])] = int32_t(j);
-  }
-  return from;
 }
 
 // records index_add's backward: dbase = dy, dsrc = index_select(dy, dim, index)
@@ -140,15 +73,13 @@ Tensor index_add(const Tensor& base, int64_t dim, const Tensor& index, const Ten
   if (on_host && base.device().is_cpu() && src.device().is_cpu() && d == base.dim() - 1 && is_floating(base.dtype()) && base.is_contiguous() && src.is_contiguous() && n > 0) {
     SHEARS_PROFILE(Indexing);
     y = Tensor::empty(base.shape(), base.dtype());
-#if defined(__AVX512F__)
     if (base.dtype() == DType::F32) {
-      const std::vector<int32_t> from = inverse_index(ip, m, n);
-      if (!from.empty()) {
-        index_add_rows_unique(base.data<float>(), src.data<float>(), from, base.numel() / n, n, m, y.data<float>());
+      const channel_rows::AddAtPlan plan = channel_rows::make_add_at_plan(ip, m, n);
+      if (!plan.from.empty()) {
+        index_add_rows_unique(base.data<float>(), src.data<float>(), plan, base.numel() / n, n, m, y.data<float>());
         return record_index_add(op, y, base, src, d, idx);
       }
     }
-#endif
     SHEARS_DISPATCH_FLOAT(base.dtype(), op, [&] {
       index_add_rows<scalar_t>(base.data<scalar_t>(), src.data<scalar_t>(), ip, base.numel() / n, n, m,
                                y.data<scalar_t>());
@@ -192,6 +123,23 @@ Tensor layer_norm_select(const Tensor& x, const Tensor& index, const Tensor& wei
     Tensor dbias = g.dbias.defined() ? K::index_select(g.dbias, 0, idx) : Tensor();
     return TensorList{g.dx, dweight, dbias};
   });
+}
+
+AddLayerNorm add_layer_norm(const Tensor& x, const Tensor& src, const Tensor& out_index, const Tensor& norm_index,
+                            const Tensor& weight, const Tensor& bias, double eps) {
+  auto needs = [](const Tensor& t) { return t.defined() && t.requires_grad(); };
+  const bool record_grad = grad_mode_enabled() && (needs(x) || needs(src) || needs(weight) || needs(bias));
+  const bool on_cpu = x.device().is_cpu() && src.device().is_cpu() &&
+                      (!out_index.defined() || out_index.device().is_cpu()) &&
+                      (!norm_index.defined() || norm_index.device().is_cpu());
+  if (!record_grad && on_cpu) {
+    K::AddLayerNormResult r = K::add_layer_norm(x, src, out_index, norm_index, weight, bias, eps);
+    return {r.y, r.h};
+  }
+  Tensor sum = out_index.defined() ? index_add(x, -1, out_index, src) : x + src;
+  Tensor normed = norm_index.defined() ? layer_norm_select(sum, norm_index, weight, bias, eps)
+                                       : layer_norm(sum, weight, bias, eps);
+  return {sum, normed};
 }
 
 }  // namespace shears

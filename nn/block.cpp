@@ -119,6 +119,47 @@ Tensor Block::forward(const Tensor& x_in, Tensor* after_attention) {
                            mlp->forward(branch_input(*norm2, mlp_in_channels, mlp_in_gate, x)));
 }
 
+bool Block::can_forward_pending() const {
+  return !is_training() && !attn_in_gate.defined() && !attn_out_gate.defined() && !mlp_in_gate.defined() &&
+         !mlp_out_gate.defined() && !token_hook && !keep_attention;
+}
+
+Tensor Block::resolve(const Pending& p) {
+  if (!p.delta.defined()) return p.x;
+  if (p.channels->all) return p.x + p.delta;
+  return index_add(p.x, -1, from_vector(p.channels->index).to(p.x.device()), p.delta);
+}
+
+AddLayerNorm Block::pending_branch_input(const LayerNorm& norm, const ChannelSubset& in, const Pending& p) const {
+  if (!p.delta.defined()) return {p.x, branch_input(norm, in, Tensor(), p.x)};
+  const Device dev = p.x.device();
+  const Tensor out_index = p.channels->all ? Tensor() : from_vector(p.channels->index).to(dev);
+  const Tensor norm_index = in.all ? Tensor() : from_vector(in.index).to(dev);
+  return add_layer_norm(p.x, p.delta, out_index, norm_index, norm.weight, norm.bias, norm.eps);
+}
+
+Block::Pending Block::forward_pending(const Pending& in) const {
+  SHEARS_CHECK(can_forward_pending(), "block", "forward_pending needs eval mode and no channel gates, token hook or "
+               "kept attention (block ", index_, ")");
+  SHEARS_CHECK(in.x.dim() == 3 && in.x.size(2) == dim_, "block", "expected x of shape (B, N, ", dim_, "), got ",
+               shape_str(in.x.shape()));
+  Pending after = in;  // a skipped attention branch adds nothing: the pending output carries on
+  if (attn_constant()) {
+    const Tensor x = resolve(in);
+    after = {add_branch_output(x, attn_out_channels, Tensor(), constant_output(attn->proj->bias, x)), Tensor(), nullptr};
+  } else if (!attn_skipped()) {
+    AddLayerNorm s = pending_branch_input(*norm1, attn_in_channels, in);
+    after = {s.sum, attn->forward(s.normed), &attn_out_channels};
+  }
+  if (mlp_skipped()) return after;
+  if (mlp_constant()) {
+    const Tensor x = resolve(after);
+    return {add_branch_output(x, mlp_out_channels, Tensor(), constant_output(mlp->fc2->bias, x)), Tensor(), nullptr};
+  }
+  AddLayerNorm s = pending_branch_input(*norm2, mlp_in_channels, after);
+  return {s.sum, mlp->forward(s.normed), &mlp_out_channels};
+}
+
 // y = x * mask_b / (1 - p), mask_b ~ Bernoulli(1 - p) per sample;  backward through mul
 Tensor drop_path(const Tensor& x, double p, bool training, Generator* gen, const SampleShard& shard) {
   if (!training || p <= 0.0) return x;

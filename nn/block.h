@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 
+#include "autograd/ops.h"
 #include "nn/attention.h"
 #include "nn/config.h"
 
@@ -30,6 +31,20 @@ class Block : public Module {
   Tensor forward(const Tensor& x, Tensor* after_attention = nullptr);
   BlockConfig config() const;
   int64_t dim() const { return dim_; }  // width of the residual stream
+
+  // The forward over a residual stream that may carry the previous branch's output not yet added: the stream
+  // is x + delta (delta at *channels; none when delta is undefined). Each branch adds the pending delta in the
+  // same pass as its layer norm (add_layer_norm: one read of the stream instead of two) and hands its own
+  // output on as the new delta; resolve() adds the last one. Same results, bit for bit, as forward(); for
+  // evaluation forwards of whole models (VisionTransformer::forward_features) when can_forward_pending().
+  struct Pending {
+    Tensor x, delta;
+    const ChannelSubset* channels = nullptr;
+  };
+  // Eval mode, no channel gates, token hook or kept attention (what forward() would apply between branches).
+  bool can_forward_pending() const;
+  Pending forward_pending(const Pending& in) const;
+  static Tensor resolve(const Pending& p);
   // The block's current 0-based position in its model's BlockList (-1 when in none). BlockList
   // keeps it current through block surgery, so hooks that read it follow the block.
   int64_t index() const { return index_; }
@@ -78,6 +93,8 @@ class Block : public Module {
   // A constant branch's output: its bias (|out|,) shaped to broadcast against x (B, N, dim) (per sample in
   // training with DropPath).
   Tensor constant_output(const Tensor& bias, const Tensor& x) const;
+  // The stream entering a normal branch and its input: (x + delta, norm of it on `in`) from a pending stream.
+  AddLayerNorm pending_branch_input(const LayerNorm& norm, const ChannelSubset& in, const Pending& p) const;
 
   int64_t index_ = -1;
   int64_t dim_ = 0;

@@ -1,6 +1,7 @@
 // VisionTransformer, PatchEmbed and BlockList (see vision_transformer.h).
 #include "nn/vision_transformer.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "autograd/ops.h"
@@ -163,6 +164,14 @@ Tensor VisionTransformer::forward_features(const Tensor& x) {
   Tensor t = embed(x);
   sub_block_features.clear();
   if (!keep_sub_block_features) {
+    // evaluation: every residual add in the same pass as the layer norm that reads it (Block::forward_pending)
+    const bool pending = std::all_of(blocks->items.begin(), blocks->items.end(),
+                                     [](const auto& b) { return b->can_forward_pending(); });
+    if (pending) {
+      Block::Pending p{t, Tensor(), nullptr};
+      for (auto& b : blocks->items) p = b->forward_pending(p);
+      return pool(Block::resolve(p));
+    }
     for (auto& b : blocks->items) t = b->forward(t);
     return pool(t);
   }

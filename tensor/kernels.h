@@ -107,6 +107,17 @@ LayerNormResult layer_norm(const Tensor& x, const Tensor& weight, const Tensor& 
 // with weight/bias (k,) (or undefined): y (..., k) = layer_norm(x)[..., index] * weight + bias in one pass.
 LayerNormResult layer_norm_select(const Tensor& x, const Tensor& index, const Tensor& weight, const Tensor& bias,
                                   double eps);
+// The residual add of a transformer branch and the next branch's layer norm in one pass over each row
+// (no-grad inference; the bits of add or index_add, then layer_norm or layer_norm_select):
+//   y = x + src                        (out_index undefined; src the shape of x), or
+//   y = x with src (..., k) added at out_index (k,) i64, unique channels in [0, C);
+//   h = layer_norm(y) with statistics over all C channels, written at norm_index (k',) i64 (undefined: all C),
+//       affine with weight/bias (k' or C, either may be undefined).  CPU, f32 or f64.
+struct AddLayerNormResult {
+  Tensor y, h;
+};
+AddLayerNormResult add_layer_norm(const Tensor& x, const Tensor& src, const Tensor& out_index, const Tensor& norm_index,
+                                  const Tensor& weight, const Tensor& bias, double eps);
 struct LayerNormGrads {
   Tensor dx, dweight, dbias;  // dweight/dbias undefined when weight/bias were
 };

@@ -5,12 +5,14 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <type_traits>
 #include <vector>
 
 #if defined(__AVX512F__)
 #include <immintrin.h>
 #endif
 
+#include "tensor/channel_subset_rows.h"
 #include "tensor/fast_math.h"
 #include "tensor/device_dispatch.h"
 #include "tensor/kernels.h"
@@ -149,21 +151,35 @@ inline double affine(double t, double w, double b) {
 #endif
 }
 
+// y = (x - mean) * rstd * w + b over a row of C (w, b may be null)
+template <typename T>
+inline void normalize_row(const T* __restrict xr, int64_t C, T m, T s, const T* w, const T* b, T* __restrict yr) {
+  if (w && b) for (int64_t i = 0; i < C; ++i) yr[i] = affine((xr[i] - m) * s, w[i], b[i]);
+  else if (w) for (int64_t i = 0; i < C; ++i) yr[i] = (xr[i] - m) * s * w[i];
+  else if (b) for (int64_t i = 0; i < C; ++i) yr[i] = (xr[i] - m) * s + b[i];
+  else for (int64_t i = 0; i < C; ++i) yr[i] = (xr[i] - m) * s;
+}
+
+// the same written at the channels idx[0..k) only: yr (k,), w, b (k,) or null
+template <typename T>
+inline void normalize_select_row(const T* __restrict xr, const int64_t* idx, int64_t k, T m, T s, const T* w,
+                                 const T* b, T* __restrict yr) {
+  if (w && b) for (int64_t j = 0; j < k; ++j) yr[j] = affine((xr[idx[j]] - m) * s, w[j], b[j]);
+  else if (w) for (int64_t j = 0; j < k; ++j) yr[j] = (xr[idx[j]] - m) * s * w[j];
+  else if (b) for (int64_t j = 0; j < k; ++j) yr[j] = (xr[idx[j]] - m) * s + b[j];
+  else for (int64_t j = 0; j < k; ++j) yr[j] = (xr[idx[j]] - m) * s;
+}
+
 template <typename T>
 void layer_norm_impl(const T* x, const T* w, const T* b, double eps, int64_t rows, int64_t C,
                      T* y, T* mean, T* rstd) {
   parallel_for(rows, grain_for(C, 16384), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
-      const T* __restrict xr = x + r * C;
-      T* __restrict yr = y + r * C;
       T m, s;
-      row_moments(xr, C, eps, m, s);
+      row_moments(x + r * C, C, eps, m, s);
       mean[r] = m;
       rstd[r] = s;
-      if (w && b) for (int64_t i = 0; i < C; ++i) yr[i] = affine((xr[i] - m) * s, w[i], b[i]);
-      else if (w) for (int64_t i = 0; i < C; ++i) yr[i] = (xr[i] - m) * s * w[i];
-      else if (b) for (int64_t i = 0; i < C; ++i) yr[i] = (xr[i] - m) * s + b[i];
-      else for (int64_t i = 0; i < C; ++i) yr[i] = (xr[i] - m) * s;
+      normalize_row(x + r * C, C, m, s, w, b, y + r * C);
     }
   });
 }
@@ -175,70 +191,69 @@ void layer_norm_select_impl(const T* x, const int64_t* idx, int64_t k, const T* 
                             int64_t rows, int64_t C, T* y, T* mean, T* rstd) {
   parallel_for(rows, grain_for(C + k, 16384), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
-      const T* __restrict xr = x + r * C;
-      T* __restrict yr = y + r * k;
       T m, s;
-      row_moments(xr, C, eps, m, s);
+      row_moments(x + r * C, C, eps, m, s);
       mean[r] = m;
       rstd[r] = s;
-      if (w && b) for (int64_t j = 0; j < k; ++j) yr[j] = affine((xr[idx[j]] - m) * s, w[j], b[j]);
-      else if (w) for (int64_t j = 0; j < k; ++j) yr[j] = (xr[idx[j]] - m) * s * w[j];
-      else if (b) for (int64_t j = 0; j < k; ++j) yr[j] = (xr[idx[j]] - m) * s + b[j];
-      else for (int64_t j = 0; j < k; ++j) yr[j] = (xr[idx[j]] - m) * s;
+      normalize_select_row(x + r * C, idx, k, m, s, w, b, y + r * k);
     }
   });
 }
 
-#if defined(__AVX512F__)
-// layer_norm_select_impl for float with both affine parameters, 16 kept channels at a time: from two loads and
-// a two-source permute when they lie within 32 channels of the first, else gathered through 32-bit offsets;
-// the same expression per element (fma((x - mean) * rstd, w, b)), the same bits.
+// layer_norm_select_impl for float with both affine parameters, through channel_rows' select row (AVX-512:
+// permutes or gathers; the same expression per element, fma((x - mean) * rstd, w, b), the same bits).
 void layer_norm_select_f32_affine(const float* x, const int64_t* idx, int64_t k, const float* w, const float* b,
                                   double eps, int64_t rows, int64_t C, float* y, float* mean, float* rstd) {
-  std::vector<int32_t> off(static_cast<size_t>(k));
-  for (int64_t j = 0; j < k; ++j) off[size_t(j)] = int32_t(idx[j]);
-  // Each vector of 16 kept channels whose channels lie within 32 of its first (and, read as two vectors from
-  // there, inside the row) is taken with two loads and one two-source permute instead of a gather:
-  // base[v] = its first channel (-1: gather), perm holds the offsets from there.
-  const int64_t nvec = (k + 15) / 16;
-  std::vector<int64_t> base(size_t(nvec), -1);
-  std::vector<int32_t> perm(size_t(nvec * 16), 0);
-  for (int64_t v = 0; v < nvec; ++v) {
-    const int64_t j0 = 16 * v, j1 = std::min(k, j0 + 16), lo = idx[j0];
-    bool fits = lo + 32 <= C;
-    for (int64_t j = j0; j < j1 && fits; ++j) fits = idx[j] >= lo && idx[j] < lo + 32;
-    if (!fits) continue;
-    base[size_t(v)] = lo;
-    for (int64_t j = j0; j < j1; ++j) perm[size_t(j)] = int32_t(idx[j] - lo);
-  }
+  const channel_rows::SelectPlan plan = channel_rows::make_select_plan(idx, k, C);
   parallel_for(rows, grain_for(C + k, 16384), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const float* xr = x + r * C;
-      float* yr = y + r * k;
       float m, s;
       row_moments(xr, C, eps, m, s);
       mean[r] = m;
       rstd[r] = s;
-      const __m512 mv = _mm512_set1_ps(m), sv = _mm512_set1_ps(s);
-      for (int64_t j = 0; j < k; j += 16) {
-        const __mmask16 lanes = k - j >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (k - j)) - 1);
-        const int64_t lo = base[size_t(j / 16)];
-        __m512 xv;
-        if (lo >= 0) {
-          const __m512i p = _mm512_loadu_si512(perm.data() + j);
-          xv = _mm512_permutex2var_ps(_mm512_loadu_ps(xr + lo), p, _mm512_loadu_ps(xr + lo + 16));
-        } else {
-          const __m512i o = _mm512_maskz_loadu_epi32(lanes, off.data() + j);
-          xv = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), lanes, o, xr, 4);
-        }
-        const __m512 t = _mm512_mul_ps(_mm512_sub_ps(xv, mv), sv);
-        const __m512 yv = _mm512_fmadd_ps(t, _mm512_maskz_loadu_ps(lanes, w + j), _mm512_maskz_loadu_ps(lanes, b + j));
-        _mm512_mask_storeu_ps(yr + j, lanes, yv);
-      }
+      channel_rows::layer_norm_select_row(xr, m, s, w, b, plan, y + r * k);
     }
   });
 }
-#endif
+
+// add_layer_norm's rows: y = x + src, or x with src added through add_plan (ks values per row); h = the layer norm
+// of y, at all C channels (nip null) or at nip[0..kn) (float with both affine parameters: select_plan's row).
+template <typename T>
+void add_layer_norm_rows(const T* xp, const T* sp, const channel_rows::AddAtPlan* add_plan, int64_t ks,
+                         const int64_t* nip, const channel_rows::SelectPlan* select_plan, int64_t kn, const T* wp,
+                         const T* bp, double eps, int64_t rows, int64_t C, T* yp, T* hp) {
+  parallel_for(rows, grain_for(2 * C + ks + kn, 16384), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const T* __restrict xr = xp + r * C;
+      const T* __restrict sr = sp + r * ks;
+      T* __restrict yr = yp + r * C;
+      if (!add_plan) {
+        for (int64_t c = 0; c < C; ++c) yr[c] = xr[c] + sr[c];
+      } else if constexpr (std::is_same_v<T, float>) {
+        channel_rows::add_at_row(xr, sr, *add_plan, yr);
+      } else {
+        for (int64_t c = 0; c < C; ++c) {
+          const int32_t f = add_plan->from[size_t(c)];
+          yr[c] = f >= 0 ? xr[c] + sr[f] : xr[c];
+        }
+      }
+      T m, s;
+      row_moments(yr, C, eps, m, s);
+      if (!nip && kn == C && !select_plan) {
+        normalize_row(yr, C, m, s, wp, bp, hp + r * C);
+        continue;
+      }
+      if constexpr (std::is_same_v<T, float>) {
+        if (select_plan) {
+          channel_rows::layer_norm_select_row(yr, m, s, wp, bp, *select_plan, hp + r * kn);
+          continue;
+        }
+      }
+      normalize_select_row(yr, nip, kn, m, s, wp, bp, hp + r * kn);
+    }
+  });
+}
 
 // xhat = (x - mean) * rstd, g = dy * w
 // dx = rstd * (g - mean(g) - xhat * mean(g * xhat)); dw = sum_rows dy * xhat; db = sum_rows dy
@@ -401,6 +416,56 @@ LayerNormResult layer_norm(const Tensor& x, const Tensor& weight, const Tensor& 
   return res;
 }
 
+AddLayerNormResult add_layer_norm(const Tensor& x, const Tensor& src, const Tensor& out_index, const Tensor& norm_index,
+                                  const Tensor& weight, const Tensor& bias, double eps) {
+  SHEARS_PROFILE(Norm);
+  const char* op = "add_layer_norm";
+  SHEARS_CHECK(x.dim() >= 1 && is_floating(x.dtype()), op, "expected a floating x with at least 1 dim, got ",
+               dtype_name(x.dtype()), " of shape ", shape_str(x.shape()));
+  SHEARS_CHECK(x.device().is_cpu() && src.device().is_cpu(), op, "runs on the CPU only (x on ", x.device().str(),
+               ", src on ", src.device().str(), ")");
+  const int64_t C = x.size(-1);
+  SHEARS_CHECK(C > 0, op, "normalized dim has size 0 in shape ", shape_str(x.shape()));
+  auto host_index = [&](const Tensor& index, const char* name) {
+    SHEARS_CHECK(index.dtype() == DType::I64 && index.dim() == 1 && index.device().is_cpu(), op, name,
+                 " must be a 1-d i64 CPU tensor, got ", dtype_name(index.dtype()), " of shape ",
+                 shape_str(index.shape()));
+    const Tensor idx = contiguous(index);
+    const int64_t* ip = idx.numel() > 0 ? idx.data<int64_t>() : nullptr;
+    for (int64_t j = 0; j < idx.numel(); ++j)
+      SHEARS_CHECK(ip[j] >= 0 && ip[j] < C, op, name, " ", ip[j], " out of range for ", C, " channels");
+    return idx;
+  };
+  const Tensor oi = out_index.defined() ? host_index(out_index, "out_index") : Tensor();
+  const Tensor ni = norm_index.defined() ? host_index(norm_index, "norm_index") : Tensor();
+  const int64_t ks = oi.defined() ? oi.numel() : C, kn = ni.defined() ? ni.numel() : C;
+  Shape src_shape = x.shape(), h_shape = x.shape();
+  src_shape.back() = ks;
+  h_shape.back() = kn;
+  SHEARS_CHECK(src.dtype() == x.dtype() && src.shape() == src_shape, op, "src must be ", dtype_name(x.dtype()), " ",
+               shape_str(src_shape), ", got ", dtype_name(src.dtype()), " ", shape_str(src.shape()));
+  channel_rows::AddAtPlan add_plan;
+  if (oi.defined()) {
+    add_plan = channel_rows::make_add_at_plan(ks > 0 ? oi.data<int64_t>() : nullptr, ks, C);
+    SHEARS_CHECK(!add_plan.from.empty(), op, "out_index lists a channel twice; channels must be unique");
+  }
+  const Tensor w = ln_param(weight, "weight", kn, x.dtype(), op);
+  const Tensor b = ln_param(bias, "bias", kn, x.dtype(), op);
+  const int64_t* nip = ni.defined() && kn > 0 ? ni.data<int64_t>() : nullptr;
+  channel_rows::SelectPlan select_plan;
+  const bool float_select = x.dtype() == DType::F32 && ni.defined() && w.defined() && b.defined();
+  if (float_select) select_plan = channel_rows::make_select_plan(nip, kn, C);
+  const Tensor xc = contiguous(x), sc = contiguous(src);
+  AddLayerNormResult res{Tensor::empty(x.shape(), x.dtype()), Tensor::empty(h_shape, x.dtype())};
+  const int64_t rows = x.numel() / C;
+  SHEARS_DISPATCH_FLOAT(x.dtype(), op, [&] {
+    add_layer_norm_rows<scalar_t>(xc.data<scalar_t>(), sc.data<scalar_t>(), oi.defined() ? &add_plan : nullptr, ks,
+                                  nip, float_select ? &select_plan : nullptr, kn, ptr_or_null<scalar_t>(w),
+                                  ptr_or_null<scalar_t>(b), eps, rows, C, res.y.data<scalar_t>(), res.h.data<scalar_t>());
+  });
+  return res;
+}
+
 // x: (..., C); index: (k,) i64 in [0, C); weight, bias: (k,) or undefined -> y: (..., k)
 LayerNormResult layer_norm_select(const Tensor& x, const Tensor& index, const Tensor& weight, const Tensor& bias,
                                   double eps) {
@@ -429,13 +494,11 @@ LayerNormResult layer_norm_select(const Tensor& x, const Tensor& index, const Te
   y_shape.back() = k;
   LayerNormResult res{Tensor::empty(y_shape, x.dtype()), Tensor::empty({rows}, x.dtype()),
                       Tensor::empty({rows}, x.dtype())};
-#if defined(__AVX512F__)
   if (x.dtype() == DType::F32 && w.defined() && b.defined()) {
     layer_norm_select_f32_affine(xc.data<float>(), ip, k, w.data<float>(), b.data<float>(), eps, rows, C,
                                  res.y.data<float>(), res.mean.data<float>(), res.rstd.data<float>());
     return res;
   }
-#endif
   SHEARS_DISPATCH_FLOAT(x.dtype(), op, [&] {
     layer_norm_select_impl<scalar_t>(xc.data<scalar_t>(), ip, k, ptr_or_null<scalar_t>(w),
                                      ptr_or_null<scalar_t>(b), eps, rows, C, res.y.data<scalar_t>(),

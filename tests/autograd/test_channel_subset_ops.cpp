@@ -1,7 +1,8 @@
-// Forward values and errors of index_add and layer_norm_select (autograd/ops_channel_subset.cpp):
+// Forward values and errors of index_add, layer_norm_select and add_layer_norm (autograd/ops_channel_subset.cpp):
 // index_add against a naive loop on its one-pass and general paths; layer_norm_select bit for bit
 // equal to layer_norm with zero-padded parameters followed by index_select (the form P3B's sliced
-// blocks used before); f32 gradients. Float64 gradient checks are in test_gradcheck.cpp.
+// blocks used before); add_layer_norm's one-pass kernel bit for bit equal to the ops it fuses (f32, f64,
+// every index path); f32 gradients. Float64 gradient checks are in test_gradcheck.cpp.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -216,4 +217,100 @@ TEST_CASE("layer_norm_select: bad inputs name the op", "[layer_norm_select]") {
   throws([&] { layer_norm_select(x, idx({0, 1}), w, zeros({3}), 1e-6); }, "bias");
   throws([&] { layer_norm_select(zeros({2, 5}, DType::I64), idx({0, 1}), Tensor(), Tensor(), 1e-6); }, "floating");
   throws([&] { layer_norm_select(zeros({2, 5}, DType::F64), idx({0, 1}), w, b, 1e-6); }, "dtype");
+}
+
+// ---- add_layer_norm: the residual add and the next layer norm in one pass ----
+
+TEST_CASE("add_layer_norm: one pass equal bit for bit to add / index_add, then layer_norm / layer_norm_select",
+          "[add_layer_norm]") {
+  // 37 channels (two 16-lane chunks and a tail); -0.0 in unkept channels must stay -0.0
+  for (DType dt : {DType::F32, DType::F64}) {
+    Tensor x = random_tensor({3, 7, 37}, dt, 40, -2, 2);
+    if (dt == DType::F32)
+      for (int64_t r = 0; r < 21; ++r) x.data<float>()[r * 37 + 36] = -0.0f;
+    std::vector<int64_t> out_asc, norm_asc, norm_wide;
+    for (int64_t c = 0; c < 37; ++c) {
+      if (c % 9 != 5 && c != 36 && out_asc.size() < 20) out_asc.push_back(c);
+      if (c % 3 != 1) norm_asc.push_back(c);  // 16 of them within 32 channels: the permute path
+      if (c % 5 == 0) norm_wide.push_back(c);  // spread out: the gather path
+    }
+    std::vector<int64_t> out_shuffled = out_asc, norm_shuffled = norm_asc;
+    std::swap(out_shuffled[0], out_shuffled[13]);
+    std::swap(norm_shuffled[2], norm_shuffled[20]);
+    struct Variant {
+      const char* name;
+      std::vector<int64_t> out, norm;  // empty: all channels
+      bool weight, bias;
+    };
+    const std::vector<Variant> variants = {
+        {"dense", {}, {}, true, true},          {"add at ascending channels", out_asc, {}, true, true},
+        {"norm at ascending", {}, norm_asc, true, true}, {"both subsets", out_asc, norm_wide, true, true},
+        {"shuffled", out_shuffled, norm_shuffled, true, true}, {"no weight", out_asc, norm_asc, false, true},
+        {"no bias", {}, norm_wide, true, false}, {"no affine", out_shuffled, {}, false, false}};
+    for (const Variant& v : variants) {
+      INFO(dtype_name(dt) << " " << v.name);
+      const int64_t ks = v.out.empty() ? 37 : int64_t(v.out.size()), kn = v.norm.empty() ? 37 : int64_t(v.norm.size());
+      const Tensor src = random_tensor({3, 7, ks}, dt, 41, -1, 1);
+      const Tensor w = v.weight ? random_tensor({kn}, dt, 42) : Tensor(), b = v.bias ? random_tensor({kn}, dt, 43) : Tensor();
+      const Tensor oi = v.out.empty() ? Tensor() : idx(v.out), ni = v.norm.empty() ? Tensor() : idx(v.norm);
+      const Tensor sum = v.out.empty() ? x + src : index_add(x, -1, oi, src);
+      const Tensor normed = v.norm.empty() ? layer_norm(sum, w, b, 1e-6) : layer_norm_select(sum, ni, w, b, 1e-6);
+      const kernels::AddLayerNormResult got = kernels::add_layer_norm(x, src, oi, ni, w, b, 1e-6);
+      CHECK(bitwise_equal(got.y, sum));
+      CHECK(bitwise_equal(got.h, normed));
+      const AddLayerNorm op = add_layer_norm(x, src, oi, ni, w, b, 1e-6);  // no grad wanted: the same kernel
+      CHECK(bitwise_equal(op.sum, sum));
+      CHECK(bitwise_equal(op.normed, normed));
+      if (dt == DType::F32 && !v.out.empty())
+        for (int64_t r = 0; r < 21; ++r) CHECK(std::signbit(got.y.data<float>()[r * 37 + 36]));
+    }
+  }
+}
+
+TEST_CASE("add_layer_norm: the same bits on 1 and 2 threads", "[add_layer_norm]") {
+  Tensor x = random_tensor({64, 50, 40}, DType::F32, 44, -2, 2), src = random_tensor({64, 50, 3}, DType::F32, 45);
+  Tensor w = random_tensor({5}, DType::F32, 46), b = random_tensor({5}, DType::F32, 47);
+  const int prev = get_num_threads();
+  set_num_threads(1);
+  kernels::AddLayerNormResult one = kernels::add_layer_norm(x, src, idx({1, 30, 7}), idx({39, 0, 17, 2, 3}), w, b, 1e-6);
+  set_num_threads(2);
+  kernels::AddLayerNormResult two = kernels::add_layer_norm(x, src, idx({1, 30, 7}), idx({39, 0, 17, 2, 3}), w, b, 1e-6);
+  set_num_threads(prev);
+  CHECK(bitwise_equal(one.y, two.y));
+  CHECK(bitwise_equal(one.h, two.h));
+}
+
+TEST_CASE("add_layer_norm: with a gradient to record, the differentiable ops and their gradients", "[add_layer_norm]") {
+  Tensor x1 = with_grad(random_tensor({2, 3, 9}, DType::F32, 48)), x2 = with_grad(kernels::clone(detach(x1)));
+  Tensor s1 = with_grad(random_tensor({2, 3, 4}, DType::F32, 49)), s2 = with_grad(kernels::clone(detach(s1)));
+  Tensor w1 = with_grad(random_tensor({5}, DType::F32, 50)), w2 = with_grad(kernels::clone(detach(w1)));
+  Tensor b1 = with_grad(random_tensor({5}, DType::F32, 51)), b2 = with_grad(kernels::clone(detach(b1)));
+  const Tensor oi = idx({0, 3, 4, 8}), ni = idx({8, 1, 2, 3, 6});
+  const AddLayerNorm fused = add_layer_norm(x1, s1, oi, ni, w1, b1, 1e-6);
+  REQUIRE(fused.normed.requires_grad());
+  REQUIRE(fused.sum.requires_grad());
+  backward(sum(fused.normed * fused.normed) + sum(fused.sum * fused.sum));
+  const Tensor total = index_add(x2, -1, oi, s2);
+  const Tensor normed = layer_norm_select(total, ni, w2, b2, 1e-6);
+  CHECK(bitwise_equal(detach(fused.normed), detach(normed)));
+  backward(sum(normed * normed) + sum(total * total));
+  CHECK(bitwise_equal(x1.grad(), x2.grad()));
+  CHECK(bitwise_equal(s1.grad(), s2.grad()));
+  CHECK(bitwise_equal(w1.grad(), w2.grad()));
+  CHECK(bitwise_equal(b1.grad(), b2.grad()));
+}
+
+TEST_CASE("add_layer_norm: bad inputs name the op", "[add_layer_norm]") {
+  Tensor x = zeros({2, 5}), src = zeros({2, 2}), w = zeros({2}), b = zeros({2});
+  auto throws = [](auto&& f, const char* what) {
+    CHECK_THROWS_WITH(f(), Catch::Contains("add_layer_norm") && Catch::Contains(what));
+  };
+  throws([&] { kernels::add_layer_norm(x, src, idx({1, 1}), idx({0, 1}), w, b, 1e-6); }, "twice");
+  throws([&] { kernels::add_layer_norm(x, src, idx({1, 5}), idx({0, 1}), w, b, 1e-6); }, "out of range");
+  throws([&] { kernels::add_layer_norm(x, src, idx({1, 2}), idx({0, -1}), w, b, 1e-6); }, "out of range");
+  throws([&] { kernels::add_layer_norm(x, zeros({2, 3}), idx({1, 2}), idx({0, 1}), w, b, 1e-6); }, "src must be");
+  throws([&] { kernels::add_layer_norm(x, src, Tensor(), idx({0, 1}), w, b, 1e-6); }, "src must be");
+  throws([&] { kernels::add_layer_norm(x, src, idx({1, 2}), idx({0, 1, 2}), w, b, 1e-6); }, "weight");
+  throws([&] { kernels::add_layer_norm(x, zeros({2, 2}, DType::F64), idx({1, 2}), idx({0, 1}), w, b, 1e-6); }, "src must be");
+  throws([&] { kernels::add_layer_norm(zeros({2, 5}, DType::I64), src, idx({1, 2}), idx({0, 1}), w, b, 1e-6); }, "floating");
 }

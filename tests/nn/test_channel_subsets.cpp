@@ -3,6 +3,7 @@
 // config has, its forward against a hand computation, and FLOP / parameter counts by hand.
 #include <catch2/catch.hpp>
 
+#include <cstring>
 #include <map>
 
 #include "autograd/ops.h"
@@ -200,4 +201,57 @@ TEST_CASE("FLOPs and parameters of a sliced config match a hand count", "[nn][fl
   // the dense counts are unchanged
   const nn::ModelConfig dense = nn::deit_small_patch16_224();
   CHECK(nn::count_flops(dense).total == Approx(4.608e9).epsilon(1e-3));
+}
+
+TEST_CASE("the evaluation forward with pending residual adds equals the block-by-block forward bit for bit",
+          "[nn][p3b][add_layer_norm]") {
+  // sliced (normal subsets), constant attention + skipped MLP, dense, skipped attention + sliced MLP (the
+  // pending MLP output of the dense block carried across it), dense
+  nn::ModelConfig cfg = sliced_config();
+  const nn::BlockConfig dense{2, 4, 16};
+  nn::BlockConfig skip_attn{0, 0, 6};
+  skip_attn.attn_in = nn::ChannelSubset::of({});
+  skip_attn.attn_out = nn::ChannelSubset::of({});
+  skip_attn.mlp_in = nn::ChannelSubset::of({1, 3, 6});
+  cfg.blocks.push_back(dense);
+  cfg.blocks.push_back(skip_attn);
+  cfg.blocks.push_back(dense);
+  nn::VisionTransformer model(cfg, 9);
+  for (auto& [name, t] : model.named_parameters()) {
+    Generator g(std::hash<std::string>{}(name) % 1000);
+    Tensor* slot = model.find_parameter(name);
+    *slot = uniform(slot->shape(), -0.5, 0.5, DType::F32, &g).set_requires_grad(true);
+  }
+  model.eval();
+  Generator gen(4);
+  const Tensor images = randn({3, 1, 8, 8}, DType::F32, &gen);
+  for (bool grad_mode : {false, true}) {
+    INFO("grad mode " << grad_mode);
+    NoGradGuard guard;
+    set_grad_mode(grad_mode);
+    for (const auto& b : model.blocks->items) REQUIRE(b->can_forward_pending());
+    model.keep_sub_block_features = false;
+    const Tensor pending = model.forward(images);
+    model.keep_sub_block_features = true;  // forces Block::forward, block by block
+    const Tensor blockwise = model.forward(images);
+    model.keep_sub_block_features = false;
+    REQUIRE(pending.shape() == blockwise.shape());
+    const std::vector<float> a = pending.to_vector<float>(), b = blockwise.to_vector<float>();
+    CHECK(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
+    CHECK(pending.requires_grad() == grad_mode);
+  }
+  // what forward() applies between branches rules the pending form out
+  nn::Block& b0 = *model.blocks->items[0];
+  b0.attach_channel_gates();
+  CHECK_FALSE(b0.can_forward_pending());
+  b0.remove_channel_gates();
+  b0.keep_attention = true;
+  CHECK_FALSE(b0.can_forward_pending());
+  b0.keep_attention = false;
+  b0.token_hook = [](const Tensor& x, const Tensor&) { return x; };
+  CHECK_FALSE(b0.can_forward_pending());
+  CHECK_THROWS_WITH(b0.forward_pending({randn({1, 5, 8}), Tensor(), nullptr}), Contains("forward_pending"));
+  b0.token_hook = nullptr;
+  model.train();
+  CHECK_FALSE(b0.can_forward_pending());
 }
