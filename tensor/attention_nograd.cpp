@@ -1,6 +1,7 @@
 // Fused no-grad attention core for float32: softmax(q k^T * scale) v per head without the
 // (B, heads, N, N) probabilities and without an N x N tile per head. Work is split into blocks
-// of 2 SIMD vectors of queries (32 on AVX-512, 16 on AVX2) of one (b, h); a block's scores
+// of 2 SIMD vectors of queries (32 on AVX-512, 16 on AVX2) of one (b, h), a last block of at most one
+// vector's worth of queries run one vector wide; a block's scores
 // (N keys x the block's queries, key-major, so every score vector holds one key for the
 // block's queries) live in a per-thread buffer that stays in L1/L2, and the whole softmax is
 // vectorised over queries: the row max and the row sum are lane-wise, never a horizontal
@@ -114,7 +115,7 @@ inline void with_width(int64_t n, F&& f) {
 }
 
 // Per-thread scratch, 64-byte aligned: the block's transposed queries (D x QB) and its scores
-// (N x QB), then the output accumulators (D x QB).
+// (N x QB), then the output accumulators (D x QB) (a one-vector block uses the first half of each).
 struct Scratch {
   std::vector<float> buf;
   float* qt = nullptr;
@@ -131,86 +132,88 @@ struct Scratch {
   }
 };
 
-// s[j] (one key j, QB queries) = sum_d k[j][d] qt[d] for KB keys j0 .. j0+KB-1 (qt carries the scale);
-// m0, m1: the lane-wise running max of the scores.
-template <int KB>
-inline void scores_block(const float* k, int64_t ld, int64_t D, const float* qt, float* s, V& m0, V& m1) {
-  V a0[KB], a1[KB];
-  for (int j = 0; j < KB; ++j) a0[j] = a1[j] = vzero();
+// s[j] (one key j, NV vectors of queries) = sum_d k[j][d] qt[d] for KB keys j0 .. j0+KB-1 (qt carries the
+// scale); m: the lane-wise running max of the scores. Rows of qt and s are NV * W floats.
+template <int KB, int NV>
+inline void scores_block(const float* k, int64_t ld, int64_t D, const float* qt, float* s, V (&m)[NV]) {
+  constexpr int64_t R = NV * W;
+  V a[NV][KB];
+  for (int u = 0; u < NV; ++u)
+    for (int j = 0; j < KB; ++j) a[u][j] = vzero();
   for (int64_t d = 0; d < D; ++d) {
-    const V q0 = vload(qt + d * QB), q1 = vload(qt + d * QB + W);
-    for (int j = 0; j < KB; ++j) {
-      a0[j] = vfma_bcast(k + j * ld + d, q0, a0[j]);
-      a1[j] = vfma_bcast(k + j * ld + d, q1, a1[j]);
+    V q[NV];
+    for (int u = 0; u < NV; ++u) q[u] = vload(qt + d * R + u * W);
+    for (int j = 0; j < KB; ++j)
+      for (int u = 0; u < NV; ++u) a[u][j] = vfma_bcast(k + j * ld + d, q[u], a[u][j]);
+  }
+  for (int j = 0; j < KB; ++j)
+    for (int u = 0; u < NV; ++u) {
+      vstore(s + j * R + u * W, a[u][j]);
+      m[u] = vmax(a[u][j], m[u]);
     }
-  }
-  for (int j = 0; j < KB; ++j) {
-    vstore(s + j * QB, a0[j]);
-    vstore(s + j * QB + W, a1[j]);
-    m0 = vmax(a0[j], m0);
-    m1 = vmax(a1[j], m1);
-  }
 }
 
-// o[d] (QB queries) = sum_j p[j] v[j][d] for DB value dims d0 .. d0+DB-1, over all N keys.
-template <int DB>
+// o[d] (NV vectors of queries) = sum_j p[j] v[j][d] for DB value dims d0 .. d0+DB-1, over all N keys.
+template <int DB, int NV>
 inline void values_block(const float* v, int64_t ld, int64_t N, const float* p, float* o) {
-  V a0[DB], a1[DB];
-  for (int d = 0; d < DB; ++d) a0[d] = a1[d] = vzero();
+  constexpr int64_t R = NV * W;
+  V a[NV][DB];
+  for (int u = 0; u < NV; ++u)
+    for (int d = 0; d < DB; ++d) a[u][d] = vzero();
   for (int64_t j = 0; j < N; ++j) {
-    const V p0 = vload(p + j * QB), p1 = vload(p + j * QB + W);
+    V pj[NV];
+    for (int u = 0; u < NV; ++u) pj[u] = vload(p + j * R + u * W);
     const float* vr = v + j * ld;
-    for (int d = 0; d < DB; ++d) {
-      a0[d] = vfma_bcast(vr + d, p0, a0[d]);
-      a1[d] = vfma_bcast(vr + d, p1, a1[d]);
-    }
+    for (int d = 0; d < DB; ++d)
+      for (int u = 0; u < NV; ++u) a[u][d] = vfma_bcast(vr + d, pj[u], a[u][d]);
   }
-  for (int d = 0; d < DB; ++d) {
-    vstore(o + d * QB, a0[d]);
-    vstore(o + d * QB + W, a1[d]);
-  }
+  for (int d = 0; d < DB; ++d)
+    for (int u = 0; u < NV; ++u) vstore(o + d * R + u * W, a[u][d]);
 }
 
-// One block of queries [i0, i0 + nq) of head h of sample b.
+// One block of queries [i0, i0 + nq), nq <= NV * W, of head h of sample b. Every query lane sees the same
+// operations in the same order whatever NV is: the bits do not depend on the blocking.
+template <int NV>
 void attention_block(const float* qkv, int64_t N, int64_t C, int64_t D, int64_t b, int64_t h, int64_t i0, int64_t nq,
                      float scale, float* out, Scratch& sc) {
+  constexpr int64_t R = NV * W;
   const int64_t ld = 3 * C;
   const float* q = qkv + b * N * ld + h * D;
   const float* k = q + C;
   const float* v = q + 2 * C;
-  // queries transposed and scaled, zero-padded to QB (padded lanes get uniform probabilities and are dropped)
-  std::fill(sc.qt, sc.qt + D * QB, 0.0f);
+  // queries transposed and scaled, zero-padded to R (padded lanes get uniform probabilities and are dropped)
+  std::fill(sc.qt, sc.qt + D * R, 0.0f);
   for (int64_t i = 0; i < nq; ++i)
-    for (int64_t d = 0; d < D; ++d) sc.qt[d * QB + i] = q[(i0 + i) * ld + d] * scale;
+    for (int64_t d = 0; d < D; ++d) sc.qt[d * R + i] = q[(i0 + i) * ld + d] * scale;
   // scores and their lane max, KMAX keys at a time, the tail in one pass
-  V m0 = vset1(-INFINITY), m1 = m0;
+  V m[NV];
+  for (int u = 0; u < NV; ++u) m[u] = vset1(-INFINITY);
   for (int64_t j = 0; j < N; j += KMAX)
     with_width(std::min<int64_t>(KMAX, N - j), [&](auto kb) {
-      scores_block<decltype(kb)::value>(k + j * ld, ld, D, sc.qt, sc.s + j * QB, m0, m1);
+      scores_block<decltype(kb)::value, NV>(k + j * ld, ld, D, sc.qt, sc.s + j * R, m);
     });
   // exp(score - max) in place and the lane sums (the row sums divide the output below)
-  V l0 = vzero(), l1 = vzero();
-  for (int64_t j = 0; j < N; ++j) {
-    float* row = sc.s + j * QB;
-    const V e0 = vexp_nonpos(vsub(vload(row), m0)), e1 = vexp_nonpos(vsub(vload(row + W), m1));
-    vstore(row, e0);
-    vstore(row + W, e1);
-    l0 = vadd(l0, e0);
-    l1 = vadd(l1, e1);
-  }
-  alignas(64) float l[QB];
-  vstore(l, l0);
-  vstore(l + W, l1);
+  V l[NV];
+  for (int u = 0; u < NV; ++u) l[u] = vzero();
+  for (int64_t j = 0; j < N; ++j)
+    for (int u = 0; u < NV; ++u) {
+      float* row = sc.s + j * R + u * W;
+      const V e = vexp_nonpos(vsub(vload(row), m[u]));
+      vstore(row, e);
+      l[u] = vadd(l[u], e);
+    }
+  alignas(64) float lsum[R];
+  for (int u = 0; u < NV; ++u) vstore(lsum + u * W, l[u]);
   // p . v, KMAX value dims at a time, the tail in one pass
   for (int64_t d = 0; d < D; d += KMAX)
     with_width(std::min<int64_t>(KMAX, D - d), [&](auto db) {
-      values_block<decltype(db)::value>(v + d, ld, N, sc.s, sc.o + d * QB);
+      values_block<decltype(db)::value, NV>(v + d, ld, N, sc.s, sc.o + d * R);
     });
   // normalise and write the block's rows of head h
   for (int64_t i = 0; i < nq; ++i) {
-    const float inv = 1.0f / l[i];
+    const float inv = 1.0f / lsum[i];
     float* orow = out + (b * N + i0 + i) * C + h * D;
-    for (int64_t dd = 0; dd < D; ++dd) orow[dd] = sc.o[dd * QB + i] * inv;
+    for (int64_t dd = 0; dd < D; ++dd) orow[dd] = sc.o[dd * R + i] * inv;
   }
 }
 
@@ -219,15 +222,22 @@ void attention_block(const float* qkv, int64_t N, int64_t C, int64_t D, int64_t 
 void attention_nograd_f32(const float* qkv, int64_t B, int64_t N, int64_t C, int64_t heads, double scale,
                           float* out) {
   const int64_t D = C / heads;
-  const int64_t blocks = (N + QB - 1) / QB;
+  // blocks of QB queries; a last block of at most W queries runs one vector wide (197 tokens: 6 x 32 + 16, not
+  // 7 x 32 lanes)
+  const int64_t full = N / QB, rest = N % QB;
+  const int64_t blocks = full + (rest > 0);
+  const bool narrow_last = rest > 0 && rest <= W;
   parallel_for(B * heads * blocks, 1, [&](int64_t t0, int64_t t1) {
     thread_local Scratch sc;
     sc.reserve(N, D);
     for (int64_t t = t0; t < t1; ++t) {
       const int64_t blk = t % blocks, bh = t / blocks;
-      const int64_t i0 = blk * QB;
-      attention_block(qkv, N, C, D, bh / heads, bh % heads, i0, std::min(QB, N - i0), static_cast<float>(scale), out,
-                      sc);
+      const int64_t i0 = blk * QB, nq = std::min(QB, N - i0);
+      const float sc_scale = static_cast<float>(scale);
+      if (narrow_last && blk == full)
+        attention_block<1>(qkv, N, C, D, bh / heads, bh % heads, i0, nq, sc_scale, out, sc);
+      else
+        attention_block<2>(qkv, N, C, D, bh / heads, bh % heads, i0, nq, sc_scale, out, sc);
     }
   });
 }

@@ -18,8 +18,8 @@ double median(std::vector<double> v) {
 }
 }  // namespace
 
-std::vector<double> interleaved_images_per_second(const std::vector<std::function<void()>>& variants, int64_t batch,
-                                                  const ThroughputOptions& options) {
+std::vector<std::vector<double>> interleaved_rates(const std::vector<std::function<void()>>& variants, int64_t batch,
+                                                   const ThroughputOptions& options) {
   SHEARS_CHECK(options.samples >= 1 && options.min_time >= 0, "throughput", "need samples >= 1 and min_time >= 0, got ",
                options.samples, " and ", options.min_time);
   SHEARS_CHECK(batch >= 1, "throughput", "need a batch of at least 1 image, got ", batch);
@@ -38,9 +38,22 @@ std::vector<double> interleaved_images_per_second(const std::vector<std::functio
       } while (t - t0 < options.min_time);
       rates[v].push_back(double(n * batch) / std::max(1e-12, t - t0));
     }
+  return rates;
+}
+
+std::vector<double> interleaved_images_per_second(const std::vector<std::function<void()>>& variants, int64_t batch,
+                                                  const ThroughputOptions& options) {
   std::vector<double> out;
-  for (auto& r : rates) out.push_back(median(r));
+  for (auto& r : interleaved_rates(variants, batch, options)) out.push_back(median(r));
   return out;
+}
+
+double median_paired_speedup(const std::vector<std::vector<double>>& rates, size_t v) {
+  SHEARS_CHECK(v < rates.size() && !rates.empty() && !rates[0].empty() && rates[v].size() == rates[0].size(),
+               "throughput", "paired speedup of variant ", v, " needs equal, non-empty sample lists for it and variant 0");
+  std::vector<double> ratios;
+  for (size_t s = 0; s < rates[0].size(); ++s) ratios.push_back(rates[v][s] / rates[0][s]);
+  return median(ratios);
 }
 
 std::function<void()> inference_forward(nn::VisionTransformer& model, const Tensor& images) {

@@ -1,6 +1,7 @@
 // recipes/common/throughput: the variants' calls interleave (warm-up A B, then A B per sample),
 // medians come back one per variant, positive and finite, inference_forward runs an eval-mode
-// no-grad forward, and bad options are refused. No assertion depends on timing.
+// no-grad forward, interleaved_rates keeps every sample and median_paired_speedup takes the median of
+// the per-round ratios (hand-made rates), and bad options are refused. No assertion depends on timing.
 #include <catch2/catch.hpp>
 
 #include <cmath>
@@ -53,4 +54,20 @@ TEST_CASE("interleaved_images_per_second refuses bad options", "[recipes_common]
   recipes::ThroughputOptions o;
   o.samples = 0;
   CHECK_THROWS_WITH(recipes::interleaved_images_per_second({[] {}}, 1, o), Catch::Contains("samples >= 1"));
+}
+
+TEST_CASE("interleaved_rates keeps every sample; median_paired_speedup is the median of per-round ratios",
+          "[recipes_common][throughput]") {
+  recipes::ThroughputOptions o;
+  o.warmup = 0, o.samples = 4, o.min_time = 0.0;
+  const auto rates = recipes::interleaved_rates({[] {}, [] {}, [] {}}, 8, o);
+  REQUIRE(rates.size() == 3);
+  for (const auto& r : rates) CHECK(r.size() == 4);
+  // hand-made rates: a machine that halves its speed after round 2 hurts the ratio of medians, not the pair ratios
+  const std::vector<std::vector<double>> drift = {{10, 10, 5, 5, 5}, {30, 30, 15, 15, 15}, {20, 40, 10, 5, 20}};
+  CHECK(recipes::median_paired_speedup(drift, 1) == 3.0);
+  CHECK(recipes::median_paired_speedup(drift, 2) == 2.0);  // ratios 2, 4, 2, 1, 4 -> median 2
+  CHECK(recipes::median_paired_speedup(drift, 0) == 1.0);
+  CHECK_THROWS_WITH(recipes::median_paired_speedup(drift, 3), Catch::Contains("paired speedup"));
+  CHECK_THROWS_WITH(recipes::median_paired_speedup({{1, 2}, {1}}, 1), Catch::Contains("equal"));
 }
