@@ -6,6 +6,7 @@
 #include <cstring>
 #include <map>
 
+#include "autograd/engine.h"
 #include "autograd/ops.h"
 #include "nn/checkpoint.h"
 #include "nn/flop_count.h"
@@ -239,6 +240,24 @@ TEST_CASE("the evaluation forward with pending residual adds equals the block-by
     const std::vector<float> a = pending.to_vector<float>(), b = blockwise.to_vector<float>();
     CHECK(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
     CHECK(pending.requires_grad() == grad_mode);
+    if (grad_mode) {  // the same gradients for every parameter
+      TensorList params;
+      for (auto& [name, t] : model.named_parameters()) params.push_back(t);
+      zero_grad(params);
+      backward(sum(pending * pending));
+      std::vector<std::vector<float>> first;
+      for (const Tensor& t : params) first.push_back(t.grad().defined() ? t.grad().to_vector<float>() : std::vector<float>());
+      zero_grad(params);
+      backward(sum(blockwise * blockwise));
+      size_t with_grad = 0;
+      for (size_t i = 0; i < params.size(); ++i) {
+        const std::vector<float> g = params[i].grad().defined() ? params[i].grad().to_vector<float>() : std::vector<float>();
+        REQUIRE(g.size() == first[i].size());
+        with_grad += !g.empty();
+        CHECK(std::memcmp(g.data(), first[i].data(), g.size() * sizeof(float)) == 0);
+      }
+      CHECK(with_grad > params.size() / 2);
+    }
   }
   // what forward() applies between branches rules the pending form out
   nn::Block& b0 = *model.blocks->items[0];
