@@ -254,7 +254,7 @@ TEST_CASE("the evaluation forward with pending residual adds equals the block-by
         const std::vector<float> g = params[i].grad().defined() ? params[i].grad().to_vector<float>() : std::vector<float>();
         REQUIRE(g.size() == first[i].size());
         with_grad += !g.empty();
-        CHECK(std::memcmp(g.data(), first[i].data(), g.size() * sizeof(float)) == 0);
+        if (!g.empty()) CHECK(std::memcmp(g.data(), first[i].data(), g.size() * sizeof(float)) == 0);
       }
       CHECK(with_grad > params.size() / 2);
     }
