@@ -1,7 +1,8 @@
 // Kernel micro-benchmarks with plain timers, printed as Markdown: matmul GFLOP/s through
 // shears (kernels::matmul on Tensors) next to direct OpenBLAS calls on the same shapes,
 // and GB/s of softmax, layer_norm and gelu on a (12608, 384) f32 tensor; then the ops P3B added
-// (no-grad forwards): layer_norm_select and index_add (GB/s), batch_norm (GB/s), conv2d 3x3 (GFLOP/s);
+// (no-grad forwards): layer_norm_select and index_add (GB/s), batch_norm (GB/s), conv2d 3x3 (GFLOP/s),
+// add_layer_norm beside the index_add + layer_norm_select pair it fuses;
 // and the attention core with its (B, H, N, N) probabilities vs the fused no-grad kernel (GFLOP/s).
 // Method: warm-up, then --samples samples of at least --min-time seconds each, the
 // variants of one comparison interleaved sample by sample; medians are reported.
@@ -248,7 +249,8 @@ int main(int argc, char** argv) {
                 t[i] * 1e3, bytes[i] / t[i] / 1e9);
 
   // P3B's ops, forward without a graph: the sliced-branch pair on the same (12608, 384) rows with half
-  // the channels kept (even indices), batch_norm on the same tensor, and the BPI heads' 3x3 conv.
+  // the channels kept (even indices), batch_norm on the same tensor, the BPI heads' 3x3 conv, and the
+  // evaluation forward's fused residual add + norm beside the two ops it replaces.
   NoGradGuard no_grad;
   const int64_t k = C / 2;
   Tensor index = zeros({k}, DType::I64);
@@ -262,6 +264,9 @@ int main(int argc, char** argv) {
       [&] { o = index_add(x, -1, index, half); },
       [&] { o = batch_norm(x, w, b, 1e-5); },
       [&] { o = conv2d(img, cw); },
+      // the residual add and the next norm: two passes (index_add, then layer_norm_select) vs one (add_layer_norm)
+      [&] { o = layer_norm_select(index_add(x, -1, index, half), index, wk, bk, 1e-6); },
+      [&] { o = add_layer_norm(x, half, index, index, wk, bk, 1e-6).normed; },
   });
   const double conv_flops = 2.0 * cb * grid * grid * ch * ch * 9;
   std::printf("\n| op (no grad) | shape | ms | GB/s or GFLOP/s |\n|---|---|---|---|\n");
@@ -274,6 +279,11 @@ int main(int argc, char** argv) {
   std::printf("| conv2d 3x3 same, channels-last | (%lld, %lld, %lld, %lld) -> %lld ch | %.3f | %.1f GFLOP/s |\n",
               (long long)cb, (long long)grid, (long long)grid, (long long)ch, (long long)ch, t2[3] * 1e3,
               conv_flops / t2[3] / 1e9);
+  std::printf("| index_add then layer_norm_select (%lld of %lld channels) | (%lld, %lld) f32 | %.3f | %.1f GB/s |\n",
+              (long long)k, (long long)C, (long long)R, (long long)C, t2[4] * 1e3,
+              (2.0 * n + 2.0 * double(R * k)) * 4 / t2[4] / 1e9);
+  std::printf("| add_layer_norm (the same in one pass) | (%lld, %lld) f32 | %.3f | %.1f GB/s |\n", (long long)R,
+              (long long)C, t2[5] * 1e3, (2.0 * n + 2.0 * double(R * k)) * 4 / t2[5] / 1e9);
 
   // Attention core, no grad: with the (B, H, N, N) probabilities written out (what token pruning reads;
   // per-(b, h) GEMMs and a softmax pass over each N x N tile) vs without (the fused float kernel of
