@@ -80,11 +80,26 @@ inline V vadd(V a, V b) { return _mm256_add_ps(a, b); }
 inline V vsub(V a, V b) { return _mm256_sub_ps(a, b); }
 inline V vmax(V score, V m) { return _mm256_max_ps(score, m); }
 inline V vfma_bcast(const float* x, V b, V acc) { return _mm256_fmadd_ps(_mm256_set1_ps(*x), b, acc); }
+// fast_math::exp_f32's steps for x <= 0 or NaN (no upper clamp; a NaN's scale is garbage but p is NaN already),
+// the same bits: 2^n as two multiplies by 2^(n/2), so denormal results round as there
 inline V vexp_nonpos(V x) {
-  alignas(32) float t[W];
-  _mm256_store_ps(t, x);
-  for (int64_t c = 0; c < W; ++c) t[c] = fast_math::exp_f32(t[c]);
-  return _mm256_load_ps(t);
+  x = _mm256_max_ps(vset1(-104.0f), x);  // -inf -> e^-104, which rounds to 0; NaN (second operand) passes
+  const V magic = vset1(12582912.0f);
+  const V n = vsub(vfma(x, vset1(1.44269504088896341f), magic), magic);
+  V r = vfma(n, vset1(-0.693359375f), x);
+  r = vfma(n, vset1(2.12194440e-4f), r);
+  V p = vfma(vset1(1.9875691500e-4f), r, vset1(1.3981999507e-3f));
+  p = vfma(p, r, vset1(8.3334519073e-3f));
+  p = vfma(p, r, vset1(4.1665795894e-2f));
+  p = vfma(p, r, vset1(1.6666665459e-1f));
+  p = vfma(p, r, vset1(5.0000001201e-1f));
+  p = vadd(vfma(p, _mm256_mul_ps(r, r), r), vset1(1.0f));
+  const __m256i ni = _mm256_cvttps_epi32(n);
+  const __m256i n1 = _mm256_srai_epi32(ni, 1), n2 = _mm256_sub_epi32(ni, n1);
+  const __m256i bias = _mm256_set1_epi32(127);
+  const V s1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n1, bias), 23));
+  const V s2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n2, bias), 23));
+  return _mm256_mul_ps(_mm256_mul_ps(p, s1), s2);
 }
 #else
 using V = float;
@@ -181,6 +196,9 @@ void attention_block(const float* qkv, int64_t N, int64_t C, int64_t D, int64_t 
   const float* q = qkv + b * N * ld + h * D;
   const float* k = q + C;
   const float* v = q + 2 * C;
+  // the next block's query rows (read once each, cold otherwise) are fetched while this block computes
+  for (int64_t i = i0 + nq, iend = std::min(N, i0 + nq + 2 * W); i < iend; ++i)
+    for (int64_t d = 0; d < D; d += 16) __builtin_prefetch(q + i * ld + d);
   // queries transposed and scaled, zero-padded to R (padded lanes get uniform probabilities and are dropped)
   std::fill(sc.qt, sc.qt + D * R, 0.0f);
   for (int64_t i = 0; i < nq; ++i)

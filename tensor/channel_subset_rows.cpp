@@ -3,17 +3,30 @@
 
 #include <algorithm>
 
-#if defined(__AVX512F__)
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
 #include <immintrin.h>
 #endif
 
 #include "tensor/fast_math.h"
 
 namespace shears::channel_rows {
+namespace {
+// Channels per vector: a chunk of add_at_row's ascending path and a vector of layer_norm_select_row's outputs.
+#if defined(__AVX2__) && defined(__FMA__) && !defined(__AVX512F__)
+constexpr int64_t kLanes = 8;
+// lanes i < n of 8 as an integer mask vector (for masked loads and stores of a tail)
+inline __m256i first_lanes(int64_t n) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(int32_t(std::min<int64_t>(n, 8))), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+#else
+constexpr int64_t kLanes = 16;
+#endif
+}  // namespace
 
 AddAtPlan make_add_at_plan(const int64_t* idx, int64_t m, int64_t n) {
   AddAtPlan p;
   p.n = n;
+  p.m = m;
   if (n >= (int64_t(1) << 31)) return p;
   std::vector<int32_t> from(size_t(n), -1);
   for (int64_t j = 0; j < m; ++j) {
@@ -25,14 +38,17 @@ AddAtPlan make_add_at_plan(const int64_t* idx, int64_t m, int64_t n) {
   for (int64_t c = 0, last = -1; c < n && p.ascending; ++c)
     if (p.from[size_t(c)] >= 0) p.ascending = p.from[size_t(c)] > last, last = p.from[size_t(c)];
   if (p.ascending) {
-    const int64_t chunks = (n + 15) / 16;
+    const int64_t chunks = (n + kLanes - 1) / kLanes;
     p.kept.assign(size_t(chunks), 0);
     p.first.assign(size_t(chunks), 0);
     for (int64_t c = n - 1; c >= 0; --c)
       if (p.from[size_t(c)] >= 0) {
-        p.kept[size_t(c / 16)] = uint16_t(p.kept[size_t(c / 16)] | (1u << (c % 16)));
-        p.first[size_t(c / 16)] = p.from[size_t(c)];
+        p.kept[size_t(c / kLanes)] = uint16_t(p.kept[size_t(c / kLanes)] | (1u << (c % kLanes)));
+        p.first[size_t(c / kLanes)] = p.from[size_t(c)];
       }
+    p.rank.assign(size_t(chunks * kLanes), 0);  // whole chunks: a tail chunk's vector load stays inside
+    for (int64_t c = 0; c < n; ++c)
+      if (p.from[size_t(c)] >= 0) p.rank[size_t(c)] = p.from[size_t(c)] - p.first[size_t(c / kLanes)];
   }
   return p;
 }
@@ -65,6 +81,36 @@ void add_at_row(const float* b, const float* s, const AddAtPlan& p, float* o) {
     _mm512_mask_storeu_ps(o + c, lanes, _mm512_mask_add_ps(bv, kept, bv, g));
   }
 #else
+#if defined(__AVX2__) && defined(__FMA__)
+  if (p.ascending) {  // each chunk's source values are consecutive: one load, permuted to their lanes (by rank)
+    // (full chunks load and store plainly: masked stores are slow on AMD Zen; the tail chunk is masked)
+    const __m256i none = _mm256_set1_epi32(-1);
+    for (int64_t q = 0, c = 0; c < n; ++q, c += 8) {
+      const bool full = n - c >= 8;
+      const __m256i lanes = first_lanes(n - c);
+      const __m256 bv = full ? _mm256_loadu_ps(b + c) : _mm256_maskload_ps(b + c, lanes);
+      const int cnt = __builtin_popcount(p.kept[size_t(q)]);
+      __m256 ov = bv;
+      if (cnt > 0) {
+        const int32_t f = p.first[size_t(q)];  // 8 values from here inside the source row: one plain load
+        const __m256 src = f + 8 <= p.m ? _mm256_loadu_ps(s + f) : _mm256_maskload_ps(s + f, first_lanes(cnt));
+        const __m256 g =
+            _mm256_permutevar8x32_ps(src, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p.rank.data() + c)));
+        // lanes with a source: b + s, the others b itself (-0.0 stays -0.0)
+        const __m256i kept = _mm256_cmpgt_epi32(
+            full ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p.from.data() + c))
+                 : _mm256_maskload_epi32(p.from.data() + c, lanes),
+            none);
+        ov = _mm256_blendv_ps(bv, _mm256_add_ps(bv, g), _mm256_castsi256_ps(kept));
+      }
+      if (full)
+        _mm256_storeu_ps(o + c, ov);
+      else
+        _mm256_maskstore_ps(o + c, lanes, ov);
+    }
+    return;
+  }
+#endif
   for (int64_t c = 0; c < n; ++c) {
     const int32_t f = p.from[size_t(c)];
     o[c] = f >= 0 ? b[c] + s[f] : b[c];
@@ -79,15 +125,15 @@ SelectPlan make_select_plan(const int64_t* idx, int64_t k, int64_t C) {
   p.idx.assign(idx, idx + k);
   p.off.resize(size_t(k));
   for (int64_t j = 0; j < k; ++j) p.off[size_t(j)] = int32_t(idx[j]);
-  // Each vector of 16 outputs whose channels lie within 32 of its first (and, read as two vectors from there,
-  // inside the row) is taken with two loads and one two-source permute instead of a gather.
-  const int64_t nvec = (k + 15) / 16;
+  // Each vector of kLanes outputs whose channels lie within 2 kLanes of its first (and, read as two vectors from
+  // there, inside the row) is taken with two loads and permutes instead of a gather.
+  const int64_t nvec = (k + kLanes - 1) / kLanes;
   p.base.assign(size_t(nvec), -1);
-  p.perm.assign(size_t(nvec * 16), 0);
+  p.perm.assign(size_t(nvec * kLanes), 0);
   for (int64_t v = 0; v < nvec; ++v) {
-    const int64_t j0 = 16 * v, j1 = std::min(k, j0 + 16), lo = idx[j0];
-    bool fits = lo + 32 <= C;
-    for (int64_t j = j0; j < j1 && fits; ++j) fits = idx[j] >= lo && idx[j] < lo + 32;
+    const int64_t j0 = kLanes * v, j1 = std::min(k, j0 + kLanes), lo = idx[j0];
+    bool fits = lo + 2 * kLanes <= C;
+    for (int64_t j = j0; j < j1 && fits; ++j) fits = idx[j] >= lo && idx[j] < lo + 2 * kLanes;
     if (!fits) continue;
     p.base[size_t(v)] = lo;
     for (int64_t j = j0; j < j1; ++j) p.perm[size_t(j)] = int32_t(idx[j] - lo);
@@ -114,6 +160,32 @@ void layer_norm_select_row(const float* xr, float m, float s, const float* w, co
     const __m512 t = _mm512_mul_ps(_mm512_sub_ps(xv, mv), sv);
     const __m512 yv = _mm512_fmadd_ps(t, _mm512_maskz_loadu_ps(lanes, w + j), _mm512_maskz_loadu_ps(lanes, b + j));
     _mm512_mask_storeu_ps(yr + j, lanes, yv);
+  }
+#elif defined(__AVX2__) && defined(__FMA__)
+  const __m256 mv = _mm256_set1_ps(m), sv = _mm256_set1_ps(s);
+  const __m256i seven = _mm256_set1_epi32(7);
+  for (int64_t j = 0; j < k; j += 8) {
+    const bool full = k - j >= 8;
+    const __m256i lanes = first_lanes(k - j);
+    const int64_t lo = p.base[size_t(j / 8)];
+    __m256 xv;
+    if (lo >= 0) {  // two loads, each permuted; a lane takes the second when its offset is 8 or more
+      const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p.perm.data() + j));
+      const __m256 a = _mm256_permutevar8x32_ps(_mm256_loadu_ps(xr + lo), q);
+      const __m256 c = _mm256_permutevar8x32_ps(_mm256_loadu_ps(xr + lo + 8), q);
+      xv = _mm256_blendv_ps(a, c, _mm256_castsi256_ps(_mm256_cmpgt_epi32(q, seven)));
+    } else {  // scalar loads (Zen 3's gathers are no faster)
+      const int32_t* o = p.off.data() + j;
+      const int64_t nl = std::min<int64_t>(8, k - j);
+      alignas(32) float t[8] = {};
+      for (int64_t l = 0; l < nl; ++l) t[l] = xr[o[l]];
+      xv = _mm256_load_ps(t);
+    }
+    const __m256 t = _mm256_mul_ps(_mm256_sub_ps(xv, mv), sv);
+    if (full)
+      _mm256_storeu_ps(yr + j, _mm256_fmadd_ps(t, _mm256_loadu_ps(w + j), _mm256_loadu_ps(b + j)));
+    else
+      _mm256_maskstore_ps(yr + j, lanes, _mm256_fmadd_ps(t, _mm256_maskload_ps(w + j, lanes), _mm256_maskload_ps(b + j, lanes)));
   }
 #else
   for (int64_t j = 0; j < k; ++j) yr[j] = fast_math::fmadd((xr[p.idx[size_t(j)]] - m) * s, w[j], b[j]);

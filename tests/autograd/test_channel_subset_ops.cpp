@@ -88,9 +88,9 @@ TEST_CASE("index_add: equal bit for bit to adding the zero-padded src", "[index_
   CHECK(bitwise_equal(index_add(x, -1, idx(channels), a), x + padded));
 }
 
-TEST_CASE("index_add: unique channels (one pass on AVX-512) equal the in-order adds bit for bit",
+TEST_CASE("index_add: unique channels (one pass on AVX-512 and AVX2) equal the in-order adds bit for bit",
           "[index_add]") {
-  // 37 channels: two full 16-lane chunks and a tail; unkept channels holding -0.0 must stay -0.0
+  // 37 channels: two full 16-lane chunks (four of 8 on AVX2) and a tail; unkept channels holding -0.0 stay -0.0
   Tensor base = random_tensor({3, 7, 37}, DType::F32, 13), src = random_tensor({3, 7, 20}, DType::F32, 14);
   float* bp = base.data<float>();
   for (int64_t r = 0; r < 21; ++r) bp[r * 37 + 5] = -0.0f, bp[r * 37 + 36] = -0.0f;
@@ -141,8 +141,9 @@ TEST_CASE("layer_norm_select: equal bit for bit to layer_norm with zero-padded p
     INFO(dtype_name(dt));
     // ascending channels, ascending with one 16-channel chunk of none kept, a reversed order (all gathered on
     // AVX-512: 16 kept channels span more than 32), and 4 of every 5 channels with a gap at 100-139 (AVX-512:
-    // vectors within 32 channels permuted from two loads, the one across the gap gathered)
-    for (int variant = 0; variant < 4; ++variant)
+    // vectors within 32 channels permuted from two loads, the one across the gap gathered; AVX2 the same with 8
+    // outputs within 16 channels), and every other channel
+    for (int variant = 0; variant < 5; ++variant)
     for (int64_t C : {7, 300}) {
       INFO("C " << C << " variant " << variant);
       std::vector<int64_t> channels;
@@ -153,6 +154,10 @@ TEST_CASE("layer_norm_select: equal bit for bit to layer_norm with zero-padded p
         channels.clear();
         for (int64_t c = 0; c < C; ++c)
           if (c % 5 != 0 && (c < 100 || c >= 140)) channels.push_back(c);
+      }
+      if (variant == 4) {  // every other channel: 8 outputs span 15 channels (AVX2: two loads, permuted)
+        channels.clear();
+        for (int64_t c = 0; c < C; c += 2) channels.push_back(c);
       }
       const int64_t k = int64_t(channels.size());
       Tensor w = random_tensor({k}, dt, 20, 0.5, 1.5), b = random_tensor({k}, dt, 21);
