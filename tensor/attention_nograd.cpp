@@ -53,18 +53,13 @@ inline V vfma_bcast(const float* x, V b, V acc) {
   asm("vfmadd231ps %[x]%{1to16%}, %[b], %[acc]" : [acc] "+v"(acc) : [b] "v"(b), [x] "m"(*x));
   return acc;
 }
+inline V vmul(V a, V b) { return _mm512_mul_ps(a, b); }
+// max(-104, x): -inf -> e^-104, which rounds to 0; a NaN x (the second operand) passes
+inline V vclamp_exp(V x) { return _mm512_maskz_max_ps(__mmask16(0xFFFF), vset1(-104.0f), x); }
+inline V vexp_poly(V x, V& n);  // below, shared with AVX2
 inline V vexp_nonpos(V x) {
-  x = _mm512_maskz_max_ps(__mmask16(0xFFFF), vset1(-104.0f), x);  // -inf -> e^-104, which rounds to 0; NaN (second operand) passes
-  const V magic = vset1(12582912.0f);
-  const V n = vsub(vfma(x, vset1(1.44269504088896341f), magic), magic);
-  V r = vfma(n, vset1(-0.693359375f), x);
-  r = vfma(n, vset1(2.12194440e-4f), r);
-  V p = vfma(vset1(1.9875691500e-4f), r, vset1(1.3981999507e-3f));
-  p = vfma(p, r, vset1(8.3334519073e-3f));
-  p = vfma(p, r, vset1(4.1665795894e-2f));
-  p = vfma(p, r, vset1(1.6666665459e-1f));
-  p = vfma(p, r, vset1(5.0000001201e-1f));
-  p = vadd(vfma(p, _mm512_mul_ps(r, r), r), vset1(1.0f));
+  V n;
+  const V p = vexp_poly(vclamp_exp(x), n);
   return _mm512_maskz_scalef_ps(__mmask16(0xFFFF), p, n);  // p * 2^n, rounded once (denormal results included)
 }
 #elif defined(__AVX2__) && defined(__FMA__)
@@ -80,26 +75,20 @@ inline V vadd(V a, V b) { return _mm256_add_ps(a, b); }
 inline V vsub(V a, V b) { return _mm256_sub_ps(a, b); }
 inline V vmax(V score, V m) { return _mm256_max_ps(score, m); }
 inline V vfma_bcast(const float* x, V b, V acc) { return _mm256_fmadd_ps(_mm256_set1_ps(*x), b, acc); }
-// fast_math::exp_f32's steps for x <= 0 or NaN (no upper clamp; a NaN's scale is garbage but p is NaN already),
-// the same bits: 2^n as two multiplies by 2^(n/2), so denormal results round as there
+inline V vmul(V a, V b) { return _mm256_mul_ps(a, b); }
+inline V vclamp_exp(V x) { return _mm256_max_ps(vset1(-104.0f), x); }  // as AVX-512's
+inline V vexp_poly(V x, V& n);
+// 2^n as two multiplies by 2^(n/2) as in fast_math::exp_f32, so denormal results round as there (the same bits);
+// a NaN's scale is garbage, but p is NaN already
 inline V vexp_nonpos(V x) {
-  x = _mm256_max_ps(vset1(-104.0f), x);  // -inf -> e^-104, which rounds to 0; NaN (second operand) passes
-  const V magic = vset1(12582912.0f);
-  const V n = vsub(vfma(x, vset1(1.44269504088896341f), magic), magic);
-  V r = vfma(n, vset1(-0.693359375f), x);
-  r = vfma(n, vset1(2.12194440e-4f), r);
-  V p = vfma(vset1(1.9875691500e-4f), r, vset1(1.3981999507e-3f));
-  p = vfma(p, r, vset1(8.3334519073e-3f));
-  p = vfma(p, r, vset1(4.1665795894e-2f));
-  p = vfma(p, r, vset1(1.6666665459e-1f));
-  p = vfma(p, r, vset1(5.0000001201e-1f));
-  p = vadd(vfma(p, _mm256_mul_ps(r, r), r), vset1(1.0f));
+  V n;
+  const V p = vexp_poly(vclamp_exp(x), n);
   const __m256i ni = _mm256_cvttps_epi32(n);
   const __m256i n1 = _mm256_srai_epi32(ni, 1), n2 = _mm256_sub_epi32(ni, n1);
   const __m256i bias = _mm256_set1_epi32(127);
   const V s1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n1, bias), 23));
   const V s2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n2, bias), 23));
-  return _mm256_mul_ps(_mm256_mul_ps(p, s1), s2);
+  return vmul(vmul(p, s1), s2);
 }
 #else
 using V = float;
@@ -115,6 +104,23 @@ inline V vsub(V a, V b) { return a - b; }
 inline V vmax(V score, V m) { return score > m ? score : m; }
 inline V vfma_bcast(const float* x, V b, V acc) { return fast_math::fmadd(*x, b, acc); }
 inline V vexp_nonpos(V x) { return fast_math::exp_f32(x); }
+#endif
+
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
+// fast_math::exp_f32's reduction x = n ln2 + r and polynomial p ~ e^r for an x already clamped below (x <= 0:
+// no upper clamp); the caller scales p by 2^n
+inline V vexp_poly(V x, V& n) {
+  const V magic = vset1(12582912.0f);
+  n = vsub(vfma(x, vset1(1.44269504088896341f), magic), magic);
+  V r = vfma(n, vset1(-0.693359375f), x);
+  r = vfma(n, vset1(2.12194440e-4f), r);
+  V p = vfma(vset1(1.9875691500e-4f), r, vset1(1.3981999507e-3f));
+  p = vfma(p, r, vset1(8.3334519073e-3f));
+  p = vfma(p, r, vset1(4.1665795894e-2f));
+  p = vfma(p, r, vset1(1.6666665459e-1f));
+  p = vfma(p, r, vset1(5.0000001201e-1f));
+  return vadd(vfma(p, vmul(r, r), r), vset1(1.0f));
+}
 #endif
 
 constexpr int64_t QB = 2 * W;  // queries per block: two vectors
