@@ -174,11 +174,14 @@ void layer_norm_select_row(const float* xr, float m, float s, const float* w, co
       const __m256 a = _mm256_permutevar8x32_ps(_mm256_loadu_ps(xr + lo), q);
       const __m256 c = _mm256_permutevar8x32_ps(_mm256_loadu_ps(xr + lo + 8), q);
       xv = _mm256_blendv_ps(a, c, _mm256_castsi256_ps(_mm256_cmpgt_epi32(q, seven)));
-    } else {  // scalar loads (Zen 3's gathers are no faster)
+    } else if (full) {  // eight scalar loads put into one vector (on a Zen 3, 6304 rows of 384 channels, 102 kept:
+                        // 0.62-0.66 ms per call; vgatherdps 0.65-0.68, the loads through a stack array 0.72-0.76)
       const int32_t* o = p.off.data() + j;
-      const int64_t nl = std::min<int64_t>(8, k - j);
+      xv = _mm256_setr_ps(xr[o[0]], xr[o[1]], xr[o[2]], xr[o[3]], xr[o[4]], xr[o[5]], xr[o[6]], xr[o[7]]);
+    } else {
+      const int32_t* o = p.off.data() + j;
       alignas(32) float t[8] = {};
-      for (int64_t l = 0; l < nl; ++l) t[l] = xr[o[l]];
+      for (int64_t l = 0; l < k - j; ++l) t[l] = xr[o[l]];
       xv = _mm256_load_ps(t);
     }
     const __m256 t = _mm256_mul_ps(_mm256_sub_ps(xv, mv), sv);
