@@ -14,12 +14,14 @@ namespace {
 // Channels per vector: a chunk of add_at_row's ascending path and a vector of layer_norm_select_row's outputs.
 #if defined(__AVX2__) && defined(__FMA__) && !defined(__AVX512F__)
 constexpr int64_t kLanes = 8;
+constexpr bool kAddUsesRank = true;  // add_at_row's permute reads AddAtPlan::rank (AVX-512 expands instead)
 // lanes i < n of 8 as an integer mask vector (for masked loads and stores of a tail)
 inline __m256i first_lanes(int64_t n) {
   return _mm256_cmpgt_epi32(_mm256_set1_epi32(int32_t(std::min<int64_t>(n, 8))), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 #else
 constexpr int64_t kLanes = 16;
+constexpr bool kAddUsesRank = false;
 #endif
 }  // namespace
 
@@ -46,9 +48,11 @@ AddAtPlan make_add_at_plan(const int64_t* idx, int64_t m, int64_t n) {
         p.kept[size_t(c / kLanes)] = uint16_t(p.kept[size_t(c / kLanes)] | (1u << (c % kLanes)));
         p.first[size_t(c / kLanes)] = p.from[size_t(c)];
       }
-    p.rank.assign(size_t(chunks * kLanes), 0);  // whole chunks: a tail chunk's vector load stays inside
-    for (int64_t c = 0; c < n; ++c)
-      if (p.from[size_t(c)] >= 0) p.rank[size_t(c)] = p.from[size_t(c)] - p.first[size_t(c / kLanes)];
+    if (kAddUsesRank) {
+      p.rank.assign(size_t(chunks * kLanes), 0);  // whole chunks: a tail chunk's vector load stays inside
+      for (int64_t c = 0; c < n; ++c)
+        if (p.from[size_t(c)] >= 0) p.rank[size_t(c)] = p.from[size_t(c)] - p.first[size_t(c / kLanes)];
+    }
   }
   return p;
 }

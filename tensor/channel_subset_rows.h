@@ -20,8 +20,8 @@ struct AddAtPlan {
   std::vector<uint16_t> kept;   // ascending: per chunk of a vector's channels (16 on AVX-512, else 8), its
                                 // channels with a source (bit c % chunk)
   std::vector<int32_t> first;   // ascending: per chunk, the source position of its first such channel
-  std::vector<int32_t> rank;    // ascending: per channel with a source, from - first of its chunk (else 0),
-                                // padded to whole chunks
+  std::vector<int32_t> rank;    // ascending, AVX2 builds only (empty otherwise): per channel with a source,
+                                // from - first of its chunk (else 0), padded to whole chunks
 };
 // The plan for src values idx.size() = m placed at channels idx[j] of n. `from` stays empty when a channel
 // repeats (the adds would have to happen in index order) or n does not fit 32-bit offsets.
