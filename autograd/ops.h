@@ -113,6 +113,9 @@ AddLayerNorm add_layer_norm(const Tensor& x, const Tensor& src, const Tensor& ou
                             const Tensor& weight, const Tensor& bias, double eps = 1e-5);
 // y = x @ weight^T + bias (bias may be undefined);  x: (..., in), weight: (out, in)
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias);
+// gelu(linear(x, weight, bias)). Without a gradient to record, one kernel (kernels::linear_gelu: the GELU in the
+// GEMM's row epilogue, the same bits); otherwise those two differentiable ops.
+Tensor linear_gelu(const Tensor& x, const Tensor& weight, const Tensor& bias);
 // Multi-head self-attention on a fused projection. qkv: (B, N, 3C) = [q | k | v] with
 // heads of width C/heads side by side; returns (B, N, C). When `probs` is given it
 // receives the attention probabilities (B, heads, N, N), differentiable with respect to qkv

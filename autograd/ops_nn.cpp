@@ -54,6 +54,12 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   });
 }
 
+Tensor linear_gelu(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+  auto needs = [](const Tensor& t) { return t.defined() && t.requires_grad(); };
+  if (!grad_mode_enabled() || !(needs(x) || needs(weight) || needs(bias))) return K::linear_gelu(x, weight, bias);
+  return gelu(linear(x, weight, bias));
+}
+
 // P_h = softmax(S_h), S_h = q_h k_h^T * scale, as a second output of attention. Given dP:
 // dS = P * (dP - rowsum(dP * P));  dq_h = scale * dS k_h, dk_h = scale * dS^T q_h, dv = 0
 static Tensor attention_probs_backward(const Tensor& dprobs, const Tensor& qkv, const Tensor& probs, int64_t heads,

@@ -83,7 +83,7 @@ Mlp::Mlp(int64_t dim, int64_t hidden, Generator& gen, int64_t out_dim) {
 }
 
 Tensor Mlp::forward(const Tensor& x) const {
-  if (!gate.defined()) return fc2->forward(gelu(fc1->forward(x)));
+  if (!gate.defined()) return fc2->forward(linear_gelu(x, fc1->weight, fc1->bias));
   return fc2->forward(gelu(fc1->forward(x)) * gate);
 }
 

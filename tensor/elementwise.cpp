@@ -80,14 +80,8 @@ void map2(const Tensor& out, const Tensor& a, const Tensor& b, F f) {
 }
 
 template <typename T>
-constexpr T kInvSqrt2 = T(0.70710678118654752440);
-template <typename T>
 constexpr T kInvSqrt2Pi = T(0.39894228040143267794);
 
-template <typename T> __attribute__((always_inline)) inline T gelu_fn(T x) {
-  T y = T(0.5) * x * (T(1) + verf(x * kInvSqrt2<T>));
-  return x < std::numeric_limits<T>::lowest() ? T(0) : y;  // -inf: the limit, not -inf * 0 (a form GCC vectorizes)
-}
 template <typename T> __attribute__((always_inline)) inline T gelu_grad(T x) {
   T cdf = T(0.5) * (T(1) + verf(x * kInvSqrt2<T>));
   T d = cdf + x * kInvSqrt2Pi<T> * vexp(T(-0.5) * x * x);
@@ -126,7 +120,7 @@ void unary_typed(UnaryOp op, const Tensor& out, const Tensor& x, const char* nam
       case UnaryOp::Tanh: return map1<T, T>(out, x, [](T v) { return vtanh(v); });
       case UnaryOp::Sigmoid: return map1<T, T>(out, x, [](T v) { return T(1) / (T(1) + vexp(-v)); });
       case UnaryOp::Relu: return map1<T, T>(out, x, [](T v) { return v > T(0) ? v : T(0); });
-      case UnaryOp::Gelu: return map1<T, T>(out, x, [](T v) { return gelu_fn(v); });
+      case UnaryOp::Gelu: return map1<T, T>(out, x, [](T v) { return vgelu(v); });
       case UnaryOp::Sign: return map1<T, T>(out, x, [](T v) { return T((v > 0) - (v < 0)); });
       case UnaryOp::Square: return map1<T, T>(out, x, [](T v) { return v * v; });
     }

@@ -1,4 +1,4 @@
-// Fused transformer kernels: linear (GEMM with the bias folded in) and multi-head
+// Fused transformer kernels: linear (GEMM with the bias folded in; linear_gelu with the GELU too) and multi-head
 // attention on a fused qkv tensor. Attention reads q/k/v of each head straight from the
 // (B, N, 3C) layout through GEMM leading dimensions and writes each head's output into
 // its columns of (B, N, C): no head-split or head-merge copies. Work runs over B x heads
@@ -12,47 +12,71 @@
 #include "tensor/kernels.h"
 #include "tensor/parallel.h"
 #include "tensor/profile.h"
+#include "tensor/vec_math.h"
 
 namespace shears::kernels {
 
-Tensor linear(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias) {
+namespace {
+
+// y = x W^T + b, then GELU when `gelu` (the epilogue of each block of rows, while the rows are in cache)
+Tensor linear_impl(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias, bool gelu, const char* op) {
   SHEARS_PROFILE(Gemm);
-  SHEARS_CHECK(x_in.dim() >= 1 && weight_in.dim() == 2, "linear", "expected x (..., in) and weight (out, in), got ",
+  SHEARS_CHECK(x_in.dim() >= 1 && weight_in.dim() == 2, op, "expected x (..., in) and weight (out, in), got ",
                shape_str(x_in.shape()), " and ", shape_str(weight_in.shape()));
   const int64_t in = weight_in.size(1), outf = weight_in.size(0);
-  SHEARS_CHECK(x_in.size(-1) == in, "linear", "x ", shape_str(x_in.shape()), " has ", x_in.size(-1),
+  SHEARS_CHECK(x_in.size(-1) == in, op, "x ", shape_str(x_in.shape()), " has ", x_in.size(-1),
                " features but weight ", shape_str(weight_in.shape()), " expects ", in);
-  SHEARS_CHECK(x_in.dtype() == weight_in.dtype(), "linear", "dtype mismatch: x ", dtype_name(x_in.dtype()),
+  SHEARS_CHECK(x_in.dtype() == weight_in.dtype(), op, "dtype mismatch: x ", dtype_name(x_in.dtype()),
                ", weight ", dtype_name(weight_in.dtype()));
   if (bias.defined())
-    SHEARS_CHECK(bias.dim() == 1 && bias.size(0) == outf && bias.dtype() == x_in.dtype(), "linear", "bias ",
+    SHEARS_CHECK(bias.dim() == 1 && bias.size(0) == outf && bias.dtype() == x_in.dtype(), op, "bias ",
                  shape_str(bias.shape()), " ", dtype_name(bias.dtype()), " does not match weight ",
                  shape_str(weight_in.shape()));
-  if (Backend* be = device_backend("linear", {&x_in, &weight_in, &bias})) return be->linear(x_in, weight_in, bias);
+  if (Backend* be = device_backend(op, {&x_in, &weight_in, &bias})) {
+    Tensor y = be->linear(x_in, weight_in, bias);
+    return gelu ? unary(UnaryOp::Gelu, y) : y;
+  }
   Tensor x = contiguous(x_in), w = contiguous(weight_in);
   Shape out_shape = x.shape();
   out_shape.back() = outf;
   Tensor y = Tensor::empty(out_shape, x.dtype());
   const int64_t rows = x.numel() / std::max<int64_t>(in, 1);
-  SHEARS_DISPATCH_FLOAT(x.dtype(), "linear", [&] {
+  SHEARS_DISPATCH_FLOAT(x.dtype(), op, [&] {
     using T = scalar_t;
     T* yp = y.data<T>();
-    if (!bias.defined()) {
+    if (!bias.defined() && !gelu) {
       gemm<T>(false, true, rows, outf, in, T(1), x.data<T>(), in, w.data<T>(), in, T(0), yp, outf);
       return;
     }
-    // the bias is added to each block of rows right after its GEMM, while the rows are in cache
-    Tensor b = contiguous(bias);
-    const T* __restrict bp = b.data<T>();
+    // the bias (and GELU) applied to each block of rows right after its GEMM, while the rows are in cache; the
+    // same expressions as the elementwise ops (x + b rounded, then vgelu), so the same bits as linear then gelu
+    Tensor b = bias.defined() ? contiguous(bias) : Tensor();
+    const T* __restrict bp = bias.defined() ? b.data<T>() : nullptr;
     gemm_then_rows<T>(false, true, rows, outf, in, T(1), x.data<T>(), in, w.data<T>(), in, T(0), yp, outf,
                       [&](int64_t r0, int64_t r1) {
                         for (int64_t r = r0; r < r1; ++r) {
                           T* __restrict yr = yp + r * outf;
-                          for (int64_t j = 0; j < outf; ++j) yr[j] += bp[j];
+                          if (!gelu) {
+                            for (int64_t j = 0; j < outf; ++j) yr[j] += bp[j];
+                          } else if (bp) {
+                            for (int64_t j = 0; j < outf; ++j) yr[j] = vgelu(T(yr[j] + bp[j]));
+                          } else {
+                            for (int64_t j = 0; j < outf; ++j) yr[j] = vgelu(yr[j]);
+                          }
                         }
                       });
   });
   return y;
+}
+
+}  // namespace
+
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+  return linear_impl(x, weight, bias, false, "linear");
+}
+
+Tensor linear_gelu(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+  return linear_impl(x, weight, bias, true, "linear_gelu");
 }
 
 LinearGrads linear_backward(const Tensor& dy_in, const Tensor& x_in, const Tensor& weight_in, bool need_dx,

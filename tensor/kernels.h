@@ -127,6 +127,9 @@ LayerNormGrads layer_norm_backward(const Tensor& dy, const Tensor& x, const Tens
 // ---------------- fused transformer kernels (tensor/fused_kernels.cpp) ----------------
 // y = x @ weight^T + bias.  x: (..., in), weight: (out, in), bias: (out,) or undefined
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias);
+// unary(Gelu, linear(x, weight, bias)) with the GELU applied to each block of rows right after its GEMM (no
+// second pass over the output); the same bits. No autograd: autograd::linear_gelu picks it when nothing records.
+Tensor linear_gelu(const Tensor& x, const Tensor& weight, const Tensor& bias);
 struct LinearGrads {
   Tensor dx, dweight, dbias;  // each undefined when not requested
 };

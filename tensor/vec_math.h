@@ -41,4 +41,15 @@ __attribute__((always_inline)) inline float vtanh(float x) {
 }
 inline double vtanh(double x) { return std::tanh(x); }
 
+template <typename T>
+constexpr T kInvSqrt2 = T(0.70710678118654752440);
+
+// GELU (the erf form): x * Phi(x); -inf gives 0, the limit. One definition for the elementwise op and the
+// linear + GELU epilogue (kernels::linear_gelu), so that both give the same bits.
+template <typename T>
+__attribute__((always_inline)) inline T vgelu(T x) {
+  T y = T(0.5) * x * (T(1) + verf(x * kInvSqrt2<T>));
+  return x < std::numeric_limits<T>::lowest() ? T(0) : y;  // -inf: the limit, not -inf * 0 (a form GCC vectorizes)
+}
+
 }  // namespace shears

@@ -33,6 +33,38 @@ TEST_CASE("forward: linear matches x W^T + b on strided inputs", "[forward][fuse
   REQUIRE_THROWS_WITH(linear(zeros({2, 3}), zeros({4, 5}), Tensor()), Catch::Contains("[linear]"));
 }
 
+TEST_CASE("forward: linear_gelu gives the bits of gelu(linear) and records them under autograd", "[forward][fused]") {
+  // shapes: one GEMM call (2 x 3 x 5), a row split with the GELU in each block's epilogue (1100 rows), a column
+  // split (a few rows, many outputs); inputs wide enough that GELU's tails (large |x|, -inf limit) are reached
+  struct Case {
+    Shape x;
+    int64_t out;
+  };
+  const Case cases[] = {{{2, 3, 5}, 4}, {{1100, 40}, 33}, {{3, 300}, 2100}};
+  for (DType dt : {DType::F32, DType::F64})
+    for (const Case& c : cases)
+      for (bool with_bias : {true, false}) {
+        INFO(dtype_name(dt) << " x " << shape_str(c.x) << " out " << c.out << " bias " << with_bias);
+        Tensor x = random_tensor(c.x, dt, 11, -3.0, 3.0);
+        Tensor w = random_tensor({c.out, c.x.back()}, dt, 12, -1.0, 1.0);
+        Tensor b = with_bias ? random_tensor({c.out}, dt, 13, -2.0, 2.0) : Tensor();
+        const std::vector<double> want = ref_values(gelu(linear(x, w, b)));
+        {
+          NoGradGuard no_grad;
+          REQUIRE(ref_values(linear_gelu(x, w, b)) == want);  // the fused kernel
+        }
+        // with a gradient to record: the two differentiable ops, the same values and a gradient for x
+        Tensor xg = detach(x);
+        xg.set_requires_grad(true);
+        Tensor y = linear_gelu(xg, w, b);
+        REQUIRE(ref_values(y) == want);
+        backward(sum(y));
+        REQUIRE(xg.grad().defined());
+      }
+  NoGradGuard no_grad;
+  REQUIRE_THROWS_WITH(linear_gelu(zeros({2, 3}), zeros({4, 5}), Tensor()), Catch::Contains("[linear_gelu]"));
+}
+
 TEST_CASE("forward: attention matches per-head softmax(q k^T s) v and exposes the probabilities",
           "[forward][fused]") {
   // a short (N = 5) and a longer (N = 70) sequence
