@@ -57,9 +57,9 @@ inline V vfma_bcast(const float* x, V b, V acc) {
   return acc;
 }
 inline V vmul(V a, V b) { return _mm512_mul_ps(a, b); }
-// max(kExpLo, x); a NaN x (the second operand) passes
+// max(-87, x) (see vexp_nonpos); a NaN x (the second operand) passes
 inline V vclamp_exp(V x) { return _mm512_maskz_max_ps(__mmask16(0xFFFF), vset1(-87.0f), x); }
-// 2^n from t = x log2(e) + kExpMagic: n + 127 sits in t's low mantissa bits
+// 2^n from t = x log2(e) + 1.5 * 2^23 + 127 (vexp_nonpos): n + 127 sits in t's low mantissa bits
 inline V vpow2_from_magic(V t) { return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_castps_si512(t), 23)); }
 #elif defined(__AVX2__) && defined(__FMA__)
 using V = __m256;
