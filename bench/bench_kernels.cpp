@@ -3,7 +3,8 @@
 // and GB/s of softmax, layer_norm and gelu on a (12608, 384) f32 tensor; then the ops P3B added
 // (no-grad forwards): layer_norm_select and index_add (GB/s), batch_norm (GB/s), conv2d 3x3 (GFLOP/s),
 // add_layer_norm beside the index_add + layer_norm_select pair it fuses;
-// and the attention core with its (B, H, N, N) probabilities vs the fused no-grad kernel (GFLOP/s).
+// the attention core with its (B, H, N, N) probabilities vs the fused no-grad kernel (GFLOP/s);
+// and fc1 + GELU as two ops vs linear_gelu (the GELU in the GEMM's epilogue).
 // Method: warm-up, then --samples samples of at least --min-time seconds each, the
 // variants of one comparison interleaved sample by sample; medians are reported.
 #include <cblas.h>
@@ -195,7 +196,7 @@ int main(int argc, char** argv) {
       std::printf(
           "usage: bench_kernels [--min-time SECONDS (0.3)] [--samples N (5)] [--threads N]\n"
           "Prints matmul GFLOP/s (shears vs direct OpenBLAS), softmax/layer_norm/gelu GB/s, and P3B's ops\n"
-          "(layer_norm_select, index_add, batch_norm GB/s; conv2d 3x3 GFLOP/s).\n"
+          "(layer_norm_select, index_add, batch_norm GB/s; conv2d 3x3 GFLOP/s), the attention core and fc1 + GELU.\n"
           "--threads sets shears' TBB threads and the direct BLAS call's threads\n"
           "(default: SHEARS_NUM_THREADS or all cores).\n");
       return arg == "--help" || arg == "-h" ? 0 : 2;
@@ -309,6 +310,30 @@ int main(int argc, char** argv) {
     std::printf("| %s | (%lld, %lld, %lld), %lld heads | %.3f | %.1f | %.3f | %.1f | %.2fx |\n", a.name, (long long)a.b,
                 (long long)a.n, (long long)(3 * a.h * a.d), (long long)a.h, t3[0] * 1e3, attn_flops / t3[0] / 1e9,
                 t3[1] * 1e3, attn_flops / t3[1] / 1e9, t3[0] / t3[1]);
+  }
+
+  // The MLP's first layer at inference: linear then gelu (two ops, the hidden activations written and read
+  // again) vs linear_gelu (the bias and GELU in the GEMM's row epilogue, while each block of rows is in cache;
+  // the same bits). Shapes: DeiT-S fc1 at batch 64 and the P3B-sliced fc1 of docs/p3b.md's pr70 block 0.
+  struct Fc1Shape {
+    const char* name;
+    int64_t rows, in, out;
+  };
+  const Fc1Shape fc1_shapes[] = {{"DeiT-S fc1", 12608, 384, 1536}, {"P3B pr70 block 0 fc1", 12608, 274, 945}};
+  std::printf("\n| fc1 + GELU (no grad) | x, weight | linear then gelu: ms | GFLOP/s | linear_gelu: ms | GFLOP/s "
+              "| speedup | bit-equal |\n|---|---|---|---|---|---|---|---|\n");
+  for (const Fc1Shape& f : fc1_shapes) {
+    Tensor xf = random_tensor({f.rows, f.in}, 14), wf = random_tensor({f.out, f.in}, 15), bf = random_tensor({f.out}, 16);
+    Tensor two, one;
+    std::vector<double> t4 = measure({
+        [&] { two = gelu(linear(xf, wf, bf)); },
+        [&] { one = linear_gelu(xf, wf, bf); },
+    });
+    const bool same = std::memcmp(two.data<float>(), one.data<float>(), size_t(two.numel()) * sizeof(float)) == 0;
+    const double fc1_flops = 2.0 * f.rows * f.in * f.out;
+    std::printf("| %s | (%lld, %lld), (%lld, %lld) | %.3f | %.1f | %.3f | %.1f | %.2fx | %s |\n", f.name,
+                (long long)f.rows, (long long)f.in, (long long)f.out, (long long)f.in, t4[0] * 1e3,
+                fc1_flops / t4[0] / 1e9, t4[1] * 1e3, fc1_flops / t4[1] / 1e9, t4[0] / t4[1], same ? "yes" : "NO");
   }
   return 0;
 }

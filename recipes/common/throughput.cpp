@@ -48,12 +48,16 @@ std::vector<double> interleaved_images_per_second(const std::vector<std::functio
   return out;
 }
 
-double median_paired_speedup(const std::vector<std::vector<double>>& rates, size_t v) {
+std::vector<double> paired_speedups(const std::vector<std::vector<double>>& rates, size_t v) {
   SHEARS_CHECK(v < rates.size() && !rates.empty() && !rates[0].empty() && rates[v].size() == rates[0].size(),
                "throughput", "paired speedup of variant ", v, " needs equal, non-empty sample lists for it and variant 0");
   std::vector<double> ratios;
   for (size_t s = 0; s < rates[0].size(); ++s) ratios.push_back(rates[v][s] / rates[0][s]);
-  return median(ratios);
+  return ratios;
+}
+
+double median_paired_speedup(const std::vector<std::vector<double>>& rates, size_t v) {
+  return median(paired_speedups(rates, v));
 }
 
 std::function<void()> inference_forward(nn::VisionTransformer& model, const Tensor& images) {

@@ -24,9 +24,11 @@ std::vector<double> interleaved_images_per_second(const std::vector<std::functio
 // The same measurement with every sample kept: rates[v][s] = images/s of variant v in round s.
 std::vector<std::vector<double>> interleaved_rates(const std::vector<std::function<void()>>& variants, int64_t batch,
                                                    const ThroughputOptions& options = {});
-// The paired estimate of variant v's speedup over variant 0: the median over rounds of rates[v][s] / rates[0][s].
-// Each ratio compares two samples taken one after the other, so a slow drift of the machine's speed (other
-// tenants of a VM) cancels out of it, where the ratio of the two medians keeps it.
+// Variant v's per-round speedups over variant 0, rates[v][s] / rates[0][s] in round order. Each ratio compares
+// two samples taken one after the other, so a slow drift of the machine's speed (other tenants of a VM) cancels
+// out of it, where the ratio of the two medians keeps it; their spread shows the noise left in the pairs.
+std::vector<double> paired_speedups(const std::vector<std::vector<double>>& rates, size_t v);
+// The paired estimate of variant v's speedup over variant 0: the median of paired_speedups(rates, v).
 double median_paired_speedup(const std::vector<std::vector<double>>& rates, size_t v);
 
 // One no-grad eval-mode forward of `model` on `images` as a variant for the function above.

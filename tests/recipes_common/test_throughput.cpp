@@ -56,7 +56,7 @@ TEST_CASE("interleaved_images_per_second refuses bad options", "[recipes_common]
   CHECK_THROWS_WITH(recipes::interleaved_images_per_second({[] {}}, 1, o), Catch::Contains("samples >= 1"));
 }
 
-TEST_CASE("interleaved_rates keeps every sample; median_paired_speedup is the median of per-round ratios",
+TEST_CASE("interleaved_rates keeps every sample; paired_speedups are the per-round ratios, median_paired_speedup their median",
           "[recipes_common][throughput]") {
   recipes::ThroughputOptions o;
   o.warmup = 0, o.samples = 4, o.min_time = 0.0;
@@ -67,6 +67,9 @@ TEST_CASE("interleaved_rates keeps every sample; median_paired_speedup is the me
   const std::vector<std::vector<double>> drift = {{10, 10, 5, 5, 5}, {30, 30, 15, 15, 15}, {20, 40, 10, 5, 20}};
   CHECK(recipes::median_paired_speedup(drift, 1) == 3.0);
   CHECK(recipes::median_paired_speedup(drift, 2) == 2.0);  // ratios 2, 4, 2, 1, 4 -> median 2
+  CHECK(recipes::paired_speedups(drift, 2) == std::vector<double>{2, 4, 2, 1, 4});  // in round order
+  CHECK(recipes::paired_speedups(drift, 0) == std::vector<double>(5, 1.0));
+  CHECK_THROWS_WITH(recipes::paired_speedups({{1, 2}, {1}}, 1), Catch::Contains("equal"));
   CHECK(recipes::median_paired_speedup(drift, 0) == 1.0);
   CHECK_THROWS_WITH(recipes::median_paired_speedup(drift, 3), Catch::Contains("paired speedup"));
   CHECK_THROWS_WITH(recipes::median_paired_speedup({{1, 2}, {1}}, 1), Catch::Contains("equal"));
