@@ -553,3 +553,56 @@ TEST_CASE("storage sizes around the cache's size classes allocate, hold data and
       CHECK(p[n - 1] == -2.5f);
     }
 }
+
+// The documented layer-norm row algorithm (tensor/nn_kernels.cpp, row_moments): sums over 32 lanes (lane l takes
+// elements l, l + 32, ...), combined pairwise (l += l + 16, then + 8, 4, 2, 1), the mean divided by C; the variance
+// the same over d * d with d = x - mean, each step one fused multiply-add; rstd = 1 / sqrt(var + eps); outputs
+// fma((x - mean) * rstd, w, b).
+namespace {
+float pairwise32(float (&acc)[32]) {
+  for (int w = 16; w >= 1; w /= 2)
+    for (int l = 0; l < w; ++l) acc[l] += acc[l + w];
+  return acc[0];
+}
+}  // namespace
+
+TEST_CASE("layer_norm float rows follow the 32-lane pairwise algorithm bit for bit", "[tensor][layer_norm]") {
+  // widths that are multiples of 32 (AVX2 builds: the register form of row_moments) and one that is not
+  for (const int64_t C : {int64_t(384), int64_t(64), int64_t(96), int64_t(100)}) {
+    INFO("C = " << C);
+    const int64_t rows = 7;
+    Tensor x = random_tensor({rows, C}, DType::F32, 91, -3.0, 5.0);
+    Tensor w = random_tensor({C}, DType::F32, 92, 0.5, 1.5), b = random_tensor({C}, DType::F32, 93, -1.0, 1.0);
+    const float eps = 1e-6f;
+    K::LayerNormResult r = K::layer_norm(x, w, b, eps);
+    const float* xp = x.data<float>();
+    const float *wp = w.data<float>(), *bp = b.data<float>();
+    for (int64_t i = 0; i < rows; ++i) {
+      const float* row = xp + i * C;
+      float acc[32] = {};
+      for (int64_t c = 0; c < C; ++c) acc[c % 32] += row[c];
+      const float mean = pairwise32(acc) / float(C);
+      float sq[32] = {};
+      for (int64_t c = 0; c < C; ++c) {
+        const float d = row[c] - mean;
+        sq[c % 32] = std::fma(d, d, sq[c % 32]);
+      }
+      const float rstd = 1.0f / std::sqrt(pairwise32(sq) / float(C) + eps);
+#if defined(__AVX2__) && defined(__FMA__) && !defined(__AVX512F__)
+      const bool exact = C % 32 == 0;  // the register form: explicit FMAs, the same bits in every build type
+#else
+      const bool exact = false;  // the generic loop's d * d + acc is fused or not as the compiler contracts it
+#endif
+      if (exact) {
+        CHECK(r.mean.data<float>()[i] == mean);
+        CHECK(r.rstd.data<float>()[i] == rstd);
+        for (int64_t c = 0; c < C; ++c) REQUIRE(r.y.data<float>()[i * C + c] == std::fma((row[c] - mean) * rstd, wp[c], bp[c]));
+      } else {
+        CHECK(r.mean.data<float>()[i] == Approx(mean).margin(1e-6));
+        CHECK(r.rstd.data<float>()[i] == Approx(rstd).epsilon(1e-5));
+        for (int64_t c = 0; c < C; ++c)
+          REQUIRE(r.y.data<float>()[i * C + c] == Approx(std::fma((row[c] - mean) * rstd, wp[c], bp[c])).margin(1e-4));
+      }
+    }
+  }
+}
