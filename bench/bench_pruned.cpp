@@ -32,7 +32,9 @@ int main(int argc, char** argv) {
       "samples", "timed samples per model (median)", cxxopts::value<int>()->default_value("7"))(
       "min-time", "seconds per sample", cxxopts::value<double>()->default_value("1.0"))(
       "threads", "worker threads (0 = all cores)", cxxopts::value<int>()->default_value("0"))(
-      "profile", "after the table, each model's forward by kernel category (>= 1.5 s each; tensor/profile.h), then each pruned model beside the original: per-category speedups")(
+      "profile", "after the table, each model's forward by kernel category (tensor/profile.h), then each pruned model beside the original: per-category speedups")(
+      "profile-seconds", "seconds of forwards per model for --profile (at least one forward)",
+      cxxopts::value<double>()->default_value("1.5"))(
       "h,help", "help");
   try {
     auto r = options.parse(argc, argv);
@@ -87,6 +89,7 @@ int main(int argc, char** argv) {
                   i == 0 ? "-" : (std::min(speedup, paired) / flop_ratio >= 0.9 ? "yes" : "NO"));
     }
     if (r.count("profile")) {
+      const double profile_seconds = r["profile-seconds"].as<double>();
       std::vector<profile::Report> reports;
       std::vector<int64_t> steps;
       for (size_t i = 0; i < models.size(); ++i) {
@@ -96,7 +99,7 @@ int main(int argc, char** argv) {
         do {
           variants[i]();
           ++n;
-        } while (train::now_s() - t0 < 1.5);
+        } while (train::now_s() - t0 < profile_seconds);
         reports.push_back(profile::stop());
         steps.push_back(n);
         std::printf("\nprofile, %s (%ld forwards):\n%s", paths[i].c_str(), long(n),

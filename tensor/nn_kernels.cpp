@@ -118,35 +118,16 @@ Tensor rowwise(const char* op, const std::vector<Tensor>& inputs, int64_t dim, R
 
 // ---------------- layer norm rows ----------------
 
-#if defined(__AVX2__) && defined(__FMA__) && !defined(__AVX512F__)
-// fast_math::combine_sum over 32 float lanes held as four 8-float registers (lane l of register j is lane 8j + l):
-// the same pairwise order, in registers
-inline float combine_lanes32(__m256 v0, __m256 v1, __m256 v2, __m256 v3) {
-  v0 = _mm256_add_ps(v0, v2);  // l < 16: acc[l] += acc[l + 16]
-  v1 = _mm256_add_ps(v1, v3);
-  v0 = _mm256_add_ps(v0, v1);  // l < 8: acc[l] += acc[l + 8]
-  __m128 q = _mm_add_ps(_mm256_castps256_ps128(v0), _mm256_extractf128_ps(v0, 1));  // l < 4: += acc[l + 4]
-  q = _mm_add_ps(q, _mm_movehl_ps(q, q));                                              // l < 2: += acc[l + 2]
-  q = _mm_add_ss(q, _mm_shuffle_ps(q, q, 1));                                          // acc[0] += acc[1]
-  return _mm_cvtss_f32(q);
-}
-
+#ifdef SHEARS_ROW_LANES_AVX2
 // row_moments' two passes for a float row of a multiple of 32 channels (every ViT width here) with the 32 lane
-// accumulators in four registers: the generic form below keeps its lane arrays on the stack (zeroed by `rep stos`,
-// combined through memory). The same lanes, the same order, the same bits (the variance's d * d + acc as one fused
+// accumulators in four registers (fast_math.h's register form of the row reductions, whose row_sum is the first
+// pass): the generic form below keeps its lane arrays on the stack (zeroed by `rep stos`, combined through memory). The same lanes, the same order, the same bits (the variance's d * d + acc as one fused
 // multiply-add, as the generic loop compiles at -O2 and -O3). Measured (6304 x 384 rows, 2 threads, Zen 3):
 // layer_norm 0.82-1.07 -> 0.63-0.82 ms; add_layer_norm, bound by memory traffic, unchanged.
 inline void row_moments_f32x32(const float* __restrict x, int64_t C, float eps, float& mean, float& rstd) {
-  __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-  for (int64_t i = 0; i < C; i += 32) {
-    a0 = _mm256_add_ps(a0, _mm256_loadu_ps(x + i));
-    a1 = _mm256_add_ps(a1, _mm256_loadu_ps(x + i + 8));
-    a2 = _mm256_add_ps(a2, _mm256_loadu_ps(x + i + 16));
-    a3 = _mm256_add_ps(a3, _mm256_loadu_ps(x + i + 24));
-  }
-  mean = combine_lanes32(a0, a1, a2, a3) / float(C);
+  mean = fast_math::row_sum(x, C) / float(C);
   const __m256 m = _mm256_set1_ps(mean);
-  a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+  __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
   for (int64_t i = 0; i < C; i += 32) {
     const __m256 d0 = _mm256_sub_ps(_mm256_loadu_ps(x + i), m), d1 = _mm256_sub_ps(_mm256_loadu_ps(x + i + 8), m);
     const __m256 d2 = _mm256_sub_ps(_mm256_loadu_ps(x + i + 16), m), d3 = _mm256_sub_ps(_mm256_loadu_ps(x + i + 24), m);
@@ -155,15 +136,14 @@ inline void row_moments_f32x32(const float* __restrict x, int64_t C, float eps, 
     a2 = _mm256_fmadd_ps(d2, d2, a2);
     a3 = _mm256_fmadd_ps(d3, d3, a3);
   }
-  rstd = 1.0f / std::sqrt(combine_lanes32(a0, a1, a2, a3) / float(C) + eps);
+  rstd = 1.0f / std::sqrt(fast_math::lanes32::combine_sum(a0, a1, a2, a3) / float(C) + eps);
 }
 #endif
 
 // mean and 1/sqrt(var + eps) of a row (two passes; the row stays in L1)
 template <typename T>
 void row_moments(const T* __restrict x, int64_t C, double eps, T& mean, T& rstd) {
-#if defined(__AVX2__) && defined(__FMA__) && !defined(__AVX512F__)
-  static_assert(kLanes<float> == 32, "row_moments_f32x32 mirrors 32 float lanes");
+#ifdef SHEARS_ROW_LANES_AVX2
   if constexpr (std::is_same_v<T, float>) {
     if (C % 32 == 0) return row_moments_f32x32(x, C, float(eps), mean, rstd);
   }
