@@ -110,6 +110,11 @@ int main(int argc, char** argv) {
         std::printf("\nper forward, the original vs %s (FLOP ratio %.2f):\n%s", paths[i].c_str(),
                     costs[0].gflops / costs[i].gflops,
                     profile::format_comparison(reports[0], steps[0], reports[i], steps[i], "original", "pruned").c_str());
+      // the same speedups beside the FLOP ratio of the work each category runs (where the FLOP count is not met)
+      for (size_t i = 1; i < models.size(); ++i)
+        std::printf("\nspeedup by kind of work vs its FLOP ratio, %s:\n%s", paths[i].c_str(),
+                    recipes::flop_reconciliation_markdown(costs[0], reports[0], steps[0], costs[i], reports[i], steps[i])
+                        .c_str());
     }
     return 0;
   } catch (const std::exception& e) {

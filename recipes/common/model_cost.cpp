@@ -2,24 +2,65 @@
 #include "common/model_cost.h"
 
 #include <algorithm>
+#include <cstdio>
 
 #include "autograd/ops.h"
 #include "data/data_loader.h"
-#include "nn/flop_count.h"
 #include "pruning/token_pruning.h"
 #include "tensor/creation.h"
+#include "tensor/error.h"
 
 namespace shears::recipes {
 
+ModelCost cost_from_flops(int64_t params, const nn::FlopReport& flops) {
+  ModelCost c;
+  c.params = params;
+  c.gflops = flops.total / 1e9;
+  double linear = flops.embed + flops.head, attention = 0, norm = flops.final_norm;
+  for (const nn::BlockFlops& b : flops.blocks) {
+    linear += b.qkv + b.proj + b.mlp;
+    attention += b.attn;
+    norm += b.norm1 + b.norm2;
+  }
+  c.gflops_linear = linear / 1e9;
+  c.gflops_attention = attention / 1e9;
+  c.gflops_norm = norm / 1e9;
+  return c;
+}
+
+std::string flop_reconciliation_markdown(const ModelCost& base_cost, const profile::Report& base, int64_t base_steps,
+                                         const ModelCost& other_cost, const profile::Report& other,
+                                         int64_t other_steps) {
+  SHEARS_CHECK(base_steps >= 1 && other_steps >= 1, "flop_reconciliation_markdown", "steps must be >= 1, got ",
+               base_steps, " and ", other_steps);
+  std::string out =
+      "| work (profile category) | FLOP ratio | measured speedup | speedup / FLOP ratio |\n|---|---:|---:|---:|\n";
+  auto row = [&](const char* name, double base_gflops, double other_gflops, double base_s, double other_s) {
+    char ratio[32] = "-", speedup[32] = "-", rel[32] = "-";
+    const bool have_flops = base_gflops > 0 && other_gflops > 0, have_time = base_s > 0 && other_s > 0;
+    const double r = have_flops ? base_gflops / other_gflops : 0;
+    const double sp = have_time ? (base_s / double(base_steps)) / (other_s / double(other_steps)) : 0;
+    if (have_flops) std::snprintf(ratio, sizeof ratio, "%.2f", r);
+    if (have_time) std::snprintf(speedup, sizeof speedup, "%.2fx", sp);
+    if (have_flops && have_time) std::snprintf(rel, sizeof rel, "%.3f", sp / r);
+    out += std::string("| ") + name + " | " + ratio + " | " + speedup + " | " + rel + " |\n";
+  };
+  auto secs = [](const profile::Report& r, profile::Category c) { return r.seconds[size_t(c)]; };
+  row("Linear layers, patch embedding, head (GEMM; the GELU epilogue is not counted)", base_cost.gflops_linear,
+      other_cost.gflops_linear, secs(base, profile::Category::Gemm), secs(other, profile::Category::Gemm));
+  row("QK^T and AV (attention core; its softmax is not counted)", base_cost.gflops_attention,
+      other_cost.gflops_attention, secs(base, profile::Category::Attention), secs(other, profile::Category::Attention));
+  row("layer norms (layer norm)", base_cost.gflops_norm, other_cost.gflops_norm, secs(base, profile::Category::Norm),
+      secs(other, profile::Category::Norm));
+  row("whole forward (wall)", base_cost.gflops, other_cost.gflops, base.wall_seconds, other.wall_seconds);
+  return out;
+}
+
 ModelCost model_cost(nn::VisionTransformer& model, const Tensor& batch) {
   const nn::ModelConfig cfg = model.config();
-  ModelCost c;
-  c.params = nn::count_parameters(cfg);
+  const int64_t params = nn::count_parameters(cfg);
   std::shared_ptr<pruning::TokenPruning> tokens = pruning::find_token_pruning(model);
-  if (!tokens) {
-    c.gflops = nn::count_flops(cfg).total / 1e9;
-    return c;
-  }
+  if (!tokens) return cost_from_flops(params, nn::count_flops(cfg));
   const bool was_training = model.is_training();
   model.eval();
   {
@@ -27,8 +68,7 @@ ModelCost model_cost(nn::VisionTransformer& model, const Tensor& batch) {
     model.forward(narrow(batch, 0, 0, 1));
   }
   model.train(was_training);
-  c.gflops = nn::count_flops(cfg, tokens->last_token_counts()).total / 1e9;
-  return c;
+  return cost_from_flops(params, nn::count_flops(cfg, tokens->last_token_counts()));
 }
 
 Tensor first_inputs(std::shared_ptr<const data::Dataset> data, const data::Transform& transform,
