@@ -121,8 +121,9 @@ Tensor rowwise(const char* op, const std::vector<Tensor>& inputs, int64_t dim, R
 #ifdef SHEARS_ROW_LANES_AVX2
 // row_moments' two passes for a float row of a multiple of 32 channels (every ViT width here) with the 32 lane
 // accumulators in four registers (fast_math.h's register form of the row reductions, whose row_sum is the first
-// pass): the generic form below keeps its lane arrays on the stack (zeroed by `rep stos`, combined through memory). The same lanes, the same order, the same bits (the variance's d * d + acc as one fused
-// multiply-add, as the generic loop compiles at -O2 and -O3). Measured (6304 x 384 rows, 2 threads, Zen 3):
+// pass): the generic form below keeps its lane arrays on the stack (zeroed by `rep stos`, combined through
+// memory). The same lanes, the same order, the same bits (the variance's d * d + acc as one fused multiply-add,
+// as the generic loop compiles at -O2 and -O3). Measured (6304 x 384 rows, 2 threads, Zen 3):
 // layer_norm 0.82-1.07 -> 0.63-0.82 ms; add_layer_norm, bound by memory traffic, unchanged.
 inline void row_moments_f32x32(const float* __restrict x, int64_t C, float eps, float& mean, float& rstd) {
   mean = fast_math::row_sum(x, C) / float(C);
