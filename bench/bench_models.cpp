@@ -79,6 +79,9 @@ int main(int argc, char** argv) {
     } while (now_s() - t0 < 2.0);
     const profile::Report r = profile::stop();
     std::printf("\nprofile, %s (%ld steps):\n%s\n", title.c_str(), long(steps), profile::format(r, steps).c_str());
+    if (!r.gemm_shapes.empty())
+      std::printf("Linear layers by shape (rows M = batch x tokens, N outputs, K inputs):\n%s\n",
+                  profile::format_gemm_shapes(r, steps).c_str());
     std::fflush(stdout);
   };
   const double min_time = args["min-time"].as<double>();

@@ -33,7 +33,8 @@ int main(int argc, char** argv) {
       "min-time", "seconds per sample", cxxopts::value<double>()->default_value("1.0"))(
       "threads", "worker threads (0 = all cores)", cxxopts::value<int>()->default_value("0"))(
       "profile", "after the table, each model's forward by kernel category (tensor/profile.h), then each pruned model beside the original: per-category speedups")(
-      "profile-seconds", "seconds of forwards per model for --profile (at least one forward)",
+      "profile-seconds",
+      "seconds of forwards per model for --profile, in 5 interleaved rounds (at least one forward each)",
       cxxopts::value<double>()->default_value("1.5"))(
       "h,help", "help");
   try {
@@ -89,21 +90,28 @@ int main(int argc, char** argv) {
                   i == 0 ? "-" : (std::min(speedup, paired) / flop_ratio >= 0.9 ? "yes" : "NO"));
     }
     if (r.count("profile")) {
+      // interleaved like the timed samples: kProfileRounds rounds, each model recorded for its share of the
+      // seconds (at least one forward) in every round, so a slower minute of a shared machine falls on all of them
       const double profile_seconds = r["profile-seconds"].as<double>();
-      std::vector<profile::Report> reports;
-      std::vector<int64_t> steps;
+      constexpr int kProfileRounds = 5;
+      std::vector<profile::Report> reports(models.size());
+      std::vector<int64_t> steps(models.size(), 0);
+      for (int round = 0; round < kProfileRounds; ++round)
+        for (size_t i = 0; i < models.size(); ++i) {
+          profile::start();
+          const double t0 = train::now_s();
+          do {
+            variants[i]();
+            ++steps[i];
+          } while (train::now_s() - t0 < profile_seconds / kProfileRounds);
+          profile::merge(reports[i], profile::stop());
+        }
       for (size_t i = 0; i < models.size(); ++i) {
-        profile::start();
-        int64_t n = 0;
-        const double t0 = train::now_s();
-        do {
-          variants[i]();
-          ++n;
-        } while (train::now_s() - t0 < profile_seconds);
-        reports.push_back(profile::stop());
-        steps.push_back(n);
-        std::printf("\nprofile, %s (%ld forwards):\n%s", paths[i].c_str(), long(n),
-                    profile::format(reports.back(), n).c_str());
+        std::printf("\nprofile, %s (%ld forwards in %d interleaved rounds):\n%s", paths[i].c_str(), long(steps[i]),
+                    kProfileRounds, profile::format(reports[i], steps[i]).c_str());
+        if (!reports[i].gemm_shapes.empty())
+          std::printf("\nits Linear layers by shape (rows M = batch x tokens, N outputs, K inputs):\n%s",
+                      profile::format_gemm_shapes(reports[i], steps[i]).c_str());
       }
       // where each pruned model's speedup comes from (and where it is lost), category by category
       for (size_t i = 1; i < models.size(); ++i)

@@ -20,7 +20,6 @@ namespace {
 
 // y = x W^T + b, then GELU when `gelu` (the epilogue of each block of rows, while the rows are in cache)
 Tensor linear_impl(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias, bool gelu, const char* op) {
-  SHEARS_PROFILE(Gemm);
   SHEARS_CHECK(x_in.dim() >= 1 && weight_in.dim() == 2, op, "expected x (..., in) and weight (out, in), got ",
                shape_str(x_in.shape()), " and ", shape_str(weight_in.shape()));
   const int64_t in = weight_in.size(1), outf = weight_in.size(0);
@@ -32,6 +31,10 @@ Tensor linear_impl(const Tensor& x_in, const Tensor& weight_in, const Tensor& bi
     SHEARS_CHECK(bias.dim() == 1 && bias.size(0) == outf && bias.dtype() == x_in.dtype(), op, "bias ",
                  shape_str(bias.shape()), " ", dtype_name(bias.dtype()), " does not match weight ",
                  shape_str(weight_in.shape()));
+  // timed from here (the checks above take no time) and recorded under its shape (profile::format_gemm_shapes)
+  const int64_t rows = x_in.numel() / std::max<int64_t>(in, 1);
+  const profile::Scope profile_scope(profile::Category::Gemm, op, rows, outf, in,
+                                     2.0 * double(rows) * double(outf) * double(in));
   if (Backend* be = device_backend(op, {&x_in, &weight_in, &bias})) {
     Tensor y = be->linear(x_in, weight_in, bias);
     return gelu ? unary(UnaryOp::Gelu, y) : y;
@@ -40,7 +43,6 @@ Tensor linear_impl(const Tensor& x_in, const Tensor& weight_in, const Tensor& bi
   Shape out_shape = x.shape();
   out_shape.back() = outf;
   Tensor y = Tensor::empty(out_shape, x.dtype());
-  const int64_t rows = x.numel() / std::max<int64_t>(in, 1);
   SHEARS_DISPATCH_FLOAT(x.dtype(), op, [&] {
     using T = scalar_t;
     T* yp = y.data<T>();
@@ -81,12 +83,14 @@ Tensor linear_gelu(const Tensor& x, const Tensor& weight, const Tensor& bias) {
 
 LinearGrads linear_backward(const Tensor& dy_in, const Tensor& x_in, const Tensor& weight_in, bool need_dx,
                             bool need_dweight, bool need_dbias) {
-  SHEARS_PROFILE(Gemm);
+  const int64_t in = weight_in.size(1), outf = weight_in.size(0);
+  const int64_t rows = dy_in.numel() / std::max<int64_t>(outf, 1);
+  // the flops of the two GEMMs it runs (dx, dW) when asked for; dbias is a column sum
+  const double flops = 2.0 * double(rows) * double(outf) * double(in) * (int(need_dx) + int(need_dweight));
+  const profile::Scope profile_scope(profile::Category::Gemm, "linear_backward", rows, outf, in, flops);
   if (Backend* be = device_backend("linear_backward", {&dy_in, &x_in, &weight_in}))
     return be->linear_backward(dy_in, x_in, weight_in, need_dx, need_dweight, need_dbias);
   Tensor dy = contiguous(dy_in), x = contiguous(x_in), w = contiguous(weight_in);
-  const int64_t in = w.size(1), outf = w.size(0);
-  const int64_t rows = dy.numel() / std::max<int64_t>(outf, 1);
   LinearGrads g;
   SHEARS_DISPATCH_FLOAT(dy.dtype(), "linear_backward", [&] {
     using T = scalar_t;

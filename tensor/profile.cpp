@@ -1,6 +1,7 @@
 // The per-category time breakdown (see profile.h): outermost scopes of the recording thread.
 #include "tensor/profile.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -22,6 +23,14 @@ thread_local int t_depth = 0;  // open scopes on this thread
 int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
       .count();
+}
+
+// The entry of (op, m, n, k) in `shapes`, appended with no time when there is none (a few dozen shapes per model:
+// a linear search).
+GemmShape& shape_entry(std::vector<GemmShape>& shapes, const std::string& op, int64_t m, int64_t n, int64_t k) {
+  auto it = std::find_if(shapes.begin(), shapes.end(),
+                         [&](const GemmShape& g) { return g.m == m && g.n == n && g.k == k && g.op == op; });
+  return it != shapes.end() ? *it : shapes.emplace_back(GemmShape{op, m, n, k});
 }
 
 }  // namespace
@@ -67,6 +76,11 @@ Scope::Scope(Category c) {
   start_ns_ = now_ns();
 }
 
+Scope::Scope(Category c, const char* op, int64_t m, int64_t n, int64_t k, double flops) : Scope(c) {
+  if (category_ < 0) return;  // not recording, or nested: the outermost scope has the time
+  op_ = op, m_ = m, n_ = n, k_ = k, flops_ = flops;
+}
+
 Scope::~Scope() {
   if (!counted_) return;
   --t_depth;
@@ -75,6 +89,11 @@ Scope::~Scope() {
   std::lock_guard<std::mutex> lock(g_mutex);
   g_report.seconds[size_t(category_)] += s;
   g_report.calls[size_t(category_)] += 1;
+  if (!op_) return;
+  GemmShape& e = shape_entry(g_report.gemm_shapes, op_, m_, n_, k_);
+  e.seconds += s;
+  e.calls += 1;
+  e.flops += flops_;
 }
 
 std::string format(const Report& r, int64_t steps) {
@@ -125,6 +144,49 @@ std::string format_comparison(const Report& base, int64_t base_steps, const Repo
   }
   row("other (autograd, allocation, model code)", base.wall_seconds - base_covered, other.wall_seconds - other_covered);
   row("wall", base.wall_seconds, other.wall_seconds);
+  return out;
+}
+
+void merge(Report& into, const Report& from) {
+  for (int i = 0; i < kCategories; ++i) {
+    into.seconds[size_t(i)] += from.seconds[size_t(i)];
+    into.calls[size_t(i)] += from.calls[size_t(i)];
+  }
+  into.wall_seconds += from.wall_seconds;
+  for (const GemmShape& g : from.gemm_shapes) {
+    GemmShape& e = shape_entry(into.gemm_shapes, g.op, g.m, g.n, g.k);
+    e.seconds += g.seconds;
+    e.calls += g.calls;
+    e.flops += g.flops;
+  }
+}
+
+double gemm_shapes_gflops(const Report& r) {
+  double flops = 0, seconds = 0;
+  for (const GemmShape& g : r.gemm_shapes) flops += g.flops, seconds += g.seconds;
+  return seconds > 0 ? flops / seconds * 1e-9 : 0.0;
+}
+
+std::string format_gemm_shapes(const Report& r, int64_t steps) {
+  SHEARS_CHECK(steps >= 1, "profile::format_gemm_shapes", "steps must be >= 1, got ", steps);
+  std::string out =
+      "| op | M | N | K | calls per step | ms per step | GFLOP/s | share of these |\n"
+      "|---|---:|---:|---:|---:|---:|---:|---:|\n";
+  double total_s = 0;
+  int64_t total_calls = 0;
+  for (const GemmShape& g : r.gemm_shapes) total_s += g.seconds, total_calls += g.calls;
+  char line[256];
+  auto row = [&](const std::string& op, const std::string& m, const std::string& n, const std::string& k,
+                 int64_t calls, double s, double gflops) {
+    std::snprintf(line, sizeof line, "| %s | %s | %s | %s | %.2f | %.2f | %.1f | %.1f%% |\n", op.c_str(), m.c_str(),
+                  n.c_str(), k.c_str(), double(calls) / double(steps), 1e3 * s / double(steps), gflops,
+                  total_s > 0 ? 100.0 * s / total_s : 0.0);
+    out += line;
+  };
+  for (const GemmShape& g : r.gemm_shapes)
+    row(g.op, std::to_string(g.m), std::to_string(g.n), std::to_string(g.k), g.calls, g.seconds,
+        g.seconds > 0 ? g.flops / g.seconds * 1e-9 : 0.0);
+  row("all shapes", "", "", "", total_calls, total_s, gemm_shapes_gflops(r));
   return out;
 }
 

@@ -7,10 +7,15 @@
 // worker threads is timed by the wall clock of its caller). What no scope covers (autograd
 // bookkeeping, allocation, model code between kernels) is reported as "other". Off by default;
 // a scope then costs one relaxed atomic load.
+//
+// GEMM shapes: the Linear kernels (kernels::linear, linear_gelu, linear_backward) also record their time per
+// (op, M, N, K), so a table shows the rate (GFLOP/s) each layer shape reaches inside the model: where a pruned
+// model's narrow layers lose against the FLOPs they save.
 #pragma once
 #include <array>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace shears::profile {
 
@@ -29,10 +34,21 @@ enum class Category : int {
 inline constexpr int kCategories = int(Category::Count);
 const char* category_name(Category c);
 
+// One GEMM shape of a Linear kernel: C (M, N) = A (M, K) B (K, N), with A the rows of x, N the layer's outputs
+// and K its inputs (linear_backward: the same M, N, K, and the flops of the gradients it computed).
+struct GemmShape {
+  std::string op;  // "linear", "linear_gelu", "linear_backward"
+  int64_t m = 0, n = 0, k = 0;
+  double seconds = 0;
+  int64_t calls = 0;
+  double flops = 0;  // in all calls
+};
+
 struct Report {
   std::array<double, kCategories> seconds{};
   std::array<int64_t, kCategories> calls{};
-  double wall_seconds = 0;  // since start()
+  double wall_seconds = 0;            // since start()
+  std::vector<GemmShape> gemm_shapes;  // in the order of their first call
 };
 
 // Starts recording on the calling thread (clears earlier figures).
@@ -41,6 +57,10 @@ void start();
 Report stop();
 bool active();
 
+// Adds `from` to `into`: seconds, calls and wall time, and its GEMM shapes (matched by op, M, N, K; new ones
+// appended in their order). Several recordings of the same work (e.g. interleaved with another model's) become one.
+void merge(Report& into, const Report& from);
+
 // Adds `seconds` to a category directly (the data loader's wait, measured where it happens).
 void add(Category c, double seconds);
 
@@ -48,6 +68,9 @@ void add(Category c, double seconds);
 class Scope {
  public:
   explicit Scope(Category c);
+  // The same, and when it is the outermost scope its time also goes to the GEMM shape (op, m, n, k), with
+  // `flops` floating-point operations (2 M N K per product computed). `op` must outlive the scope (a literal).
+  Scope(Category c, const char* op, int64_t m, int64_t n, int64_t k, double flops);
   ~Scope();
   Scope(const Scope&) = delete;
   Scope& operator=(const Scope&) = delete;
@@ -56,6 +79,9 @@ class Scope {
   bool counted_ = false;  // opened on the recording thread (counts in the nesting depth)
   int category_ = -1;     // >= 0: the outermost scope, timing into this category
   int64_t start_ns_ = 0;
+  const char* op_ = nullptr;  // a GEMM shape to record, when not null
+  int64_t m_ = 0, n_ = 0, k_ = 0;
+  double flops_ = 0;
 };
 
 // A Markdown table: category | seconds | share of wall | calls, plus "other" (wall minus the
@@ -67,6 +93,13 @@ std::string format(const Report& r, int64_t steps = 0);
 // no time in either run are left out; "other" and "wall" close the table. steps must be >= 1 for both.
 std::string format_comparison(const Report& base, int64_t base_steps, const Report& other, int64_t other_steps,
                               const std::string& base_label, const std::string& other_label);
+
+// The GEMM shapes of a report, a Markdown table: op | M | N | K | calls per step | ms per step | GFLOP/s | share of
+// the shapes' time, in the order of their first call, and a last row over all of them. steps must be >= 1.
+std::string format_gemm_shapes(const Report& r, int64_t steps);
+
+// The rate of all recorded GEMM shapes together: their flops over their seconds, in GFLOP/s (0 when none).
+double gemm_shapes_gflops(const Report& r);
 
 }  // namespace shears::profile
 

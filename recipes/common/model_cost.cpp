@@ -53,6 +53,32 @@ std::string flop_reconciliation_markdown(const ModelCost& base_cost, const profi
   row("layer norms (layer norm)", base_cost.gflops_norm, other_cost.gflops_norm, secs(base, profile::Category::Norm),
       secs(other, profile::Category::Norm));
   row("whole forward (wall)", base_cost.gflops, other_cost.gflops, base.wall_seconds, other.wall_seconds);
+  // the Linear layers' rate in each model (profile::GemmShape: their flops over their time, epilogues included),
+  // and what the other model's forward would take were its Linear layers as fast per flop as the base's
+  const double base_rate = profile::gemm_shapes_gflops(base), other_rate = profile::gemm_shapes_gflops(other);
+  if (base_rate <= 0 || other_rate <= 0 || base.wall_seconds <= 0 || other.wall_seconds <= 0) return out;
+  double other_gemm_s = 0, other_gemm_flops = 0;
+  for (const profile::GemmShape& g : other.gemm_shapes) other_gemm_s += g.seconds, other_gemm_flops += g.flops;
+  const double ms = 1e3 / double(other_steps);
+  const double gemm_ms = other_gemm_s * ms, gemm_at_base_ms = other_gemm_flops / (base_rate * 1e9) * ms;
+  const double base_wall_ms = 1e3 * base.wall_seconds / double(base_steps), wall_ms = other.wall_seconds * ms;
+  const double wall_at_base_ms = wall_ms - gemm_ms + gemm_at_base_ms;
+  const double flop_ratio = other_cost.gflops > 0 ? base_cost.gflops / other_cost.gflops : 0;
+  char text[768];
+  std::snprintf(text, sizeof text,
+                "\nLinear layers' rate (their flops over their time, bias and GELU epilogues included): original "
+                "%.1f GFLOP/s, pruned %.1f GFLOP/s (%.3f of the original's). At the original's rate the pruned "
+                "Linear layers would take %.1f ms per forward instead of %.1f ms, and the forward %.1f ms instead of "
+                "%.1f: %.2fx faster than the original instead of %.2fx",
+                base_rate, other_rate, other_rate / base_rate, gemm_at_base_ms, gemm_ms, wall_at_base_ms, wall_ms,
+                base_wall_ms / wall_at_base_ms, base_wall_ms / wall_ms);
+  out += text;
+  if (flop_ratio > 0) {
+    std::snprintf(text, sizeof text, " (%.3f of the FLOP ratio instead of %.3f)",
+                  base_wall_ms / wall_at_base_ms / flop_ratio, base_wall_ms / wall_ms / flop_ratio);
+    out += text;
+  }
+  out += ".\n";
   return out;
 }
 

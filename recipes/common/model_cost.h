@@ -33,7 +33,9 @@ ModelCost cost_from_flops(int64_t params, const nn::FlopReport& flops);
 // Markdown table setting each pruned-vs-original speedup measured by a profile (tensor/profile.h; `*_steps`
 // forwards each) beside the FLOP ratio of the work that category runs: Linear layers (GEMM), attention matmuls
 // (attention core), layer norms, and the whole forward (wall time vs total FLOPs). "-" where a side has no time or
-// no FLOPs. Shows where a realized speedup falls short of the FLOP count.
+// no FLOPs. Shows where a realized speedup falls short of the FLOP count. When both reports hold GEMM shapes
+// (profile::GemmShape), a paragraph follows: each model's Linear-layer rate (GFLOP/s) and the other model's forward
+// time and speedup were its Linear layers as fast per flop as the base's.
 std::string flop_reconciliation_markdown(const ModelCost& base_cost, const profile::Report& base, int64_t base_steps,
                                          const ModelCost& other_cost, const profile::Report& other,
                                          int64_t other_steps);

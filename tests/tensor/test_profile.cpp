@@ -1,8 +1,10 @@
 // Tests for tensor/profile: outermost scopes only, only the recording thread, nothing when off,
-// kernels report their categories, and the table adds up to the wall time.
+// kernels report their categories, and the table adds up to the wall time; the Linear kernels record their GEMM
+// shapes (outermost scopes only) and the shape table gives per-step times and rates.
 #include <catch2/catch.hpp>
 
 #include <chrono>
+#include <cstdio>
 #include <string>
 #include <thread>
 
@@ -99,4 +101,83 @@ TEST_CASE("profile: the side-by-side table gives per-step times, speedups and sh
   CHECK(t.find("| other (autograd, allocation, model code) | 400.00 | 100.00 | 4.00x | 20.0% |") != std::string::npos);
   CHECK(t.find("attention") == std::string::npos);  // no time in either run: left out
   CHECK_THROWS_WITH(P::format_comparison(dense, 0, pruned, 4, "a", "b"), Catch::Contains("steps must be >= 1"));
+}
+
+TEST_CASE("profile: the Linear kernels record their GEMM shapes, outermost scopes only", "[tensor][profile]") {
+  Tensor x = ones({2, 3, 32}, DType::F32), w = ones({16, 32}, DType::F32), b = ones({16}, DType::F32);
+  Tensor w2 = ones({8, 16}, DType::F32), dy = ones({2, 3, 16}, DType::F32);
+  P::start();
+  Tensor y = kernels::linear(x, w, b);        // M 6 = 2 x 3 rows, N 16, K 32
+  Tensor g = kernels::linear_gelu(x, w, b);   // the same shape, another op
+  Tensor z = kernels::linear(y, w2, Tensor());  // M 6, N 8, K 16
+  kernels::linear(x, w, Tensor());              // the first shape again
+  kernels::linear_backward(dy, x, w, true, true, false);  // dx and dW: two GEMMs of 6 x 16 x 32
+  kernels::linear_backward(dy, x, w, false, true, true);  // dW only
+  {
+    P::Scope outer(P::Category::Attention);  // a Linear kernel inside another scope: its time is the outer one's
+    kernels::linear(x, w, Tensor());  // the first shape: were it recorded, that shape would have 3 calls
+  }
+  const P::Report r = P::stop();
+  REQUIRE(r.gemm_shapes.size() == 4);
+  const double mnk = 6.0 * 16 * 32;
+  const P::GemmShape& a = r.gemm_shapes[0];
+  CHECK((a.op == "linear" && a.m == 6 && a.n == 16 && a.k == 32 && a.calls == 2));
+  CHECK(a.flops == 2 * 2 * mnk);
+  CHECK((r.gemm_shapes[1].op == "linear_gelu" && r.gemm_shapes[1].m == 6 && r.gemm_shapes[1].calls == 1));
+  CHECK((r.gemm_shapes[2].op == "linear" && r.gemm_shapes[2].n == 8 && r.gemm_shapes[2].k == 16));
+  CHECK(r.gemm_shapes[2].flops == 2.0 * 6 * 8 * 16);
+  const P::GemmShape& bw = r.gemm_shapes[3];
+  CHECK((bw.op == "linear_backward" && bw.m == 6 && bw.n == 16 && bw.k == 32 && bw.calls == 2));
+  CHECK(bw.flops == 2 * mnk * 2 + 2 * mnk);  // dx + dW, then dW alone
+  double seconds = 0, flops = 0;
+  for (const P::GemmShape& s : r.gemm_shapes) {
+    CHECK(s.seconds > 0);
+    seconds += s.seconds, flops += s.flops;
+  }
+  CHECK(seconds <= r.seconds[size_t(P::Category::Gemm)] + 1e-12);  // the same scopes' time, nothing more
+  CHECK(P::gemm_shapes_gflops(r) == Approx(flops / seconds * 1e-9));
+  CHECK(r.calls[size_t(P::Category::Gemm)] == 6);
+  CHECK(r.calls[size_t(P::Category::Attention)] == 1);
+}
+
+TEST_CASE("profile: the GEMM shape table gives per-step calls, times and rates", "[tensor][profile]") {
+  P::Report r;
+  r.gemm_shapes.push_back({"linear", 6304, 1152, 384, 0.5, 24, 24 * 2.0 * 6304 * 1152 * 384});  // 2 steps
+  r.gemm_shapes.push_back({"linear_gelu", 6304, 181, 130, 0.02, 2, 2 * 2.0 * 6304 * 181 * 130});
+  const std::string t = P::format_gemm_shapes(r, 2);
+  char want[256];
+  // 24 calls of 5.58 GFLOP in 0.5 s: 267.9 GFLOP/s; 2 of 0.297 GFLOP in 0.02 s: 29.7 GFLOP/s
+  std::snprintf(want, sizeof want, "| linear | 6304 | 1152 | 384 | 12.00 | 250.00 | %.1f | 96.2%% |",
+                24 * 2.0 * 6304 * 1152 * 384 / 0.5 * 1e-9);
+  CHECK_THAT(t, Catch::Contains(want));
+  std::snprintf(want, sizeof want, "| linear_gelu | 6304 | 181 | 130 | 1.00 | 10.00 | %.1f | 3.8%% |",
+                2 * 2.0 * 6304 * 181 * 130 / 0.02 * 1e-9);
+  CHECK_THAT(t, Catch::Contains(want));
+  std::snprintf(want, sizeof want, "| all shapes |  |  |  | 13.00 | 260.00 | %.1f | 100.0%% |",
+                (24 * 2.0 * 6304 * 1152 * 384 + 2 * 2.0 * 6304 * 181 * 130) / 0.52 * 1e-9);
+  CHECK_THAT(t, Catch::Contains(want));
+  CHECK(t.find("| linear |") < t.find("| linear_gelu |"));  // in the order of their first call
+  CHECK(P::gemm_shapes_gflops(P::Report{}) == 0.0);
+  CHECK_THROWS_WITH(P::format_gemm_shapes(r, 0), Catch::Contains("steps must be >= 1"));
+}
+
+TEST_CASE("profile: merge adds two recordings, GEMM shapes matched by op and shape", "[tensor][profile]") {
+  P::Report a, b;
+  a.seconds[size_t(P::Category::Gemm)] = 1.0, a.calls[size_t(P::Category::Gemm)] = 3, a.wall_seconds = 2.0;
+  a.gemm_shapes.push_back({"linear", 6, 16, 32, 0.5, 2, 100});
+  a.gemm_shapes.push_back({"linear", 6, 8, 16, 0.25, 1, 10});
+  b.seconds[size_t(P::Category::Gemm)] = 0.5, b.calls[size_t(P::Category::Gemm)] = 2, b.wall_seconds = 1.0;
+  b.seconds[size_t(P::Category::Norm)] = 0.125, b.calls[size_t(P::Category::Norm)] = 1;
+  b.gemm_shapes.push_back({"linear_gelu", 6, 16, 32, 0.125, 1, 50});  // same shape, another op: a row of its own
+  b.gemm_shapes.push_back({"linear", 6, 16, 32, 0.25, 1, 50});
+  P::merge(a, b);
+  CHECK(a.seconds[size_t(P::Category::Gemm)] == 1.5);
+  CHECK(a.calls[size_t(P::Category::Gemm)] == 5);
+  CHECK(a.seconds[size_t(P::Category::Norm)] == 0.125);
+  CHECK(a.calls[size_t(P::Category::Norm)] == 1);
+  CHECK(a.wall_seconds == 3.0);
+  REQUIRE(a.gemm_shapes.size() == 3);
+  CHECK((a.gemm_shapes[0].seconds == 0.75 && a.gemm_shapes[0].calls == 3 && a.gemm_shapes[0].flops == 150));
+  CHECK((a.gemm_shapes[1].n == 8 && a.gemm_shapes[1].calls == 1 && a.gemm_shapes[1].flops == 10));
+  CHECK((a.gemm_shapes[2].op == "linear_gelu" && a.gemm_shapes[2].seconds == 0.125 && a.gemm_shapes[2].calls == 1));
 }
