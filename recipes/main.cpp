@@ -340,9 +340,14 @@ int run(const Config& c) {
               stem_label.c_str(), long(c.patch), long(c.dim), long(c.depth), long(c.heads), model.parameter_count() / 1e6, gflops,
               long(c.epochs), long(images), train_seconds, images / train_seconds, last_loss, 100 * ev.top1,
               100 * ev.top5, 100 * ev.uar, long(ev.samples), ev.samples / ev.seconds);
-  if (c.profile)
-    std::printf("\n### Where the training time went (--profile, %ld steps)\n\n%s", long(trainer.step() - first_step),
-                profile::format(training_profile, trainer.step() - first_step).c_str());
+  if (c.profile) {
+    const int64_t steps = trainer.step() - first_step;
+    std::printf("\n### Where the training time went (--profile, %ld steps)\n\n%s", long(steps),
+                profile::format(training_profile, steps).c_str());
+    if (steps >= 1 && !training_profile.gemm_shapes.empty())
+      std::printf("\nLinear layers by shape (rows M = batch x tokens, N outputs, K inputs):\n\n%s",
+                  profile::format_gemm_shapes(training_profile, steps).c_str());
+  }
   std::fflush(stdout);
 
   if (c.pruning_rows) {  // what the pruning methods do to this model (after the checkpoint is safe on disk)
