@@ -5,17 +5,14 @@
 #include <string>
 #include <vector>
 
+#include "train/median.h"
 #include "train/progress.h"
 
 namespace shears::bench {
 
 using train::now_s;  // the project's one monotonic clock (train/progress.h)
 
-inline double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
+using train::median;  // the project's one median (train/median.h)
 
 // The CPU's "model name" from /proc/cpuinfo ("unknown" when absent).
 inline std::string cpu_model() {

@@ -13,6 +13,7 @@
 #include "common/pareto.h"
 #include "pruning/transform.h"
 #include "tensor/error.h"
+#include "train/median.h"
 
 namespace shears::recipes {
 
@@ -61,8 +62,7 @@ double median_dense_images_per_s(const std::vector<ComposePoint>& points) {
   std::vector<double> v;
   for (const ComposePoint& p : points) v.push_back(p.dense_images_per_s);
   SHEARS_CHECK(!v.empty(), "shears_compose", "no points");
-  std::sort(v.begin(), v.end());
-  return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
+  return train::median(v);
 }
 
 double normalized_images_per_s(const std::vector<ComposePoint>& points, size_t i) {

@@ -5,17 +5,14 @@
 #include <chrono>
 
 #include "autograd/ops.h"
+#include "train/median.h"
 #include "train/progress.h"
 
 namespace shears::recipes {
 
 namespace {
 using train::now_s;
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
+using train::median;
 }  // namespace
 
 std::vector<std::vector<double>> interleaved_rates(const std::vector<std::function<void()>>& variants, int64_t batch,
