@@ -51,7 +51,7 @@ TEST_CASE("detach and NoGradGuard stop recording", "[engine]") {
   CHECK_FALSE(frozen.grad().defined());
 }
 
-TEST_CASE("a freed graph gives a clear error; retain_graph allows a second pass", "[engine]") {
+TEST_CASE("a freed graph gives a clear error, retain_graph allows a second pass", "[engine]") {
   Tensor x = from_vector(std::vector<double>{1}).set_requires_grad();
   Tensor y = sum(exp(x));
   backward(y, Tensor(), /*retain_graph=*/true);
@@ -60,7 +60,7 @@ TEST_CASE("a freed graph gives a clear error; retain_graph allows a second pass"
   REQUIRE_THROWS_WITH(backward(y), Catch::Contains("already freed"));
 }
 
-TEST_CASE("non-leaf tensors cannot be marked; outputs of ops do not alias inputs' history", "[engine]") {
+TEST_CASE("non-leaf tensors cannot be marked, outputs of ops do not alias inputs' history", "[engine]") {
   Tensor x = from_vector(std::vector<double>{1, 2}).set_requires_grad();
   Tensor y = contiguous(x);  // a no-op on a contiguous tensor
   CHECK(x.is_leaf());

@@ -919,7 +919,7 @@ TEST_CASE("forward: amax ties, argmax/argmin ties resolve to the lowest index, m
   }
 }
 
-TEST_CASE("forward: NaN propagates through amax/amin; argmax picks the first NaN", "[forward]") {
+TEST_CASE("forward: NaN propagates through amax/amin, argmax picks the first NaN", "[forward]") {
   for (DType dt : kFloatTypes) {
     INFO(dtype_name(dt));
     Tensor x = tensor_of({1, NAN, 3, NAN, 0, 2, 1, -1}, {2, 4}, dt);

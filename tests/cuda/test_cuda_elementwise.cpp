@@ -197,7 +197,7 @@ TEST_CASE("cuda binary: every op (gradient helpers too), dtype, layout and broad
   }
 }
 
-TEST_CASE("cuda binary_scalar: every op, dtype and layout; the scalar converted to the dtype first",
+TEST_CASE("cuda binary_scalar: every op, dtype and layout, the scalar converted to the dtype first",
           "[cuda][elementwise]") {
   for (DType dt : {DType::F32, DType::F64, DType::I64}) {
     for (int o = 0; o < kBinaryOps; ++o) {

@@ -70,7 +70,7 @@ TEST_CASE("mixed devices and host reads of device memory are errors naming the d
         Approx(kernels::reduce(kernels::ReduceOp::Sum, a, {}, false).item<double>()).epsilon(1e-5));
 }
 
-TEST_CASE("Module::to moves parameters in place; a ViT forward on the GPU matches the host", "[cuda]") {
+TEST_CASE("Module::to moves parameters in place, a ViT forward on the GPU matches the host", "[cuda]") {
   nn::VisionTransformer host(test::small_vit(2), 7), dev(test::small_vit(2), 7);
   Tensor pos = dev.pos_embed;  // a handle taken before the move sees the moved storage
   dev.to(gpu());

@@ -138,7 +138,7 @@ TEST_CASE("cuda reduce: large extents split across blocks (rows, columns, all)",
     }
 }
 
-TEST_CASE("cuda reduce: i64 sum/max/min are exact; mean of i64 is refused as on the host", "[cuda][reduce]") {
+TEST_CASE("cuda reduce: i64 sum/max/min are exact, mean of i64 is refused as on the host", "[cuda][reduce]") {
   const Tensor xh = host_ints({6, 40, 50}, -50, 50, 3);
   for (const Pair& x : views_of(xh))
     for (const Shape& dims : std::vector<Shape>{{0}, {1}, {2}, {0, 2}, {}})

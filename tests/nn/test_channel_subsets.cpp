@@ -45,7 +45,7 @@ std::string replace(std::string s, const std::string& from, const std::string& t
 
 }  // namespace
 
-TEST_CASE("channel subsets round-trip through JSON; dense configs are unchanged", "[nn][config][p3b]") {
+TEST_CASE("channel subsets round-trip through JSON, dense configs are unchanged", "[nn][config][p3b]") {
   const nn::ModelConfig dense = nn::vit_tiny_patch4_28(3);
   const std::string dense_json = dense.to_json();
   CHECK(dense_json.find("attn_in") == std::string::npos);

@@ -113,7 +113,7 @@ TEST_CASE("save_model writes the prune log and load_model restores it", "[nn][pr
   std::filesystem::remove(path);
 }
 
-TEST_CASE("extensions are saved and handed to the restorer; unrestored ones are errors", "[nn][prune_log]") {
+TEST_CASE("extensions are saved and handed to the restorer, unrestored ones are errors", "[nn][prune_log]") {
   nn::VisionTransformer model(small_config(), 3);
   model.extensions.push_back(std::make_shared<NoteExtension>("hello"));
   const std::string path = temp_path("ext");

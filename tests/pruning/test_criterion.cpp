@@ -77,7 +77,7 @@ TEST_CASE("built-in block criteria score bit-identically to block_ranking", "[pr
   CHECK(make_block_criterion("Entropy")->name() == "entropy");  // case-insensitive
 }
 
-TEST_CASE("random:<seed> reproduces random_removal_order; plain random uses the context seed",
+TEST_CASE("random:<seed> reproduces random_removal_order, plain random uses the context seed",
           "[pruning][criterion]") {
   nn::VisionTransformer model(small_config(6), 1);
   PruneContext ctx;
@@ -217,7 +217,7 @@ TEST_CASE("sensitivity scores the accuracy drop of each single-block removal and
   CHECK_THROWS_WITH(crit->scores(model, no_eval), Catch::Contains("needs PruneContext::evaluate"));
 }
 
-TEST_CASE("order:<i;j> removes exactly the listed blocks, first listed first", "[pruning][criterion]") {
+TEST_CASE("order:<indices> removes exactly the listed blocks, first listed first", "[pruning][criterion]") {
   nn::VisionTransformer model(small_config(5), 4);
   PruneContext ctx;
   const auto steps = apply_all(model, parse_steps("blocks:order:3;0:k=2"), ctx);

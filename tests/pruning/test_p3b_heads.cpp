@@ -93,7 +93,7 @@ TEST_CASE("BPI heads: gradients reach every head parameter and never the feature
   }
 }
 
-TEST_CASE("BPI heads: patch_width and patch_layers set the conv widths; names and MACs", "[p3b_heads]") {
+TEST_CASE("BPI heads: patch_width and patch_layers set the conv widths, names and MACs", "[p3b_heads]") {
   const int64_t dim = 8, grid = 3, classes = 4;
   BlockPerformanceHeads paper(2, dim, grid, classes, BpiHeadOptions(), 1);
   CHECK(paper.patch_width() == dim);

@@ -86,7 +86,7 @@ TEST_CASE("transform_benefit: all-negative benefits keep their order unless the 
   CHECK(inv[1] > inv[0]);
 }
 
-TEST_CASE("transform_benefit: count 0 is zero benefit; max 0 and all-zero are guarded", "[pruning][p3b]") {
+TEST_CASE("transform_benefit: count 0 is zero benefit, max 0 and all-zero are guarded", "[pruning][p3b]") {
   KeepRatioOptions opt;
   // sums {3, 5, 0}, counts {1, 0, 0}: means {3, 0 (no data), 0} -> x = {10, 0, 0}
   //   c = {9.98185090361, 0.693101781661, 0.693101781661}, mean 3.78935149 -> {2.63418448583, 0.182907757086, ...}

@@ -314,7 +314,7 @@ TEST_CASE("EViT DeiT-S FLOPs from the token counts the installed pruning produce
   CHECK(nn::count_flops(deit_s, pruning->last_token_counts()).total / 1e9 == Approx(3.00).margin(0.005));
 }
 
-TEST_CASE("default locations move past blocks whose attention branch P3B removed; explicit ones are refused",
+TEST_CASE("default locations move past blocks whose attention branch P3B removed, explicit ones are refused",
           "[token_pruning][p3b]") {
   nn::ModelConfig cfg = tiny_config();  // defaults 1, 2, 3
   cfg.blocks[1].heads = 0, cfg.blocks[1].head_dim = 0;  // block 1: a constant attention branch (bias only)

@@ -252,7 +252,7 @@ TEST_CASE("default fusion per policy: on for EViT, off for entropy and random", 
   CHECK_THROWS_WITH(install_token_pruning(model, tc), Catch::Contains("set TokenPruningConfig::fuse"));
 }
 
-TEST_CASE("token pruning is a model extension; installing twice is an error", "[pruning][transform][token_pruning]") {
+TEST_CASE("token pruning is a model extension, installing twice is an error", "[pruning][transform][token_pruning]") {
   nn::VisionTransformer model(small_config(4), 1);
   PruneContext ctx;
   apply_all(model, parse_steps("tokens:evit@0.7"), ctx);

@@ -55,7 +55,7 @@ TEST_CASE("EvenSubset of a class-sorted data set keeps every class evenly", "[re
   CHECK(three.get(2).label == 3);
 }
 
-TEST_CASE("EvenSubset with n >= size keeps everything in order; n < 1 is refused", "[recipes_common][subset]") {
+TEST_CASE("EvenSubset with n >= size keeps everything in order, n < 1 is refused", "[recipes_common][subset]") {
   auto base = std::make_shared<ClassSorted>(3, 4);
   for (int64_t n : {12, 13, 1000}) {
     recipes::EvenSubset all(base, n);

@@ -56,7 +56,7 @@ TEST_CASE("interleaved_images_per_second refuses bad options", "[recipes_common]
   CHECK_THROWS_WITH(recipes::interleaved_images_per_second({[] {}}, 1, o), Catch::Contains("samples >= 1"));
 }
 
-TEST_CASE("interleaved_rates keeps every sample; paired_speedups are the per-round ratios, median_paired_speedup their median",
+TEST_CASE("interleaved_rates keeps every sample, paired_speedups are the per-round ratios, median_paired_speedup their median",
           "[recipes_common][throughput]") {
   recipes::ThroughputOptions o;
   o.warmup = 0, o.samples = 4, o.min_time = 0.0;

@@ -20,7 +20,7 @@ TEST_CASE("device names parse, bad ones are errors naming the flag", "[device]")
     CHECK_THROWS_WITH(parse_device(bad, "--device"), Catch::Contains("--device") && Catch::Contains("cpu, cuda"));
 }
 
-TEST_CASE("asking for CUDA without the module says how to build it; host tensors stay on the host", "[device]") {
+TEST_CASE("asking for CUDA without the module says how to build it, host tensors stay on the host", "[device]") {
   Tensor t = ones({2, 3});
   CHECK(t.device().is_cpu());
   CHECK(t.cpu().is_same(t));

@@ -85,7 +85,7 @@ TEST_CASE("gemm: every transpose combination, padded leading dimensions, alpha a
     }
 }
 
-TEST_CASE("gemm: beta 0 ignores what C held (NaN included); K 0 scales C", "[tensor][gemm]") {
+TEST_CASE("gemm: beta 0 ignores what C held (NaN included), K 0 scales C", "[tensor][gemm]") {
   Problem p(false, true, 8, 9, 10, 0, 5);
   std::vector<float> C(p.C0.size(), std::nanf(""));
   gemm<float>(false, true, p.M, p.N, p.K, 1.f, p.A.data(), p.lda, p.B.data(), p.ldb, 0.f, C.data(), p.ldc);

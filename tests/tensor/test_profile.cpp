@@ -67,7 +67,7 @@ TEST_CASE("profile: other threads and inactive profiling record nothing", "[tens
   CHECK(P::stop().calls[size_t(P::Category::Gemm)] == 1);
 }
 
-TEST_CASE("profile: kernels report their categories; the table lists every category", "[tensor][profile]") {
+TEST_CASE("profile: kernels report their categories, the table lists every category", "[tensor][profile]") {
   Tensor x = ones({64, 32}, DType::F32), w = ones({16, 32}, DType::F32);
   P::start();
   Tensor y = kernels::linear(x, w, Tensor());

@@ -84,7 +84,7 @@ TEST_CASE("reshape of a transposed tensor copies in logical order", "[tensor][vi
   CHECK(values(v) == values(t));
 }
 
-TEST_CASE("reshape of random views matches the logical order; views alias storage", "[tensor][views]") {
+TEST_CASE("reshape of random views matches the logical order, views alias storage", "[tensor][views]") {
   std::mt19937_64 rng(99);
   for (int trial = 0; trial < 400; ++trial) {
     const Shape shape = random_shape(rng, 4, 4);
@@ -402,7 +402,7 @@ TEST_CASE("randn has mean ~0 and variance ~1 on 100k samples", "[tensor][random]
   }
 }
 
-TEST_CASE("bernoulli hits its rate; randperm is a permutation", "[tensor][random]") {
+TEST_CASE("bernoulli hits its rate, randperm is a permutation", "[tensor][random]") {
   for (double p : {0.0, 0.1, 0.5, 0.9, 1.0}) {
     INFO("p = " << p);
     Generator g(11);
@@ -434,7 +434,7 @@ TEST_CASE("bernoulli hits its rate; randperm is a permutation", "[tensor][random
   CHECK(randperm(1, &gp2).to_vector<int64_t>() == std::vector<int64_t>{0});
 }
 
-TEST_CASE("same seed gives the same numbers; draws advance the generator; streams differ", "[tensor][random]") {
+TEST_CASE("same seed gives the same numbers, draws advance the generator, streams differ", "[tensor][random]") {
   Generator a(99), b(99);
   std::vector<double> ra = values(rand({1000}, DType::F64, &a));
   CHECK(values(rand({1000}, DType::F64, &b)) == ra);

@@ -8,7 +8,7 @@
 
 using namespace shears;
 
-TEST_CASE("median: odd and even counts, any order; empty refused", "[train][median]") {
+TEST_CASE("median: odd and even counts in any order, an empty list refused", "[train][median]") {
   CHECK(train::median({3.0}) == 3.0);
   CHECK(train::median({5.0, 1.0, 4.0}) == 4.0);
   CHECK(train::median({4.0, 1.0, 2.0, 10.0}) == 3.0);  // (2 + 4) / 2, not the upper 4
