@@ -12,6 +12,7 @@ packages=(
   libopenblas-dev libdnnl-dev libtbb-dev catch2 libcxxopts-dev nlohmann-json3-dev zlib1g-dev libstb-dev
   dataset-fashion-mnist
   libopenmpi-dev openmpi-bin  # dist/'s MPI backend and mpirun for the 2-rank tests (docs/distributed.md)
+  gnuplot-nox  # the recipes' plots (recipes/common/gnuplot.h: P3B's ΔΨ heatmap, the composition study's fronts)
 )
 if [[ "${CI:-}" == "true" || "${SHEARS_FULL_CHECKS:-0}" == "1" ]]; then
   packages+=(clang-14 libclang-rt-14-dev)

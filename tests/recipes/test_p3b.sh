@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # shears_p3b at smoke scale (issue 11, acceptance 4): the whole study runs (source pre-training,
 # dense control, P3B / uniform / masks-only-shrink at one ratio), P1-P3 are printed and written as
-# CSV/JSON, the ΔΨ CSV exists, every saved model reloads (the recipe checks it) — and bad input
+# CSV/JSON, the ΔΨ CSV exists (and its PNG when gnuplot is installed), every saved model reloads (the recipe checks it) — and bad input
 # fails with an error naming the flag or file: an unknown ratio, a method name, overlapping class
 # lists, a paper checkpoint whose head count cannot be read from the file.
 # Paper scale end to end on a 1-block DeiT-T-shaped timm-named file and a tiny 224 px ImageFolder
@@ -23,6 +23,18 @@ done
 for t in "P1 - top-1" "P2 - per sub-block" "P3 - cost and accuracy"; do
   grep -q "$t" "$dir/out.txt" || { echo "FAIL: table '$t' not printed"; fail=1; }
 done
+# the ΔΨ heatmap when gnuplot is installed (scripts/setup.sh installs it): a PNG, not an empty file
+if command -v gnuplot > /dev/null; then
+  png="$dir/run/p3b_benefit.png"
+  if [[ ! -s "$png" ]]; then
+    echo "FAIL: p3b_benefit.png missing (gnuplot is installed)"; fail=1
+  elif [[ "$(head -c 8 "$png" | od -An -tx1 | tr -d ' \n')" != "89504e470d0a1a0a" ]]; then
+    echo "FAIL: p3b_benefit.png is not a PNG"; fail=1
+  fi
+  [[ -s "$dir/run/p3b_benefit.gp" ]] || { echo "FAIL: p3b_benefit.gp missing"; fail=1; }
+else
+  grep -q "gnuplot not found" "$dir/out.txt" || { echo "FAIL: no gnuplot and the run did not say so"; fail=1; }
+fi
 # P3 has the dense row and three pruned rows, each with fewer parameters than dense
 rows=$(awk -F, 'NR > 1' "$dir/run/p3b_table_p3.csv" | wc -l)
 [[ "$rows" == 4 ]] || { echo "FAIL: P3 has $rows rows, expected 4"; fail=1; }
