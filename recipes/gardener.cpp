@@ -300,7 +300,17 @@ int run(Settings s) {
   const auto s_rank = pruning::importance_ranks(orders[pruning::Criterion::Sensitivity]);
   std::vector<double> entropy_values;
   for (int64_t l = 0; l < depth; ++l) entropy_values.push_back(stats[size_t(l)].entropy);
-  recipes::gardener_table2(oracle, entropy_values, e_rank, s_rank).emit(out);
+  const recipes::Table t2 = recipes::gardener_table2(oracle, entropy_values, e_rank, s_rank);
+  t2.emit(out);
+  std::vector<std::string> pngs;
+  std::string plot_note;
+  auto plot = [&](const std::string& stem, const recipes::LinePlot& p) {
+    std::string why;
+    const std::string png = recipes::write_line_plot(out + "/" + stem, p, why);
+    if (!png.empty()) pngs.push_back(png);
+    else plot_note = why;
+  };
+  plot(t2.name, recipes::gardener_entropy_plot(oracle, entropy_values));
   std::string corr_line;
   const recipes::Table tc = recipes::gardener_correlation_table(entropy_values, drops, e_rank, s_rank,
                                                                 s.bootstrap_resamples, s.seed + 2024, corr_line);
@@ -350,6 +360,19 @@ int run(Settings s) {
                      "WAR " + recipes::fmt_percent(dense_mean) + "% (mean of " + seeds_str + ").");
   t3.notes.push_back(cell_note);
   t3.emit(out);
+  recipes::LinePlot p3;  // Table 3 as a picture: WAR against the pruning ratio per criterion, the dense model at 0
+  p3.title = "Gardener Table 3: WAR after removing k blocks and the same fine-tune, by removal order";
+  p3.subtitle = "Random: mean of " + std::to_string(s.random_draws) + " draws; one fine-tune seed per point";
+  p3.xlabel = "pruning ratio (% of blocks removed)";
+  p3.ylabel = "WAR (%)";
+  for (pruning::Criterion c : {pruning::Criterion::Sensitivity, pruning::Criterion::Entropy, pruning::Criterion::L1,
+                               pruning::Criterion::Random}) {
+    recipes::PlotSeries ser{pruning::criterion_title(c), {}, {}, {}, true, {}};
+    for (int64_t k : s.ks) ser.x.push_back(100.0 * double(k) / double(depth)), ser.y.push_back(100 * cells[{k, c}].war);
+    p3.series.push_back(ser);
+  }
+  p3.series.push_back({"Original (dense, same fine-tune)", {0.0}, {100 * dense_mean}, {}, false, {}});
+  plot(t3.name, p3);
 
   // ---- Tables 7-12 (appendix layout) ----
   int table_no = 7;
@@ -371,6 +394,9 @@ int run(Settings s) {
     t.emit(out);
   }
 
+  std::printf("\npictures (Tables 2 and 3):");
+  for (const auto& png : pngs) std::printf(" %s", png.c_str());
+  std::printf("%s%s\n", pngs.empty() ? " none" : "", plot_note.empty() ? "" : ("; " + plot_note).c_str());
   std::printf("\nentropy vs oracle: %s (bootstrap 95%%, %ld resamples)\n", corr_line.c_str(),
               long(s.bootstrap_resamples));
   std::printf("%ld distinct fine-tunes (%ld cache hits); pretraining/loading %.1f s; fine-tunes %.1f s; total wall "

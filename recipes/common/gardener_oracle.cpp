@@ -1,6 +1,7 @@
 // Oracle drops and Table 1 of the Gardener study (see gardener_oracle.h).
 #include "common/gardener_oracle.h"
 
+#include <cmath>
 #include <cstdio>
 #include <string>
 #include <utility>
@@ -8,6 +9,7 @@
 #include "common/sample_stats.h"
 #include "nn/flop_count.h"
 #include "pruning/rank_correlation.h"
+#include "tensor/error.h"
 
 namespace shears::recipes {
 
@@ -106,6 +108,26 @@ Table gardener_table2(const OracleSummary& o, const std::vector<double>& entropy
                 std::to_string(s_rank[size_t(l)])});
   t2.notes.push_back("Paper's Table 2 (VideoMAE-B/UCF101): Spearman rho 0.755, Kendall tau 0.667.");
   return t2;
+}
+
+LinePlot gardener_entropy_plot(const OracleSummary& o, const std::vector<double>& entropy) {
+  if (entropy.size() != o.blocks.size())
+    fail("gardener_entropy_plot", "entropy of ", entropy.size(), " blocks for an oracle of ", o.blocks.size());
+  const bool bars = !o.blocks.empty() && std::isfinite(o.blocks[0].se);
+  LinePlot plot;
+  plot.title = "Gardener: weight entropy vs the sensitivity oracle, per block";
+  plot.subtitle = std::string("oracle drop = dense WAR - WAR with the block removed, same fine-tune") +
+                  (bars ? ", mean over seeds; bars: ± SE" : ", one seed");
+  plot.xlabel = "weight entropy of the block (nats, pretrained model)";
+  plot.ylabel = "oracle drop (WAR points)";
+  PlotSeries s{"blocks (numbered from 1)", {}, {}, {}, false, {}};
+  for (size_t l = 0; l < entropy.size(); ++l) {
+    s.x.push_back(entropy[l]), s.y.push_back(100 * o.blocks[l].drop);
+    if (bars) s.err.push_back(100 * o.blocks[l].se);
+    s.point_labels.push_back(std::to_string(l + 1));
+  }
+  plot.series.push_back(s);
+  return plot;
 }
 
 Table gardener_correlation_table(const std::vector<double>& entropy, const std::vector<double>& drops,

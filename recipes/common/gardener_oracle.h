@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/block_removal.h"
+#include "common/line_plot.h"
 #include "common/report.h"
 #include "nn/config.h"
 
@@ -41,6 +42,11 @@ Table gardener_table1(const OracleSummary& o, const nn::ModelConfig& cfg, const 
 // pretrained model's weight entropy `entropy[l]` and the two ranks (1 = most important), with the paper's values.
 Table gardener_table2(const OracleSummary& o, const std::vector<double>& entropy, const std::vector<int64_t>& e_rank,
                       const std::vector<int64_t>& s_rank);
+
+// Table 2 as a picture (write it as "<out>/table2"): each block's oracle drop Δ (WAR points, ± its SE with
+// several seeds) against the pretrained model's weight entropy `entropy[l]`, every point labelled with its block
+// (from 1): the relation the paper's entropy criterion assumes (high entropy = important = large drop).
+LinePlot gardener_entropy_plot(const OracleSummary& o, const std::vector<double>& entropy);
 
 // "table2_correlation": Spearman rho and Kendall tau-b of (entropy[l], drops[l]) with percentile-bootstrap
 // 95% intervals (`resamples`, seed `bootstrap_seed`), or "undefined" rows when either list is constant, and

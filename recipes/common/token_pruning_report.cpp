@@ -183,6 +183,32 @@ Table token_pruning_table1(const std::vector<TokenPruningCell>& cells, const Tok
   return t;
 }
 
+LinePlot token_pruning_plot1(const std::vector<TokenPruningCell>& cells, const TokenPruningSummary& sum, bool finetuned) {
+  const int64_t n = sum.test_images;
+  auto se = [&](double p) { return 100 * std::sqrt(std::max(0.0, p * (1 - p)) / double(n)); };
+  LinePlot plot;
+  plot.title = std::string("top-1 vs keep rate, ") + sum.model_name + ", " +
+               (finetuned ? "after fine-tuning with the policy installed" : "policy installed, no fine-tuning");
+  plot.subtitle = sum.dataset_name + ", " + std::to_string(n) + " test images; bars: ± binomial SE";
+  plot.xlabel = "keep rate (tokens kept after each pruning block)";
+  plot.ylabel = "test top-1 (%)";
+  plot.x_reversed = true;
+  for (const auto& p : sum.policies) {
+    PlotSeries s{token_policy_label(p), {}, {}, {}, true};
+    for (double k : sum.keep_rates) {
+      const TokenPruningCell& c = cell_of(cells, p, k);
+      const double a = finetuned ? c.acc_finetuned : c.acc_installed;
+      s.x.push_back(k), s.y.push_back(100 * a), s.err.push_back(se(a));
+    }
+    plot.series.push_back(s);
+  }
+  plot.series.push_back({sum.model_name + " (dense, as trained)", {1.0}, {100 * sum.acc_base}, {se(sum.acc_base)}, false});
+  if (finetuned && sum.finetune_dense)
+    plot.series.push_back({sum.model_name + " (dense control, same fine-tune)", {1.0}, {100 * sum.acc_dense_ft},
+                           {se(sum.acc_dense_ft)}, false});
+  return plot;
+}
+
 Table token_pruning_table3(const std::vector<TokenPruningCell>& cells, const TokenPruningSummary& sum) {
   const int64_t n_test = sum.test_images;
   const int gflop_decimals = sum.dense_gflops < 0.1 ? 5 : 3;

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "common/line_plot.h"
 #include "common/report.h"
 #include "common/token_pruning_cell.h"
 #include "nn/config.h"
@@ -47,6 +48,9 @@ std::string dense_control_note(double acc_base, double acc_dense_ft, int64_t n_t
 
 // Table 1 layout after fine-tuning ("table1") or as installed ("table1_no_finetune").
 Table token_pruning_table1(const std::vector<TokenPruningCell>& cells, const TokenPruningSummary& sum, bool finetuned);
+// Table 1 as a picture: top-1 (%) ± SE against the keep rate (1.0 at the left), one line per method, the dense
+// model(s) at keep 1.0. write_line_plot(out + "/" + table.name, ...) puts it beside the table's CSV.
+LinePlot token_pruning_plot1(const std::vector<TokenPruningCell>& cells, const TokenPruningSummary& sum, bool finetuned);
 // Table 3 layout: tokens, GFLOPs, images/s next to the dense model's, speedup, FLOP ratio, top-1.
 Table token_pruning_table3(const std::vector<TokenPruningCell>& cells, const TokenPruningSummary& sum);
 

@@ -104,3 +104,26 @@ TEST_CASE("gardener_correlation_table: bootstrap intervals, or undefined for con
   REQUIRE(u.notes == std::vector<std::string>{"Undefined: the entropies or the drops are all equal."});
   REQUIRE(line == "Spearman/Kendall undefined (constant entropies or drops)");
 }
+
+TEST_CASE("gardener_entropy_plot puts each block's drop over its entropy, labelled from 1", "[recipes][gardener][plot]") {
+  // 3 seeds: dense 0.80, 0.82, 0.81; block 1 removed 0.70, 0.74, 0.72 (drop 0.09 exactly per seed: 0.10, 0.08,
+  // 0.09); block 2 removed 0.80, 0.82, 0.81 (drop 0)
+  const recipes::OracleSummary o = recipes::summarize_oracle({0.80, 0.82, 0.81}, {{0.70, 0.74, 0.72}, {0.80, 0.82, 0.81}});
+  const recipes::LinePlot p = recipes::gardener_entropy_plot(o, {5.5, 6.25});
+  REQUIRE(p.series.size() == 1);
+  const recipes::PlotSeries& s = p.series[0];
+  CHECK(s.x == std::vector<double>{5.5, 6.25});
+  REQUIRE(s.y.size() == 2);
+  CHECK(s.y[0] == Approx(9.0));
+  CHECK(s.y[1] == Approx(0.0).margin(1e-12));
+  REQUIRE(s.err.size() == 2);
+  CHECK(s.err[0] == Approx(100 * 0.01 / std::sqrt(3.0)));  // sd of (0.10, 0.08, 0.09) = 0.01, over sqrt(3)
+  CHECK(s.point_labels == std::vector<std::string>{"1", "2"});
+  CHECK_FALSE(s.lines);
+  CHECK_THAT(p.subtitle, Catch::Contains("bars: ± SE"));
+  // one seed: no SE, no bars
+  const recipes::LinePlot one = recipes::gardener_entropy_plot(recipes::summarize_oracle({0.8}, {{0.7}, {0.75}}), {1, 2});
+  CHECK(one.series[0].err.empty());
+  CHECK_THAT(one.subtitle, Catch::Contains("one seed"));
+  CHECK_THROWS_WITH(recipes::gardener_entropy_plot(o, {1.0}), Catch::Contains("entropy of 1 blocks for an oracle of 2"));
+}
