@@ -351,7 +351,13 @@ int run(const Settings& s) {
   sum.original_mlp_hidden = cfg.blocks.front().mlp_hidden, sum.validation_batch = s.val_batch;
   sum.recovered = s.distill.epochs > 0, sum.timing_batch = tb, sum.throughput_time = s.throughput_time;
   sum.threads = get_num_threads();
-  recipes::amp_table_a1(runs, sum).emit(s.out);
+  recipes::Table a1 = recipes::amp_table_a1(runs, sum);
+  {
+    std::string note;
+    const std::string png = recipes::write_line_plot(s.out + "/" + a1.name, recipes::amp_plot_a1(runs, sum), note);
+    a1.notes.push_back(png.empty() ? note : "top-1 vs GFLOPs: " + png + " (CSV beside it)");
+  }
+  a1.emit(s.out);
   recipes::amp_table_a2(runs, sum).emit(s.out);
   recipes::amp_table_a3(runs, sum).emit(s.out);
 

@@ -329,7 +329,14 @@ int run(const Settings& s) {
     if (rows[i].method == "dense" && dense_ips == 0) dense_ips = ips[i], dense_gflops = rows[i].gflops;
   for (size_t i = 0; i < rows.size(); ++i) rows[i].images_per_second = ips[i], rows[i].dense_images_per_second = dense_ips;
 
-  recipes::p3b_table_p1(rows, s.ratios, s.methods, st.setting).emit(s.out);
+  recipes::Table p1 = recipes::p3b_table_p1(rows, s.ratios, s.methods, st.setting);
+  {
+    std::string note;
+    const std::string png = recipes::write_line_plot((std::filesystem::path(s.out) / p1.name).string(),
+                                                     recipes::p3b_plot_p1(rows, s.ratios, s.methods, st.setting), note);
+    p1.notes.push_back(png.empty() ? note : "top-1 vs pruning ratio: " + png + " (CSV beside it)");
+  }
+  p1.emit(s.out);
   std::printf("\n");
   const recipes::P3bStudyRow* focus = nullptr;  // P2 and the picture: P3B at the ratio closest to 70%
   for (const auto& r : rows)

@@ -96,6 +96,31 @@ Table amp_table_a1(const std::vector<AmpDeltaRun>& runs, const AmpStudySummary& 
   return a1;
 }
 
+LinePlot amp_plot_a1(const std::vector<AmpDeltaRun>& runs, const AmpStudySummary& sum) {
+  const int64_t n = sum.test_images;
+  LinePlot plot;
+  plot.title = "AMP A1: top-1 vs GFLOPs per image, " + sum.model_name + " on " + sum.dataset_name;
+  plot.subtitle = std::to_string(n) + " test images; bars: ± binomial SE; points labelled with δ";
+  plot.xlabel = "GFLOPs per image (fvcore: 1 multiply-add = 1 flop)";
+  plot.ylabel = "test top-1 (%)";
+  PlotSeries pruned{"pruned (AMP), no recovery", {}, {}, {}, true, {}};
+  PlotSeries recovered{"recovered (distillation)", {}, {}, {}, true, {}};
+  for (const AmpDeltaRun& r : runs) {
+    pruned.x.push_back(r.cost.gflops), pruned.y.push_back(100 * r.acc_pruned);
+    pruned.err.push_back(100 * amp_binomial_se(r.acc_pruned, n));
+    pruned.point_labels.push_back("δ=" + amp_number(r.delta));
+    if (sum.recovered) {
+      recovered.x.push_back(r.cost.gflops), recovered.y.push_back(100 * r.acc_recovered);
+      recovered.err.push_back(100 * amp_binomial_se(r.acc_recovered, n));
+    }
+  }
+  if (!runs.empty()) plot.series.push_back(pruned);
+  if (sum.recovered && !runs.empty()) plot.series.push_back(recovered);
+  plot.series.push_back({sum.model_name + " (original)", {sum.original_cost.gflops}, {100 * sum.original_top1},
+                         {100 * amp_binomial_se(sum.original_top1, n)}, false, {}});
+  return plot;
+}
+
 Table amp_table_a2(const std::vector<AmpDeltaRun>& runs, const AmpStudySummary& sum) {
   Table a2;
   a2.name = "amp_a2";

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "common/line_plot.h"
 #include "common/model_cost.h"
 #include "common/report.h"
 #include "pruning/amp.h"
@@ -57,6 +58,9 @@ std::string amp_widths_str(const std::vector<int64_t>& widths);
 
 // A1: params, GFLOPs (fvcore and 2×MAC), img/s, speedup, FLOP ratio and top-1 per δ and state.
 Table amp_table_a1(const std::vector<AmpDeltaRun>& runs, const AmpStudySummary& sum);
+// A1 as a picture (write it as "<out>/amp_a1"): top-1 (%) ± binomial SE against GFLOPs per image, one point per
+// δ (labelled) for the pruned models and, with recovery, the recovered ones; the original model alone.
+LinePlot amp_plot_a1(const std::vector<AmpDeltaRun>& runs, const AmpStudySummary& sum);
 // A2: the per-layer search trace of every δ.
 Table amp_table_a2(const std::vector<AmpDeltaRun>& runs, const AmpStudySummary& sum);
 // A3: every criterion at AMP's widths against entropy-Taylor, with 2-SE significance notes.

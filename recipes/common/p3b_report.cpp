@@ -102,6 +102,35 @@ Table p3b_table_p1(const std::vector<P3bStudyRow>& rows, const std::vector<doubl
   return t;
 }
 
+LinePlot p3b_plot_p1(const std::vector<P3bStudyRow>& rows, const std::vector<double>& ratios,
+                     const std::vector<std::string>& methods, const std::string& setting) {
+  LinePlot plot;
+  plot.title = "P3B P1: top-1 after fine-tune vs pruning ratio (fraction of all parameters removed)";
+  plot.subtitle = setting + "; bars: ± SE";
+  plot.xlabel = "pruning ratio (% of all parameters)";
+  plot.ylabel = "test top-1 (%)";
+  for (const std::string& m : methods) {
+    PlotSeries s{method_label(m), {}, {}, {}, true, {}};
+    for (double r : ratios) {
+      std::vector<const P3bStudyRow*> sel;
+      for (const auto& row : rows)
+        if (row.method == m && std::abs(row.ratio - r) < 1e-9) sel.push_back(&row);
+      if (sel.empty()) continue;
+      const MeanSe ms = summarize(sel, false);
+      s.x.push_back(100 * r), s.y.push_back(100 * ms.mean), s.err.push_back(100 * ms.se);
+    }
+    if (!s.x.empty()) plot.series.push_back(s);
+  }
+  std::vector<const P3bStudyRow*> dense;
+  for (const auto& row : rows)
+    if (row.method == "dense") dense.push_back(&row);
+  if (!dense.empty()) {
+    const MeanSe ms = summarize(dense, false);
+    plot.series.push_back({method_label("dense"), {0.0}, {100 * ms.mean}, {100 * ms.se}, false, {}});
+  }
+  return plot;
+}
+
 Table p3b_table_p2(const P3bStudyRow& row) {
   Table t;
   t.name = "p3b_table_p2";

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/evaluate.h"
+#include "common/line_plot.h"
 #include "common/p3b_training.h"
 #include "common/report.h"
 
@@ -39,6 +40,10 @@ std::string accuracy_cell(double p, int64_t n);
 // with several seeds, the seed spread, whichever is larger), with the paper's README figures quoted.
 Table p3b_table_p1(const std::vector<P3bStudyRow>& rows, const std::vector<double>& ratios,
                    const std::vector<std::string>& methods, const std::string& setting);
+// P1 as a picture (write it as "<out>/p3b_table_p1"): top-1 (%) ± SE after fine-tune against the pruning ratio
+// (%), one line per method, the dense fine-tune at 0; the same means and SEs as the table.
+LinePlot p3b_plot_p1(const std::vector<P3bStudyRow>& rows, const std::vector<double>& ratios,
+                     const std::vector<std::string>& methods, const std::string& setting);
 // P2: one run's last update per sub-block: ΔΨ cls, ΔΨ patch (window means), importance, goal keep
 // ratio, kept / unpruned params.
 Table p3b_table_p2(const P3bStudyRow& row);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # shears_p3b at smoke scale (issue 11, acceptance 4): the whole study runs (source pre-training,
 # dense control, P3B / uniform / masks-only-shrink at one ratio), P1-P3 are printed and written as
-# CSV/JSON, the ΔΨ CSV exists (and its PNG when gnuplot is installed), every saved model reloads (the recipe checks it) — and bad input
+# CSV/JSON, the ΔΨ CSV exists (and the PNGs of ΔΨ and P1 when gnuplot is installed), every saved model reloads (the recipe checks it) — and bad input
 # fails with an error naming the flag or file: an unknown ratio, a method name, overlapping class
 # lists, a paper checkpoint whose head count cannot be read from the file.
 # Paper scale end to end on a 1-block DeiT-T-shaped timm-named file and a tiny 224 px ImageFolder
@@ -23,15 +23,17 @@ done
 for t in "P1 - top-1" "P2 - per sub-block" "P3 - cost and accuracy"; do
   grep -q "$t" "$dir/out.txt" || { echo "FAIL: table '$t' not printed"; fail=1; }
 done
-# the ΔΨ heatmap when gnuplot is installed (scripts/setup.sh installs it): a PNG, not an empty file
+# the pictures when gnuplot is installed (scripts/setup.sh installs it): PNGs, not empty files
 if command -v gnuplot > /dev/null; then
-  png="$dir/run/p3b_benefit.png"
-  if [[ ! -s "$png" ]]; then
-    echo "FAIL: p3b_benefit.png missing (gnuplot is installed)"; fail=1
-  elif [[ "$(head -c 8 "$png" | od -An -tx1 | tr -d ' \n')" != "89504e470d0a1a0a" ]]; then
-    echo "FAIL: p3b_benefit.png is not a PNG"; fail=1
-  fi
-  [[ -s "$dir/run/p3b_benefit.gp" ]] || { echo "FAIL: p3b_benefit.gp missing"; fail=1; }
+  for stem in p3b_benefit p3b_table_p1; do  # the ΔΨ heatmap and P1 (top-1 vs pruning ratio)
+    png="$dir/run/$stem.png"
+    if [[ ! -s "$png" ]]; then
+      echo "FAIL: $stem.png missing (gnuplot is installed)"; fail=1
+    elif [[ "$(head -c 8 "$png" | od -An -tx1 | tr -d ' \n')" != "89504e470d0a1a0a" ]]; then
+      echo "FAIL: $stem.png is not a PNG"; fail=1
+    fi
+    [[ -s "$dir/run/$stem.gp" ]] || { echo "FAIL: $stem.gp missing"; fail=1; }
+  done
 else
   grep -q "gnuplot not found" "$dir/out.txt" || { echo "FAIL: no gnuplot and the run did not say so"; fail=1; }
 fi
