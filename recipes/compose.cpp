@@ -16,6 +16,7 @@
 
 #include "common/compose_report.h"
 #include "common/compose_study.h"
+#include "common/gnuplot.h"
 #include "common/dataset_subset.h"
 #include "common/recipe_main.h"
 #include "common/report.h"
@@ -240,9 +241,8 @@ void report(const std::vector<recipes::ComposePoint>& points, const Settings& s,
   for (const std::string& line : order) std::printf("%s\n", line.c_str());
   std::string note;
   const auto pngs = recipes::write_compose_plots(s.base.out, points, model_name, note);
-  std::printf("\npictures:");
-  for (const auto& png : pngs) std::printf(" %s", png.c_str());
-  std::printf("%s%s (data: %s/compose_plot.dat)\n", pngs.empty() ? " none" : "", note.empty() ? "" : ("; " + note).c_str(),
+  const recipes::PictureList pictures{pngs, note};
+  std::printf("\npictures:%s (data: %s/compose_plot.dat)\n", pictures.summary().c_str(),
               s.base.out.c_str());
 }
 

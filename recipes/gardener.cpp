@@ -20,6 +20,8 @@
 #include "autograd/ops.h"
 #include "common/block_removal.h"
 #include "common/gardener_oracle.h"
+#include "common/gnuplot.h"
+#include "common/line_plot.h"
 #include "common/gardener_settings.h"
 #include "common/mae_pretraining.h"
 #include "common/recipe_main.h"
@@ -302,13 +304,11 @@ int run(Settings s) {
   for (int64_t l = 0; l < depth; ++l) entropy_values.push_back(stats[size_t(l)].entropy);
   const recipes::Table t2 = recipes::gardener_table2(oracle, entropy_values, e_rank, s_rank);
   t2.emit(out);
-  std::vector<std::string> pngs;
-  std::string plot_note;
+  recipes::PictureList pictures;
   auto plot = [&](const std::string& stem, const recipes::LinePlot& p) {
     std::string why;
     const std::string png = recipes::write_line_plot(out + "/" + stem, p, why);
-    if (!png.empty()) pngs.push_back(png);
-    else plot_note = why;
+    pictures.record(png, why);
   };
   plot(t2.name, recipes::gardener_entropy_plot(oracle, entropy_values));
   std::string corr_line;
@@ -394,9 +394,7 @@ int run(Settings s) {
     t.emit(out);
   }
 
-  std::printf("\npictures (Tables 2 and 3):");
-  for (const auto& png : pngs) std::printf(" %s", png.c_str());
-  std::printf("%s%s\n", pngs.empty() ? " none" : "", plot_note.empty() ? "" : ("; " + plot_note).c_str());
+  std::printf("\npictures (Tables 2 and 3):%s\n", pictures.summary().c_str());
   std::printf("\nentropy vs oracle: %s (bootstrap 95%%, %ld resamples)\n", corr_line.c_str(),
               long(s.bootstrap_resamples));
   std::printf("%ld distinct fine-tunes (%ld cache hits); pretraining/loading %.1f s; fine-tunes %.1f s; total wall "

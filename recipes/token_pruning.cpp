@@ -23,6 +23,8 @@
 #include "autograd/ops.h"
 #include "common/block_removal.h"
 #include "common/evaluate.h"
+#include "common/gnuplot.h"
+#include "common/line_plot.h"
 #include "common/finetune.h"
 #include "common/recipe_main.h"
 #include "common/report.h"
@@ -344,19 +346,15 @@ int run(const Settings& s) {
   sum.acc_base = acc_base, sum.acc_dense_ft = acc_dense_ft, sum.dense_note = dense_note;
   sum.dense_gflops = dense_gflops, sum.dense_tokens = cfg.num_tokens();
   sum.timing_batch = tb, sum.throughput_time = s.throughput_time, sum.threads = get_num_threads();
-  std::vector<std::string> pngs;
-  std::string plot_note;
+  recipes::PictureList pictures;
   for (bool ft : {true, false}) {
     const recipes::Table t1 = recipes::token_pruning_table1(cells, sum, ft);
     t1.emit(s.out);
     std::string why;
     const std::string png = recipes::write_line_plot(s.out + "/" + t1.name, recipes::token_pruning_plot1(cells, sum, ft), why);
-    if (!png.empty()) pngs.push_back(png);
-    else plot_note = why;
+    pictures.record(png, why);
   }
-  std::printf("\npictures (Table 1 layout, top-1 vs keep rate):");
-  for (const auto& png : pngs) std::printf(" %s", png.c_str());
-  std::printf("%s%s\n", pngs.empty() ? " none" : "", plot_note.empty() ? "" : ("; " + plot_note).c_str());
+  std::printf("\npictures (Table 1 layout, top-1 vs keep rate):%s\n", pictures.summary().c_str());
   recipes::token_pruning_table3(cells, sum).emit(s.out);
   const double wall = now_s() - t_start;
   std::printf("\n%s --scale %s: %zu fine-tunes + evaluations in %.1f s wall (%.1f min; base %s %.0f s, dense control + "

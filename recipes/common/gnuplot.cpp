@@ -28,6 +28,19 @@ std::string render_gnuplot(const std::string& gp_path, const std::string& script
   return png_path;
 }
 
+void PictureList::record(const std::string& png, const std::string& why) {
+  if (!png.empty()) pngs.push_back(png);
+  else note = why;
+}
+
+std::string PictureList::summary() const {
+  std::string s;
+  for (const std::string& p : pngs) s += " " + p;
+  if (pngs.empty()) s += " none";
+  if (!note.empty()) s += "; " + note;
+  return s;
+}
+
 std::string gnuplot_quote(const std::string& text) {
   std::string out = "'";
   for (char c : text) out += c == '\'' ? std::string("''") : std::string(1, c);

@@ -74,6 +74,19 @@ TEST_CASE("line_plot_data names the series whose points do not match or are not 
   CHECK_THROWS_WITH(recipes::line_plot_data(p), Catch::Contains("series 'EViT': y[1]"));
 }
 
+TEST_CASE("PictureList keeps the PNGs and says why one is missing", "[recipes][plot]") {
+  recipes::PictureList l;
+  CHECK(l.summary() == " none");
+  l.record("a.png", "");
+  l.record("", "gnuplot failed on b.gp");
+  l.record("c.png", "");
+  CHECK(l.pngs == std::vector<std::string>{"a.png", "c.png"});
+  CHECK(l.summary() == " a.png c.png; gnuplot failed on b.gp");
+  recipes::PictureList none;
+  none.record("", "gnuplot not found: x");
+  CHECK(none.summary() == " none; gnuplot not found: x");
+}
+
 TEST_CASE("write_line_plot writes the data and script, and the PNG when gnuplot is installed", "[recipes][plot]") {
   const fs::path dir = fs::temp_directory_path() / ("shears_line_plot_" + std::to_string(::getpid()));
   fs::remove_all(dir);
