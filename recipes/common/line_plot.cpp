@@ -43,7 +43,10 @@ std::string line_plot_data(const LinePlot& plot) {
   dat.precision(10);
   for (const PlotSeries& s : plot.series) {
     check_series(s);
-    dat << "# " << s.label << "\n";
+    std::string comment = s.label;  // one comment line, whatever the label holds
+    for (char& c : comment)
+      if (c == '\n' || c == '\r') c = ' ';
+    dat << "# " << comment << "\n";
     for (size_t i = 0; i < s.x.size(); ++i) {
       dat << s.x[i] << " " << s.y[i];
       if (!s.err.empty()) dat << " " << s.err[i];
@@ -87,7 +90,15 @@ std::string line_plot_script(const LinePlot& plot, const std::string& dat_path, 
 
 std::string write_line_plot(const std::string& stem, const LinePlot& plot, std::string& note) {
   const std::string dat_path = stem + ".dat", png_path = stem + ".png";
-  write_text_atomic(dat_path, line_plot_data(plot));  // validates every series before anything is written
+  std::string data;
+  try {
+    data = line_plot_data(plot);  // validates every series before anything is written
+  } catch (const Error& e) {
+    // a study's results are not lost to its picture: the recipe prints this note and goes on
+    note = std::string("no picture ") + png_path + ": " + e.what();
+    return "";
+  }
+  write_text_atomic(dat_path, data);
   return render_gnuplot(stem + ".gp", line_plot_script(plot, dat_path, png_path), png_path, note);
 }
 

@@ -30,7 +30,9 @@ std::string line_plot_data(const LinePlot& plot);
 // The .gp script plotting `dat_path` into `png_path` (pngcairo, legend outside on the right, a grid).
 std::string line_plot_script(const LinePlot& plot, const std::string& dat_path, const std::string& png_path);
 // Writes <stem>.dat and <stem>.gp (atomically) and renders <stem>.png. Returns the PNG's path, or "" with
-// `note` saying why there is none (render_gnuplot's notes).
+// `note` saying why there is none (render_gnuplot's notes, or "no picture <png>: <what line_plot_data threw>":
+// bad data costs the picture, never the study's tables; nothing is written then). Throws only when a file
+// cannot be written.
 std::string write_line_plot(const std::string& stem, const LinePlot& plot, std::string& note);
 
 }  // namespace shears::recipes

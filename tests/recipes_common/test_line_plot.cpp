@@ -107,10 +107,17 @@ TEST_CASE("write_line_plot writes the data and script, and the PNG when gnuplot 
     CHECK(png.empty());
     CHECK_THAT(note, Catch::Contains("gnuplot not found"));
   }
-  // a bad series writes nothing
+  // a bad series writes nothing and says why, without throwing (the recipe's tables must not be lost to it)
   recipes::LinePlot bad = two_series();
-  bad.series[0].err = {1};
-  CHECK_THROWS(recipes::write_line_plot((dir / "bad").string(), bad, note));
+  bad.series[0].y[0] = std::nan("");
+  std::string why;
+  CHECK(recipes::write_line_plot((dir / "bad").string(), bad, why).empty());
+  CHECK_THAT(why, Catch::Contains("no picture " + (dir / "bad.png").string()) && Catch::Contains("series 'EViT': y[0]"));
   CHECK_FALSE(fs::exists(dir / "bad.dat"));
+  CHECK_FALSE(fs::exists(dir / "bad.gp"));
+  // a label with a newline stays one comment line in the data
+  recipes::LinePlot two_lines = two_series();
+  two_lines.series[1].label = "dense\nsecond line";
+  CHECK_THAT(recipes::line_plot_data(two_lines), Catch::Contains("# dense second line\n1 81\n"));
   fs::remove_all(dir);
 }
