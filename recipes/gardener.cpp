@@ -360,19 +360,13 @@ int run(Settings s) {
                      "WAR " + recipes::fmt_percent(dense_mean) + "% (mean of " + seeds_str + ").");
   t3.notes.push_back(cell_note);
   t3.emit(out);
-  recipes::LinePlot p3;  // Table 3 as a picture: WAR against the pruning ratio per criterion, the dense model at 0
-  p3.title = "Gardener Table 3: WAR after removing k blocks and the same fine-tune, by removal order";
-  p3.subtitle = "Random: mean of " + std::to_string(s.random_draws) + " draws; one fine-tune seed per point";
-  p3.xlabel = "pruning ratio (% of blocks removed)";
-  p3.ylabel = "WAR (%)";
+  std::vector<std::pair<std::string, std::vector<double>>> war_by_order;  // Table 3 as a picture
   for (pruning::Criterion c : {pruning::Criterion::Sensitivity, pruning::Criterion::Entropy, pruning::Criterion::L1,
                                pruning::Criterion::Random}) {
-    recipes::PlotSeries ser{pruning::criterion_title(c), {}, {}, {}, true, {}};
-    for (int64_t k : s.ks) ser.x.push_back(100.0 * double(k) / double(depth)), ser.y.push_back(100 * cells[{k, c}].war);
-    p3.series.push_back(ser);
+    war_by_order.push_back({pruning::criterion_title(c), {}});
+    for (int64_t k : s.ks) war_by_order.back().second.push_back(cells[{k, c}].war);
   }
-  p3.series.push_back({"Original (dense, same fine-tune)", {0.0}, {100 * dense_mean}, {}, false, {}});
-  plot(t3.name, p3);
+  plot(t3.name, recipes::gardener_war_plot(s.ks, depth, war_by_order, dense_mean, s.random_draws));
 
   // ---- Tables 7-12 (appendix layout) ----
   int table_no = 7;

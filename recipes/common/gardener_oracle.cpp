@@ -130,6 +130,26 @@ LinePlot gardener_entropy_plot(const OracleSummary& o, const std::vector<double>
   return plot;
 }
 
+LinePlot gardener_war_plot(const std::vector<int64_t>& ks, int64_t depth,
+                           const std::vector<std::pair<std::string, std::vector<double>>>& war_by_order,
+                           double dense_war, int64_t random_draws) {
+  LinePlot plot;
+  plot.title = "Gardener Table 3: WAR after removing k blocks and the same fine-tune, by removal order";
+  plot.subtitle = "Random: mean of " + std::to_string(random_draws) + " draws; one fine-tune seed per point";
+  plot.xlabel = "pruning ratio (% of blocks removed)";
+  plot.ylabel = "WAR (%)";
+  for (const auto& [title, war] : war_by_order) {
+    if (war.size() != ks.size())
+      fail("gardener_war_plot", "'", title, "' has ", war.size(), " WAR values for ", ks.size(), " block counts");
+    PlotSeries s{title, {}, {}, {}, true, {}};
+    for (size_t i = 0; i < ks.size(); ++i)
+      s.x.push_back(100.0 * double(ks[i]) / double(depth)), s.y.push_back(100 * war[i]);
+    plot.series.push_back(s);
+  }
+  plot.series.push_back({"Original (dense, same fine-tune)", {0.0}, {100 * dense_war}, {}, false, {}});
+  return plot;
+}
+
 Table gardener_correlation_table(const std::vector<double>& entropy, const std::vector<double>& drops,
                                  const std::vector<int64_t>& e_rank, const std::vector<int64_t>& s_rank,
                                  int64_t resamples, uint64_t bootstrap_seed, std::string& line) {

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/block_removal.h"
@@ -47,6 +48,12 @@ Table gardener_table2(const OracleSummary& o, const std::vector<double>& entropy
 // several seeds) against the pretrained model's weight entropy `entropy[l]`, every point labelled with its block
 // (from 1): the relation the paper's entropy criterion assumes (high entropy = important = large drop).
 LinePlot gardener_entropy_plot(const OracleSummary& o, const std::vector<double>& entropy);
+
+// Table 3 as a picture (write it as "<out>/table3"): WAR (%) against the pruning ratio (% of the `depth` blocks,
+// one point per k of `ks`) per removal order (`war_by_order`: title, WAR per k as fractions), the dense model at 0.
+LinePlot gardener_war_plot(const std::vector<int64_t>& ks, int64_t depth,
+                           const std::vector<std::pair<std::string, std::vector<double>>>& war_by_order,
+                           double dense_war, int64_t random_draws);
 
 // "table2_correlation": Spearman rho and Kendall tau-b of (entropy[l], drops[l]) with percentile-bootstrap
 // 95% intervals (`resamples`, seed `bootstrap_seed`), or "undefined" rows when either list is constant, and

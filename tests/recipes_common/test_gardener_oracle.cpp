@@ -127,3 +127,15 @@ TEST_CASE("gardener_entropy_plot puts each block's drop over its entropy, labell
   CHECK_THAT(one.subtitle, Catch::Contains("one seed"));
   CHECK_THROWS_WITH(recipes::gardener_entropy_plot(o, {1.0}), Catch::Contains("entropy of 1 blocks for an oracle of 2"));
 }
+
+TEST_CASE("gardener_war_plot: WAR in % per order over the pruning ratio, the dense model at 0", "[recipes][gardener][plot]") {
+  const recipes::LinePlot p = recipes::gardener_war_plot({1, 3}, 4, {{"Entropy", {0.8, 0.5}}, {"Random", {0.7, 0.4}}}, 0.9, 5);
+  REQUIRE(p.series.size() == 3);
+  CHECK(p.series[0].label == "Entropy");
+  CHECK(p.series[0].x == std::vector<double>{25, 75});
+  CHECK(p.series[1].y[1] == Approx(40));
+  CHECK(p.series[2].x == std::vector<double>{0});
+  CHECK(p.series[2].y[0] == Approx(90));
+  CHECK_THAT(p.subtitle, Contains("mean of 5 draws"));
+  CHECK_THROWS_WITH(recipes::gardener_war_plot({1, 3}, 4, {{"L1", {0.8}}}, 0.9, 5), Contains("'L1' has 1 WAR values for 2"));
+}
